@@ -1,0 +1,31 @@
+//! liveguard: a real-time moderation engine for live e-commerce rooms.
+//!
+//! Platforms send room chat and host transcripts; liveguard answers every event with a
+//! verdict, finds false publicity, commercial slander, prohibited products, price
+//! fraud, off-platform diversion and traffic fraud even when disguised, and disposes of
+//! violations along the ladder of the Measures for the Supervision and Administration
+//! of Live E-commerce (直播电商监督管理办法).
+//!
+//! # Layout
+//!
+//! One module per pipeline stage; everything up to the policy is synchronous and free
+//! of I/O, so it can be tested, fuzzed and benchmarked alone.
+//!
+//! - [`event`]: wire protocol v1 (events, vocabulary, error frames) and its parser.
+//! - [`normalize`]: folds what evaders type (separators, zero-width, width, case,
+//!   traditional, number styles, confusables, leetspeak, repeats) into matchable text,
+//!   with an offset map back to the original bytes.
+//! - [`lexicon`]: the TOML lexicons and policy, parsed and validated.
+//! - [`matcher`]: Aho-Corasick over normalized text with shape checks, allow-lists,
+//!   context groups, pinyin spellings and regex rules.
+//! - [`window`]: per-user and per-room tails of recent events, for terms split across
+//!   messages or ASR segments.
+//! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.
+//! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
+//!   ruleset swaps.
+//! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod normalize;

@@ -1,0 +1,378 @@
+//! Normalization: one pass that turns what a person typed into what the matcher sees,
+//! keeping a map from every normalized character back to the bytes it came from.
+//!
+//! The pass folds case, width, compatibility forms, Latin confusables, traditional to
+//! simplified Chinese and number styles (all through [`fold`]); drops zero-width and
+//! format characters; skips separator noise between characters while remembering that a
+//! gap was there ([`Gap`]); folds leetspeak digits inside Latin words; and collapses
+//! repeated characters, recording the run length so that a term that really has a
+//! doubled character (`扣扣`, `QQ`) still needs two in the text.
+//!
+//! A [`NormText`] can hold several *segments*, one per event, so that a window of
+//! recent events is matched as one text while each normalized character still knows
+//! the event and the byte range it came from.
+
+pub mod fold;
+
+pub use fold::{Fold, fold, warm_up};
+
+/// What separated a normalized character from the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Gap {
+    /// Nothing: the characters were adjacent (invisible characters aside).
+    None,
+    /// Separator noise: spaces, symbols, emoji, most punctuation.
+    Soft,
+    /// The boundary between two events of a window.
+    Event,
+    /// Clause punctuation or a line break: a word gap a reader would respect.
+    Hard,
+}
+
+/// One normalized character and where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NormChar {
+    /// Byte offset of this character in the normalized text.
+    pub byte: u32,
+    /// Byte range in the source segment's original text.
+    pub src_start: u32,
+    /// End of the byte range in the source segment's original text (exclusive).
+    pub src_end: u32,
+    /// How many repeats of this character were collapsed into it (at least 1).
+    pub run: u8,
+    /// What stood between this character and the previous one.
+    pub gap: Gap,
+    /// Index of the segment (event) this character came from.
+    pub seg: u8,
+    /// A digit written as a Chinese numeral (`一`, `壹`, `〇`): it repeats like a letter.
+    pub numeral: bool,
+}
+
+/// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
+/// allocations, so the hot path does not allocate per event.
+#[derive(Clone, Debug, Default)]
+pub struct NormText {
+    text: String,
+    chars: Vec<NormChar>,
+    segments: u8,
+}
+
+/// Most segments one text may hold; windows are far shorter.
+pub const MAX_SEGMENTS: usize = u8::MAX as usize;
+
+impl NormText {
+    /// An empty text.
+    pub fn new() -> NormText {
+        NormText::default()
+    }
+
+    /// Normalize `src` as the only segment of a new text.
+    pub fn normalized(src: &str) -> NormText {
+        let mut t = NormText::new();
+        t.push_segment(src);
+        t
+    }
+
+    /// Forget the contents, keep the allocations.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.chars.clear();
+        self.segments = 0;
+    }
+
+    /// The normalized text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// One entry per normalized character.
+    pub fn chars(&self) -> &[NormChar] {
+        &self.chars
+    }
+
+    /// Number of segments pushed so far.
+    pub fn segments(&self) -> usize {
+        self.segments as usize
+    }
+
+    /// Whether the normalized text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    /// Index of the character that starts at normalized byte `byte`, or the number of
+    /// characters if `byte` is the end of the text. `byte` must be a char boundary.
+    pub fn char_index(&self, byte: usize) -> usize {
+        if byte >= self.text.len() {
+            return self.chars.len();
+        }
+        self.chars
+            .binary_search_by(|c| (c.byte as usize).cmp(&byte))
+            .unwrap_or_else(|i| i)
+    }
+
+    /// First byte of normalized character `i` (0 < i <= len).
+    pub fn byte_of(&self, i: usize) -> usize {
+        self.chars
+            .get(i)
+            .map_or(self.text.len(), |c| c.byte as usize)
+    }
+
+    /// Whether normalized character `i` is an ASCII letter.
+    pub fn is_ascii_letter(&self, i: usize) -> bool {
+        self.first_byte(i).is_some_and(|b| b.is_ascii_alphabetic())
+    }
+
+    /// Whether normalized character `i` is an ASCII digit.
+    pub fn is_ascii_digit(&self, i: usize) -> bool {
+        self.first_byte(i).is_some_and(|b| b.is_ascii_digit())
+    }
+
+    fn first_byte(&self, i: usize) -> Option<u8> {
+        self.chars
+            .get(i)
+            .map(|c| self.text.as_bytes()[c.byte as usize])
+    }
+
+    /// Append a copy of characters `range` of `other` as a new segment (used to replay a
+    /// window's stored tail without normalizing it again).
+    pub fn push_copy(&mut self, other: &NormText, range: std::ops::Range<usize>) {
+        let seg = self.next_segment();
+        let first = !self.chars.is_empty();
+        let Some(start) = other.chars.get(range.start) else {
+            return;
+        };
+        let from = start.byte as usize;
+        let to = other.byte_of(range.end);
+        let shift = self.text.len() as i64 - from as i64;
+        self.text.push_str(&other.text[from..to]);
+        for (k, c) in other.chars[range].iter().enumerate() {
+            let mut c = *c;
+            c.byte = (c.byte as i64 + shift) as u32;
+            c.seg = seg;
+            if k == 0 {
+                c.gap = if first { Gap::Event } else { Gap::None };
+            }
+            self.chars.push(c);
+        }
+    }
+
+    fn next_segment(&mut self) -> u8 {
+        let seg = self.segments;
+        self.segments = self.segments.saturating_add(1);
+        seg
+    }
+
+    /// Normalize `src` and append it as a new segment; returns the segment index.
+    pub fn push_segment(&mut self, src: &str) -> usize {
+        let seg = self.next_segment();
+        let mut w = Writer {
+            out: self,
+            seg,
+            pending: Gap::None,
+            seg_start: 0,
+        };
+        w.pending = if w.out.chars.is_empty() {
+            Gap::None
+        } else {
+            Gap::Event
+        };
+        w.seg_start = w.out.chars.len();
+        for (i, c) in src.char_indices() {
+            let end = i + c.len_utf8();
+            match fold(c) {
+                Fold::Char(f) => {
+                    let numeral = f.is_ascii_digit() && is_chinese_numeral(c);
+                    w.emit(f, numeral, i, end, &src[end..]);
+                }
+                Fold::Expand(s) => {
+                    for f in s.chars() {
+                        w.emit(f, false, i, end, "");
+                    }
+                }
+                Fold::Drop => {}
+                Fold::Soft => w.gap(Gap::Soft),
+                Fold::Hard => w.gap(Gap::Hard),
+                Fold::Special(s) => w.special(s, i, end, &src[end..]),
+            }
+        }
+        seg as usize
+    }
+}
+
+/// State of one `push_segment` pass.
+struct Writer<'a> {
+    out: &'a mut NormText,
+    seg: u8,
+    /// The strongest gap seen since the last emitted character.
+    pending: Gap,
+    /// Index of the first character of this segment in `out.chars`.
+    seg_start: usize,
+}
+
+impl Writer<'_> {
+    fn gap(&mut self, g: Gap) {
+        self.pending = self.pending.max(g);
+    }
+
+    /// Whether the current position sits between two Latin letters, separators aside.
+    /// Looking through every gap keeps normalization idempotent: the output has no
+    /// separators left, so a second pass must reach the same decision.
+    fn in_latin_word(&self, after: &str) -> bool {
+        self.prev_char_in_segment()
+            .is_some_and(|p| p.is_ascii_alphabetic())
+            && next_visible(after, true).is_some_and(|n| n.is_ascii_alphabetic())
+    }
+
+    /// [`Writer::in_latin_word`] for a digit written as a Chinese numeral: repeats of
+    /// the same numeral that follow will collapse into it, so look past them too.
+    fn numeral_in_latin_word(&self, digit: char, after: &str) -> bool {
+        let rest = after.trim_start_matches(|c: char| {
+            is_chinese_numeral(c) && fold(c) == Fold::Char(digit)
+                || matches!(
+                    fold(c),
+                    Fold::Drop | Fold::Soft | Fold::Hard | Fold::Special(_)
+                )
+        });
+        self.in_latin_word(rest)
+    }
+
+    fn prev_char_in_segment(&self) -> Option<char> {
+        if self.out.chars.len() == self.seg_start {
+            return None;
+        }
+        self.out.text.chars().next_back()
+    }
+
+    fn special(&mut self, c: char, start: usize, end: usize, after: &str) {
+        match c {
+            // A percent sign belongs to the number before it: 100% (also 100 %).
+            '%' | '％' | '﹪' => {
+                if self.pending <= Gap::Soft
+                    && self
+                        .prev_char_in_segment()
+                        .is_some_and(|p| p.is_ascii_digit())
+                {
+                    self.emit('%', false, start, end, after);
+                } else {
+                    self.gap(Gap::Soft);
+                }
+            }
+            // A colon between digits is a ratio or a time (1:1, 1.:.1, 11:11), not noise.
+            ':' | '：' | '﹕' | '︰' => {
+                if self.pending <= Gap::Soft
+                    && self
+                        .prev_char_in_segment()
+                        .is_some_and(|p| p.is_ascii_digit())
+                    && next_visible(after, true).is_some_and(|n| n.is_ascii_digit())
+                {
+                    self.emit(':', false, start, end, after);
+                } else {
+                    self.gap(Gap::Soft);
+                }
+            }
+            // Inside a Latin word these stand for letters: wech@t, ca$h.
+            '@' | '＠' | '﹫' | '$' | '＄' | '﹩' => {
+                let leet = if matches!(c, '@' | '＠' | '﹫') {
+                    'a'
+                } else {
+                    's'
+                };
+                if self.in_latin_word(after) {
+                    self.emit(leet, false, start, end, after);
+                } else {
+                    self.gap(Gap::Soft);
+                }
+            }
+            _ => self.gap(Gap::Soft),
+        }
+    }
+
+    fn emit(&mut self, mut c: char, numeral: bool, start: usize, end: usize, after: &str) {
+        // Leetspeak: a digit between two Latin letters is a letter (w3chat, we1xin).
+        if c.is_ascii_digit()
+            && let Some(l) = leet(c)
+            && if numeral {
+                self.numeral_in_latin_word(c, after)
+            } else {
+                self.in_latin_word(after)
+            }
+        {
+            c = l;
+        }
+        // Collapse repeats within the segment, through any separator (私 私我, 加微微信);
+        // through clause punctuation too, or a second pass would collapse what the
+        // first one kept apart.
+        if self.prev_char_in_segment() == Some(c)
+            && let Some(last) = self.out.chars.last_mut()
+            && (collapsible(c) || (numeral && last.numeral))
+        {
+            last.run = last.run.saturating_add(1);
+            last.src_end = end as u32;
+            self.pending = Gap::None;
+            return;
+        }
+        let byte = self.out.text.len() as u32;
+        self.out.text.push(c);
+        self.out.chars.push(NormChar {
+            byte,
+            src_start: start as u32,
+            src_end: end as u32,
+            run: 1,
+            gap: self.pending,
+            seg: self.seg,
+            numeral,
+        });
+        self.pending = Gap::None;
+    }
+}
+
+/// Repeats of digits are meaningful (100, 1388888); repeats of letters are noise.
+/// (Repeated Chinese numerals collapse too, `第一一`, see [`NormChar::numeral`]; the
+/// regex rules see them expanded again.)
+fn collapsible(c: char) -> bool {
+    !c.is_ascii_digit() && c != '%' && c != ':'
+}
+
+/// Whether `c` is a Chinese character that folds to a digit (一, 壹, 〇, 幺, 貳, …).
+fn is_chinese_numeral(c: char) -> bool {
+    matches!(c as u32, 0x3007 | 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x2_0000..=0x3_FFFF)
+}
+
+fn leet(d: char) -> Option<char> {
+    Some(match d {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '8' => 'b',
+        _ => return None,
+    })
+}
+
+/// The fold of the next character that is not invisible (nor, with `skip_soft`, a
+/// separator), if it is a plain character.
+fn next_visible(after: &str, skip_soft: bool) -> Option<char> {
+    for c in after.chars() {
+        match fold(c) {
+            Fold::Drop => continue,
+            // Specials next to a letter turn into noise or letters; look past them so
+            // that a second pass over the output decides the same way.
+            Fold::Soft | Fold::Hard | Fold::Special(_) if skip_soft => continue,
+            Fold::Char(f) => return Some(f),
+            Fold::Expand(s) => return s.chars().next(),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Normalize a single string; a convenience for tests and tools.
+pub fn normalize(src: &str) -> String {
+    NormText::normalized(src).text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+use super::*;
+use proptest::prelude::*;
+
+fn n(s: &str) -> String {
+    normalize(s)
+}
+
+#[test]
+fn evasion_families_fold_to_the_plain_term() {
+    let cases = [
+        // separators, zero-width, emoji
+        ("加*微*信", "加微信"),
+        ("仿、真、枪", "仿真枪"),
+        ("成\u{200b}本\u{200b}价", "成本价"),
+        ("最❤好", "最好"),
+        ("安 全 无 毒", "安全无毒"),
+        ("加\u{3000}微\u{3000}信", "加微信"),
+        ("私\u{202e}我", "私我"),
+        ("涨❤\u{fe0f}粉", "涨粉"),
+        // width and case
+        ("ＶＸ", "vx"),
+        ("ＮＯ．１", "no1"),
+        ("ＴＯＰ１", "top1"),
+        ("１００％有效", "100%有效"),
+        // traditional
+        ("賣一單舉報一單", "卖1单举报1单"),
+        ("國藥準字", "国药准字"),
+        ("電子煙", "电子烟"),
+        ("捲菸", "卷烟"),
+        // number styles
+        ("第①", "第1"),
+        ("第壹", "第1"),
+        ("⑴⒉③❹➎⓺", "123456"),
+        ("一三八幺二三四五六七八", "13812345678"),
+        // repeats
+        ("加微微信", "加微信"),
+        ("私私我", "私我"),
+        ("哈哈哈哈", "哈"),
+        // digits keep their repeats
+        ("100%", "100%"),
+        ("13888888888", "13888888888"),
+        // confusables and leet
+        ("vх", "vx"), // Cyrillic х
+        ("w3ch@t", "wechat"),
+        ("we1xin", "weixin"),
+        ("1:1", "1:1"),
+        ("1.:.1", "1:1"),
+        ("第一一", "第1"),
+        ("零零风险", "0风险"),
+        ("11", "11"),
+        ("１：１", "1:1"),
+        ("+V", "加v"),
+        ("➕v", "加v"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(n(input), want, "normalize({input:?})");
+    }
+}
+
+#[test]
+fn noise_between_numbers_and_words_is_dropped() {
+    assert_eq!(n("138-1234-5678"), "13812345678");
+    assert_eq!(n("a:b"), "ab");
+    assert_eq!(n("价格：99"), "价格99");
+    assert_eq!(n("50%"), "50%");
+    assert_eq!(n("打%折"), "打折");
+}
+
+#[test]
+fn offsets_point_at_the_original_bytes() {
+    let src = "加*微*信";
+    let t = NormText::normalized(src);
+    let spans: Vec<&str> = t
+        .chars()
+        .iter()
+        .map(|c| &src[c.src_start as usize..c.src_end as usize])
+        .collect();
+    assert_eq!(spans, ["加", "微", "信"]);
+    assert_eq!(t.chars()[1].gap, Gap::Soft);
+    assert_eq!(t.chars()[0].gap, Gap::None);
+
+    let src = "加微微信";
+    let t = NormText::normalized(src);
+    assert_eq!(t.chars()[1].run, 2);
+    assert_eq!(
+        &src[t.chars()[1].src_start as usize..t.chars()[1].src_end as usize],
+        "微微"
+    );
+
+    let t = NormText::normalized("最，好");
+    assert_eq!(t.chars()[1].gap, Gap::Hard);
+}
+
+#[test]
+fn segments_keep_their_own_offsets() {
+    let mut t = NormText::new();
+    t.push_segment("处");
+    t.push_segment("方");
+    let seg = t.push_segment("药");
+    assert_eq!(seg, 2);
+    assert_eq!(t.as_str(), "处方药");
+    assert_eq!(t.chars()[2].seg, 2);
+    assert_eq!(t.chars()[2].src_start, 0);
+    assert_eq!(t.chars()[1].gap, Gap::Event);
+    // a repeat across events is not collapsed: each event keeps its own characters
+    let mut t = NormText::new();
+    t.push_segment("药");
+    t.push_segment("药");
+    assert_eq!(t.as_str(), "药药");
+}
+
+#[test]
+fn push_copy_replays_a_tail() {
+    let a = NormText::normalized("大家看这个独一");
+    let mut t = NormText::new();
+    t.push_copy(&a, 4..a.chars().len());
+    t.push_segment("无二的");
+    assert_eq!(t.as_str(), "个独1无2的");
+    assert_eq!(t.chars()[0].gap, Gap::None);
+    assert_eq!(t.chars()[3].gap, Gap::Event);
+    assert_eq!(t.chars()[3].seg, 1);
+}
+
+#[test]
+fn every_fold_is_a_fixpoint() {
+    for cp in 0..=0x10FFFFu32 {
+        let Some(c) = char::from_u32(cp) else {
+            continue;
+        };
+        let once = n(&c.to_string());
+        let twice = n(&once);
+        assert_eq!(once, twice, "U+{cp:04X} folds to {once:?} then {twice:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn offsets_are_char_boundaries_and_monotonic(s in any_text()) {
+        let t = NormText::normalized(&s);
+        for c in t.chars() {
+            prop_assert!(s.is_char_boundary(c.src_start as usize));
+            prop_assert!(s.is_char_boundary(c.src_end as usize));
+            prop_assert!(c.src_start < c.src_end);
+            prop_assert!(c.src_end as usize <= s.len());
+            prop_assert!(c.run >= 1);
+            prop_assert!(t.as_str().is_char_boundary(c.byte as usize));
+        }
+        // Monotonic: starts and ends never go backwards. (Ranges may overlap where
+        // one source character expands to several, ⑩ -> 1 0, or a repeat collapses
+        // into the first character of an expansion.)
+        for w in t.chars().windows(2) {
+            prop_assert!(w[0].src_start <= w[1].src_start, "starts {:?}", w);
+            prop_assert!(w[0].src_end <= w[1].src_end, "ends {:?}", w);
+        }
+        let bytes: Vec<u32> = t.chars().iter().map(|c| c.byte).collect();
+        prop_assert!(bytes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn normalization_is_idempotent(s in any_text()) {
+        let once = n(&s);
+        prop_assert_eq!(n(&once), once);
+    }
+
+    #[test]
+    fn never_panics_on_any_string(s in ".*") {
+        let t = NormText::normalized(&s);
+        prop_assert!(t.chars().len() <= s.chars().count() * 18);
+    }
+}
+
+/// Strings biased towards what evaders type: CJK, Latin, digits, separators, emoji,
+/// zero-width and format characters, number styles, traditional forms.
+fn any_text() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "加", "微", "信", "v", "V", "x", "Ｘ", "1", "3", "0", "①", "⑩", "壹", "一", "%", "％", ":",
+        "：", "@", "$", "+", "➕", " ", "\u{3000}", "*", "、", "，", "。", "\n", "❤", "😀",
+        "\u{200b}", "\u{200d}", "\u{fe0f}", "\u{202e}", "é", "ß", "國", "煙", "哈", "a", "b", "w",
+        "e", "7", "ǚ", "𝐀", "🅰", "\u{0301}", "Ⅱ", "½",
+    ]);
+    prop::collection::vec(
+        prop_oneof![
+            pieces.prop_map(String::from),
+            any::<char>().prop_map(String::from)
+        ],
+        0..24,
+    )
+    .prop_map(|v| v.concat())
+}

@@ -1,0 +1,520 @@
+//! Wire protocol v1: ingest events in, verdicts and errors out.
+//!
+//! Events are parsed with borrowed strings where the JSON allows it (no escapes), so a
+//! typical chat line costs no allocation. Parsing is lenient about unknown fields and
+//! strict about required ones; every failure is an [`EventError`] that names the event
+//! when its id could be read.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Who is speaking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A viewer in the room's chat (the default).
+    Viewer,
+    /// The host: their chat messages and every transcript.
+    Host,
+    /// The room operator or its staff.
+    Operator,
+}
+
+impl Role {
+    /// All roles, in a fixed order.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Host, Role::Operator];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Host => "host",
+            Role::Operator => "operator",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What kind of event this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// A chat message (danmaku, comment).
+    Chat,
+    /// A segment of the host's speech, from ASR.
+    Transcript,
+}
+
+impl EventKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Chat => "chat",
+            EventKind::Transcript => "transcript",
+        }
+    }
+}
+
+/// Violation categories, as in the lexicon files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// 虚假宣传: absolute terms, efficacy and endorsement claims.
+    FalsePublicity,
+    /// 商业诋毁: disparaging another business.
+    Slander,
+    /// 禁售/违禁商品.
+    ProhibitedProduct,
+    /// 价格欺诈.
+    PriceFraud,
+    /// 站外导流: moving buyers off the platform.
+    Diversion,
+    /// 流量造假: fake orders, reviews, followers.
+    TrafficFraud,
+}
+
+impl Category {
+    /// All categories.
+    pub const ALL: [Category; 6] = [
+        Category::FalsePublicity,
+        Category::Slander,
+        Category::ProhibitedProduct,
+        Category::PriceFraud,
+        Category::Diversion,
+        Category::TrafficFraud,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::FalsePublicity => "false_publicity",
+            Category::Slander => "slander",
+            Category::ProhibitedProduct => "prohibited_product",
+            Category::PriceFraud => "price_fraud",
+            Category::Diversion => "diversion",
+            Category::TrafficFraud => "traffic_fraud",
+        }
+    }
+}
+
+/// How serious a hit is; ordered from least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context only: recorded, never blocks alone.
+    Low,
+    /// Hold for review, or prompt the host.
+    Medium,
+    /// Hide and warn.
+    High,
+    /// Hide, escalate, propose suspending the stream.
+    Critical,
+}
+
+impl Severity {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What the platform should do with the event; ordered from least to most restrictive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Show it.
+    Allow,
+    /// Show the `masked` text instead.
+    Mask,
+    /// Show it only after a moderator approves.
+    Hold,
+    /// Do not show it.
+    Block,
+}
+
+impl Decision {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Mask => "mask",
+            Decision::Hold => "hold",
+            Decision::Block => "block",
+        }
+    }
+}
+
+/// A room's monitoring tier (Art 11: rooms with many followers, large sales, repeat
+/// violations or products affecting life and health get enhanced monitoring).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Ordinary rooms.
+    #[default]
+    Standard,
+    /// Enhanced monitoring: thresholds tighten.
+    Enhanced,
+}
+
+impl Tier {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Standard => "standard",
+            Tier::Enhanced => "enhanced",
+        }
+    }
+}
+
+/// A validated ingest event. Strings borrow from the input line where they can.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// Chat or transcript.
+    pub kind: EventKind,
+    /// The platform's event id, echoed in the verdict.
+    pub id: Cow<'a, str>,
+    /// Room the event belongs to.
+    pub room: Cow<'a, str>,
+    /// The sender: `user` for chat, `speaker` for transcripts. May be absent.
+    pub user: Option<Cow<'a, str>>,
+    /// The sender's role; transcripts are always host speech.
+    pub role: Role,
+    /// Milliseconds since the epoch, if the platform sent it.
+    pub ts: Option<u64>,
+    /// The text to moderate.
+    pub text: Cow<'a, str>,
+    /// For transcripts: whether the ASR segment is final (partials are not windowed).
+    pub is_final: bool,
+}
+
+impl Event<'_> {
+    /// Copy every borrowed string, for keeping the event beyond its input buffer.
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            kind: self.kind,
+            id: Cow::Owned(self.id.into_owned()),
+            room: Cow::Owned(self.room.into_owned()),
+            user: self.user.map(|u| Cow::Owned(u.into_owned())),
+            role: self.role,
+            ts: self.ts,
+            text: Cow::Owned(self.text.into_owned()),
+            is_final: self.is_final,
+        }
+    }
+}
+
+/// Why an event was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventErrorKind {
+    /// The bytes are not UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// The line is not JSON, or not shaped like an event.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// The JSON is valid but not an object.
+    #[error("event must be a JSON object")]
+    NotAnObject,
+    /// A required field is absent or null.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// `kind` is neither chat nor transcript.
+    #[error("unknown kind `{0}`")]
+    UnknownKind(String),
+    /// `role` is not viewer, host or operator.
+    #[error("unknown role `{0}`")]
+    UnknownRole(String),
+    /// A field is longer than the configured limit.
+    #[error("field `{field}` is {len} bytes, over the limit of {limit}")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// A rejected event: the reason, and the event id when it could be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventError {
+    /// The event's id, if the input had a readable one.
+    pub id: Option<String>,
+    /// What was wrong.
+    pub kind: EventErrorKind,
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "event {id}: {}", self.kind),
+            None => self.kind.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// A string that borrows from the input when it has no escapes. (serde's own `Cow`
+/// impl always copies when wrapped in an `Option`.)
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Str<'a>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    room: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    user: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    speaker: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    role: Option<Str<'a>>,
+    #[serde(default)]
+    ts: Option<u64>,
+    #[serde(borrow, default)]
+    text: Option<Str<'a>>,
+    #[serde(default, rename = "final")]
+    is_final: Option<bool>,
+}
+
+/// Parse one JSON event (one line of NDJSON, without the newline).
+///
+/// # Errors
+/// Returns an [`EventError`] for invalid JSON, a non-object, a missing required field
+/// (`kind`, `id`, `room`, `text`), an unknown kind or role.
+pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
+    let raw: RawEvent<'a> = match serde_json::from_str(line) {
+        Ok(raw) => raw,
+        Err(e) => return Err(recover_error(line, e)),
+    };
+    let str = |f: Option<Str<'a>>| f.map(|s| s.0);
+    let id = str(raw.id);
+    let fail = |kind| EventError {
+        id: id.as_deref().map(str::to_owned),
+        kind,
+    };
+    let kind = match raw.kind.as_ref().map(|k| k.0.as_ref()) {
+        None => return Err(fail(EventErrorKind::MissingField("kind"))),
+        Some("chat") => EventKind::Chat,
+        Some("transcript") => EventKind::Transcript,
+        Some(other) => return Err(fail(EventErrorKind::UnknownKind(truncate(other)))),
+    };
+    let role = match kind {
+        EventKind::Transcript => Role::Host,
+        EventKind::Chat => match raw.role.as_ref().map(|r| r.0.as_ref()) {
+            None => Role::Viewer,
+            Some(r) => {
+                Role::parse(r).ok_or_else(|| fail(EventErrorKind::UnknownRole(truncate(r))))?
+            }
+        },
+    };
+    let required = |f: Option<Str<'a>>, name| {
+        f.map(|s| s.0)
+            .ok_or_else(|| fail(EventErrorKind::MissingField(name)))
+    };
+    let room = required(raw.room, "room")?;
+    let text = required(raw.text, "text")?;
+    let user = match kind {
+        EventKind::Chat => str(raw.user),
+        EventKind::Transcript => str(raw.speaker).or(str(raw.user)),
+    };
+    let Some(id) = id else {
+        return Err(EventError {
+            id: None,
+            kind: EventErrorKind::MissingField("id"),
+        });
+    };
+    Ok(Event {
+        kind,
+        id,
+        room,
+        user,
+        role,
+        ts: raw.ts,
+        text,
+        is_final: raw.is_final.unwrap_or(true),
+    })
+}
+
+/// Parse one line of bytes: checks UTF-8 first, then [`parse_event`].
+///
+/// # Errors
+/// As [`parse_event`], plus [`EventErrorKind::InvalidUtf8`].
+pub fn parse_event_bytes(line: &[u8]) -> Result<Event<'_>, EventError> {
+    match std::str::from_utf8(line) {
+        Ok(s) => parse_event(s),
+        Err(_) => Err(EventError {
+            id: None,
+            kind: EventErrorKind::InvalidUtf8,
+        }),
+    }
+}
+
+/// On the slow path, find what we can say about a line serde rejected: whether it was
+/// JSON at all, and the event id if one is readable.
+fn recover_error(line: &str, e: serde_json::Error) -> EventError {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(map)) => EventError {
+            id: map.get("id").and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }),
+            kind: EventErrorKind::InvalidJson(e.to_string()),
+        },
+        Ok(_) => EventError {
+            id: None,
+            kind: EventErrorKind::NotAnObject,
+        },
+        Err(_) => EventError {
+            id: None,
+            kind: EventErrorKind::InvalidJson(e.to_string()),
+        },
+    }
+}
+
+/// Echo at most a short prefix of untrusted input in error messages.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// The error object written for a rejected event (`scan` adds the line number).
+#[derive(Debug, Serialize)]
+pub struct ErrorFrame<'a> {
+    /// Always `"error"`.
+    pub kind: &'static str,
+    /// Input line number (1-based), for `scan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The event id, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+impl<'a> ErrorFrame<'a> {
+    /// The frame for `err`, optionally at input line `line`.
+    pub fn new(err: &'a EventError, line: Option<u64>) -> ErrorFrame<'a> {
+        ErrorFrame {
+            kind: "error",
+            line,
+            id: err.id.as_deref(),
+            reason: err.kind.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_examples() {
+        let e = parse_event(r#"{"kind":"chat","id":"e-1","room":"r-42","user":"u-9","role":"viewer","ts":1767750000123,"text":"加v信私聊"}"#).unwrap();
+        assert_eq!(e.kind, EventKind::Chat);
+        assert_eq!(e.role, Role::Viewer);
+        assert!(matches!(e.text, Cow::Borrowed(_)));
+        let t = parse_event(r#"{"kind":"transcript","id":"t-7","room":"r-42","speaker":"host-1","ts":1767750000456,"text":"全网最低价","final":true}"#).unwrap();
+        assert_eq!(t.role, Role::Host);
+        assert_eq!(t.user.as_deref(), Some("host-1"));
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let e =
+            parse_event(r#"{"kind":"chat","id":"1","room":"r","text":"hi","extra":{"x":[1,2]}}"#)
+                .unwrap();
+        assert_eq!(e.role, Role::Viewer);
+        assert_eq!(e.ts, None);
+        assert!(e.is_final);
+    }
+
+    #[test]
+    fn errors_name_the_event_and_the_reason() {
+        let err = parse_event(r#"{"kind":"chat","id":"e-2","text":"x"}"#).unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("e-2"));
+        assert_eq!(err.kind, EventErrorKind::MissingField("room"));
+
+        let err = parse_event(r#"{"kind":"gift","id":"e-3","room":"r","text":"x"}"#).unwrap_err();
+        assert_eq!(err.kind, EventErrorKind::UnknownKind("gift".into()));
+
+        let err = parse_event(r#"{"kind":"chat","id":"e-4","room":"r","text":"x","role":"admin"}"#)
+            .unwrap_err();
+        assert_eq!(err.kind, EventErrorKind::UnknownRole("admin".into()));
+
+        let err = parse_event(r#"{"kind":"chat","id":"e-5","room":"r","text":"x","ts":"soon"}"#)
+            .unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("e-5"));
+        assert!(matches!(err.kind, EventErrorKind::InvalidJson(_)));
+
+        assert!(matches!(
+            parse_event("{not json").unwrap_err().kind,
+            EventErrorKind::InvalidJson(_)
+        ));
+        assert_eq!(
+            parse_event("[1,2]").unwrap_err().kind,
+            EventErrorKind::NotAnObject
+        );
+        assert_eq!(
+            parse_event_bytes(b"{\"kind\":\"chat\",\"text\":\"\xff\"}")
+                .unwrap_err()
+                .kind,
+            EventErrorKind::InvalidUtf8
+        );
+        let err = parse_event(r#"{"kind":"chat","id":null,"room":"r","text":"x"}"#).unwrap_err();
+        assert_eq!(err.kind, EventErrorKind::MissingField("id"));
+    }
+
+    #[test]
+    fn escaped_strings_are_owned_and_unescaped() {
+        let e =
+            parse_event(r#"{"kind":"chat","id":"e","room":"r","text":"加\u5fae\"信"}"#).unwrap();
+        assert_eq!(e.text, "加微\"信");
+    }
+}

@@ -29,4 +29,5 @@
 #![warn(missing_docs)]
 
 pub mod event;
+pub mod lexicon;
 pub mod normalize;

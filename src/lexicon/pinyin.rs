@@ -1,0 +1,117 @@
+//! Pinyin spellings of a term, for evaders who write part or all of it in pinyin
+//! (`xiao量第一`, `shen效`, `zhiyu`).
+//!
+//! For every contiguous run of Chinese characters in a term, the run is replaced by the
+//! toneless pinyin of its characters, with every reading of a polyphonic character
+//! (`弹药` gives `dan药` and `tan药`). Spellings with `ü` come in both the `u` and `v`
+//! forms people type. The normalizer later lower-cases and strips spaces, so one
+//! spelling covers `XIAO量`, `xiao 量` and `xiao量`.
+
+use pinyin::ToPinyinMulti;
+
+/// Readings kept per character: polyphones beyond the third are rare in terms and
+/// would multiply the pattern count.
+const MAX_READINGS: usize = 3;
+
+/// Most spellings generated for one string.
+pub const MAX_SPELLINGS: usize = 256;
+
+/// The toneless readings of `c`, without duplicates, or `None` if it has no pinyin.
+pub fn readings(c: char) -> Option<Vec<String>> {
+    let multi = c.to_pinyin_multi()?;
+    let mut out: Vec<String> = Vec::new();
+    for p in multi {
+        let plain = p.plain();
+        let forms: &[String] = &if plain.contains('ü') {
+            vec![plain.replace('ü', "u"), plain.replace('ü', "v")]
+        } else {
+            vec![plain.to_owned()]
+        };
+        for f in forms {
+            if !out.contains(f) {
+                out.push(f.clone());
+            }
+        }
+        if out.len() >= MAX_READINGS * 2 {
+            break;
+        }
+    }
+    out.truncate(MAX_READINGS * 2);
+    Some(out)
+}
+
+/// The spellings of `term` that write one character, two adjacent characters, or the
+/// whole term in pinyin; the original excluded. (Longer partial runs add patterns
+/// without adding evasions seen in practice: people swap a character or two for
+/// pinyin, or type the whole word.)
+pub fn spellings(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    let readings: Vec<Option<Vec<String>>> = chars.iter().map(|&c| readings(c)).collect();
+    let n = chars.len();
+    let mut out = Vec::new();
+    for start in 0..n {
+        for end in start + 1..=n {
+            if end - start > 2 && (start, end) != (0, n) {
+                continue;
+            }
+            if readings[start..end].iter().any(Option::is_none) {
+                break;
+            }
+            let mut run = vec![String::new()];
+            for r in readings[start..end].iter().flatten() {
+                run = run
+                    .iter()
+                    .flat_map(|prefix| r.iter().map(move |p| format!("{prefix}{p}")))
+                    .take(MAX_SPELLINGS)
+                    .collect();
+            }
+            let before: String = chars[..start].iter().collect();
+            let after: String = chars[end..].iter().collect();
+            for r in run {
+                if out.len() == MAX_SPELLINGS {
+                    return out;
+                }
+                out.push(format!("{before}{r}{after}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spells_runs_of_a_term() {
+        let s = spellings("销量第一");
+        for want in [
+            "xiao量第一",
+            "销liang第一",
+            "销量diyi",
+            "xiaoliangdiyi",
+            "销量第yi",
+        ] {
+            assert!(s.contains(&want.to_owned()), "{want} missing from {s:?}");
+        }
+        assert!(!s.contains(&"销量第一".to_owned()));
+        assert!(
+            !s.contains(&"xiaoliangdi一".to_owned()),
+            "runs of three are not spelled"
+        );
+    }
+
+    #[test]
+    fn covers_polyphones_and_umlaut() {
+        let s = spellings("弹药");
+        assert!(s.contains(&"dan药".to_owned()) && s.contains(&"tan药".to_owned()));
+        let s = spellings("绿");
+        assert!(s.contains(&"lu".to_owned()) && s.contains(&"lv".to_owned()));
+    }
+
+    #[test]
+    fn leaves_latin_alone() {
+        assert!(spellings("v信").contains(&"vxin".to_owned()));
+        assert!(spellings("vx").is_empty());
+    }
+}

@@ -1,0 +1,67 @@
+use super::*;
+
+fn source(files: &[(&str, &str)]) -> LexiconSource {
+    LexiconSource {
+        origin: "test".into(),
+        files: files
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_embedded_lexicon_parses_with_every_category() {
+    let lex = Lexicon::embedded();
+    assert!(!lex.version.is_empty());
+    for c in crate::event::Category::ALL {
+        assert!(
+            lex.entries.iter().filter(|e| e.category == c).count() >= 8,
+            "too few entries for {c:?}"
+        );
+    }
+    assert!(lex.entries.len() >= 200, "{} entries", lex.entries.len());
+    assert!(lex.warnings.is_empty(), "{:?}", lex.warnings);
+}
+
+#[test]
+fn entries_inherit_file_defaults() {
+    let lex = Lexicon::parse(&source(&[
+        ("policy.toml", "version = \"v1\"\n"),
+        (
+            "d.toml",
+            r#"
+category = "diversion"
+basis = "第12条"
+allow = ["微信支付"]
+[[entry]]
+id = "dv.x"
+term = "加微信"
+severity = "high"
+note = "n"
+"#,
+        ),
+    ]))
+    .unwrap();
+    let e = &lex.entries[0];
+    assert_eq!(e.category, Category::Diversion);
+    assert_eq!(e.basis, "第12条");
+    assert_eq!(e.roles, Role::ALL);
+    assert_eq!(e.allow[0].phrase, "微信支付");
+    assert_eq!(lex.version, "v1");
+}
+
+#[test]
+fn refuses_missing_policy_and_unknown_keys() {
+    let err = Lexicon::parse(&source(&[("d.toml", "category = \"diversion\"\n")])).unwrap_err();
+    assert!(err.to_string().contains("missing policy.toml"), "{err}");
+    let err = Lexicon::parse(&source(&[
+        ("policy.toml", "version = \"v\"\n"),
+        (
+            "d.toml",
+            "category = \"diversion\"\n[[entry]]\nid=\"a\"\nterm=\"b\"\nseverity=\"high\"\nnote=\"n\"\ncolour=\"red\"\n",
+        ),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("colour"), "{err}");
+}

@@ -30,4 +30,5 @@
 
 pub mod event;
 pub mod lexicon;
+pub mod matcher;
 pub mod normalize;

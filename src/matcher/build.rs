@@ -1,0 +1,285 @@
+//! Compiling a [`Lexicon`] into a [`Matcher`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::Regex;
+
+use super::{
+    CompiledAllow, CompiledEntry, CompiledGroup, CompiledRule, Matcher, MatcherStats, Partition,
+    RoleSet, Shape, Target,
+};
+use crate::lexicon::{Lexicon, Matching, pinyin, template};
+use crate::normalize::NormText;
+
+/// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the
+/// measurements behind the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AutomatonKind {
+    /// A full DFA: fastest per byte, more memory and build time.
+    #[default]
+    Dfa,
+    /// The contiguous NFA: compact, a little slower.
+    ContiguousNfa,
+    /// Let the aho-corasick crate choose by pattern count.
+    Auto,
+}
+
+/// Options for [`Matcher::build`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOptions {
+    /// Automaton for the main partition.
+    pub kind: AutomatonKind,
+    /// Automaton for the pinyin partition (larger, run on fewer events).
+    pub pinyin_kind: Option<AutomatonKind>,
+}
+
+/// Why a lexicon could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The automaton could not be built (too large).
+    #[error("cannot build the automaton: {0}")]
+    Automaton(#[from] aho_corasick::BuildError),
+    /// A rule's regex does not compile (validation should have caught it).
+    #[error("entry {id}: bad regex: {source}")]
+    Regex {
+        /// The entry.
+        id: String,
+        /// The regex error.
+        source: regex::Error,
+    },
+    /// Too many groups or rules for the compact indexes.
+    #[error("too many {0} (at most 65535)")]
+    TooMany(&'static str),
+}
+
+/// Patterns of one partition being collected: normalized text to targets.
+#[derive(Default)]
+struct Collector {
+    index: HashMap<String, usize>,
+    patterns: Vec<(String, Shape, Vec<Target>)>,
+}
+
+impl Collector {
+    /// Normalize `s` and file it under `target`. Returns the pattern's length in
+    /// normalized characters (0 if it normalizes to nothing).
+    fn add(&mut self, s: &str, target: Target) -> usize {
+        let nt = NormText::normalized(s);
+        if nt.is_empty() {
+            return 0;
+        }
+        let len = nt.chars().len();
+        let i = *self.index.entry(nt.as_str().to_owned()).or_insert_with(|| {
+            self.patterns
+                .push((nt.as_str().to_owned(), shape_of(&nt), Vec::new()));
+            self.patterns.len() - 1
+        });
+        let targets = &mut self.patterns[i].2;
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+        len
+    }
+
+    fn build(self, kind: AutomatonKind) -> Result<Partition, BuildError> {
+        let mut builder = AhoCorasick::builder();
+        builder.match_kind(MatchKind::Standard);
+        builder.kind(match kind {
+            AutomatonKind::Dfa => Some(AhoCorasickKind::DFA),
+            AutomatonKind::ContiguousNfa => Some(AhoCorasickKind::ContiguousNFA),
+            AutomatonKind::Auto => None,
+        });
+        let ac = builder.build(self.patterns.iter().map(|p| p.0.as_bytes()))?;
+        let mut shapes = Vec::with_capacity(self.patterns.len());
+        let mut starts = Vec::with_capacity(self.patterns.len() + 1);
+        let mut targets = Vec::new();
+        for (_, shape, ts) in self.patterns {
+            starts.push(targets.len() as u32);
+            shapes.push(shape);
+            targets.extend(ts);
+        }
+        starts.push(targets.len() as u32);
+        Ok(Partition {
+            ac,
+            shapes,
+            starts,
+            targets,
+        })
+    }
+}
+
+fn shape_of(nt: &NormText) -> Shape {
+    let chars = nt.chars();
+    let last = chars.len() - 1;
+    Shape {
+        runs: chars
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.run > 1)
+            .map(|(i, c)| (i as u16, c.run))
+            .collect(),
+        latin_start: nt.is_ascii_letter(0),
+        latin_end: nt.is_ascii_letter(last),
+        digit_start: nt.is_ascii_digit(0),
+        digit_end: nt.is_ascii_digit(last),
+    }
+}
+
+impl Matcher {
+    /// Compile `lexicon` with the default options.
+    ///
+    /// # Errors
+    /// See [`BuildError`].
+    pub fn build(lexicon: &Lexicon) -> Result<Matcher, BuildError> {
+        Matcher::build_with(lexicon, BuildOptions::default())
+    }
+
+    /// Compile `lexicon`.
+    ///
+    /// # Errors
+    /// See [`BuildError`].
+    pub fn build_with(lexicon: &Lexicon, options: BuildOptions) -> Result<Matcher, BuildError> {
+        let group_index: HashMap<&str, u16> = lexicon
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.id.as_str(), i as u16))
+            .collect();
+        if lexicon.groups.len() > usize::from(u16::MAX) {
+            return Err(BuildError::TooMany("groups"));
+        }
+        let words = |id: &str| lexicon.group(id).map(|g| g.words.as_slice());
+        let group_ids = |ids: &[String]| -> Box<[u16]> {
+            ids.iter()
+                .filter_map(|g| group_index.get(g.as_str()).copied())
+                .collect()
+        };
+
+        let mut main = Collector::default();
+        let mut spelled = Collector::default();
+        let mut entries = Vec::with_capacity(lexicon.entries.len());
+        let mut allows = Vec::new();
+        let mut rules = Vec::new();
+        let mut longest_term = 1;
+
+        for (i, e) in lexicon.entries.iter().enumerate() {
+            let ei = i as u32;
+            let label = match &e.matching {
+                Matching::Terms {
+                    term,
+                    variants,
+                    pinyin: with_pinyin,
+                } => {
+                    for literal in std::iter::once(term).chain(variants) {
+                        let expanded = template::expand(literal, words);
+                        // Templates already multiply a term by its group's words;
+                        // spelling every product in pinyin would add tens of thousands
+                        // of patterns, so only template-free strings are spelled.
+                        let spell = *with_pinyin && expanded.len() == 1 && !literal.contains('{');
+                        for s in expanded {
+                            longest_term = longest_term.max(main.add(&s, Target::Term(ei)));
+                            if spell {
+                                // Pinyin spellings do not count towards the window
+                                // length: a term split across messages is caught in
+                                // characters.
+                                for p in pinyin::spellings(&s) {
+                                    spelled.add(&p, Target::Term(ei));
+                                }
+                            }
+                        }
+                    }
+                    term.clone()
+                }
+                Matching::Pattern {
+                    pattern,
+                    anchors,
+                    min_digits,
+                    label,
+                } => {
+                    let regex = Regex::new(pattern).map_err(|source| BuildError::Regex {
+                        id: e.id.clone(),
+                        source,
+                    })?;
+                    let ri =
+                        u16::try_from(rules.len()).map_err(|_| BuildError::TooMany("rules"))?;
+                    let mut has_anchors = false;
+                    for a in anchors.iter().flat_map(|a| template::expand(a, words)) {
+                        has_anchors |= main.add(&a, Target::Anchor(ri)) > 0;
+                    }
+                    rules.push(CompiledRule {
+                        entry: ei,
+                        regex,
+                        has_anchors,
+                        min_digits: *min_digits,
+                    });
+                    label.clone()
+                }
+            };
+            for a in &e.allow {
+                let ai = allows.len() as u32;
+                allows.push(CompiledAllow {
+                    entry: ei,
+                    roles: a.roles.as_deref().map_or_else(RoleSet::all, RoleSet::of),
+                });
+                // Allow phrases are not spelled in pinyin: it would multiply the
+                // pinyin automaton for the rare text that spells a trap in pinyin.
+                for s in template::expand(&a.phrase, words) {
+                    main.add(&s, Target::Allow(ai));
+                }
+            }
+            entries.push(CompiledEntry {
+                id: e.id.as_str().into(),
+                term: label.as_str().into(),
+                category: e.category,
+                severity: e.severity,
+                basis: e.basis.as_str().into(),
+                roles: RoleSet::of(&e.roles),
+                requires: group_ids(&e.requires),
+                unless: group_ids(&e.unless),
+            });
+        }
+        let groups = lexicon
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(gi, g)| {
+                for w in &g.words {
+                    main.add(w, Target::Group(gi as u16));
+                }
+                CompiledGroup {
+                    roles: g.roles.as_deref().map_or_else(RoleSet::all, RoleSet::of),
+                }
+            })
+            .collect();
+
+        let patterns = main.patterns.len();
+        let pinyin_patterns = spelled.patterns.len();
+        let main = main.build(options.kind)?;
+        let pinyin = if pinyin_patterns == 0 {
+            None
+        } else {
+            Some(spelled.build(options.pinyin_kind.unwrap_or(options.kind))?)
+        };
+        let automaton_bytes =
+            main.ac.memory_usage() + pinyin.as_ref().map_or(0, |p| p.ac.memory_usage());
+        Ok(Matcher {
+            version: Arc::from(lexicon.version.as_str()),
+            hash: Arc::from(lexicon.hash.as_str()),
+            stats: MatcherStats {
+                entries: entries.len(),
+                patterns,
+                pinyin_patterns,
+                rules: rules.len(),
+                automaton_bytes,
+            },
+            entries,
+            allows,
+            groups,
+            rules,
+            main,
+            pinyin,
+            longest_term,
+        })
+    }
+}

@@ -1,0 +1,459 @@
+//! The matcher: finds lexicon hits in normalized text.
+//!
+//! A [`Matcher`] is compiled once per lexicon version and is immutable and cheap to
+//! share (`Arc`); reload builds a new one and swaps it. It is synchronous and knows
+//! nothing of sockets or time, so it can be tested, fuzzed and benchmarked alone.
+//!
+//! Every literal the lexicon uses (terms, variants, allow phrases, context words, rule
+//! anchors) is normalized like the text and compiled into an Aho-Corasick automaton run
+//! with overlapping semantics: one pass over the text yields every candidate. Pinyin
+//! spellings live in a second automaton that only runs when the text has Latin
+//! letters, which most chat does not. Each candidate is then checked against what a
+//! word list cannot say:
+//!
+//! 1. the *shape* of the occurrence: doubled characters of the term present as runs in
+//!    the text, no Latin letter or digit glued to a Latin or digit edge of the term,
+//!    and no clause gap inside the term unless the whole term is spaced out;
+//! 2. the speaker's role; `requires` and `unless` context groups;
+//! 3. the allow-list: a hit inside an occurrence of one of its entry's allow phrases
+//!    is dropped;
+//! 4. overlaps: a hit inside a longer hit of the same category is dropped.
+//!
+//! Regex rules (phone numbers, `瘦N斤`, `原价…只要…`) run over the same normalized text,
+//! gated by anchors or a digit count so that most events never reach a regex.
+
+mod build;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+
+use crate::event::{Category, Role, Severity};
+use crate::normalize::{Gap, NormText};
+
+pub use build::{AutomatonKind, BuildError, BuildOptions};
+
+/// A compiled lexicon entry: what a hit reports and what it needs.
+#[derive(Debug)]
+pub struct CompiledEntry {
+    /// Stable id, reported as the hit's rule.
+    pub id: Arc<str>,
+    /// Canonical term (or the rule's label).
+    pub term: Arc<str>,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Legal basis cited in actions.
+    pub basis: Arc<str>,
+    roles: RoleSet,
+    requires: Box<[u16]>,
+    unless: Box<[u16]>,
+}
+
+/// A small set of roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RoleSet(u8);
+
+impl RoleSet {
+    fn of(roles: &[Role]) -> RoleSet {
+        RoleSet(roles.iter().fold(0, |acc, r| acc | RoleSet::bit(*r)))
+    }
+
+    fn all() -> RoleSet {
+        RoleSet::of(&Role::ALL)
+    }
+
+    fn bit(r: Role) -> u8 {
+        1 << (r as u8)
+    }
+
+    fn contains(self, r: Role) -> bool {
+        self.0 & RoleSet::bit(r) != 0
+    }
+}
+
+/// What a pattern of the automaton stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Target {
+    /// A term or variant of entry `n`.
+    Term(u32),
+    /// Allow phrase `n` (index into `Matcher::allows`).
+    Allow(u32),
+    /// A word of context group `n`.
+    Group(u16),
+    /// An anchor of regex rule `n`.
+    Anchor(u16),
+}
+
+/// The shape constraints of one normalized pattern.
+#[derive(Clone, Debug, Default)]
+struct Shape {
+    /// (char offset, run length) for characters that are doubled in the pattern.
+    runs: Box<[(u16, u8)]>,
+    latin_start: bool,
+    latin_end: bool,
+    digit_start: bool,
+    digit_end: bool,
+}
+
+/// One automaton with what each of its patterns stands for.
+#[derive(Debug)]
+struct Partition {
+    ac: AhoCorasick,
+    shapes: Vec<Shape>,
+    /// `targets[starts[p]..starts[p + 1]]` are pattern `p`'s targets.
+    starts: Vec<u32>,
+    targets: Vec<Target>,
+}
+
+#[derive(Debug)]
+struct CompiledAllow {
+    entry: u32,
+    roles: RoleSet,
+}
+
+#[derive(Debug)]
+struct CompiledGroup {
+    roles: RoleSet,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    entry: u32,
+    regex: Regex,
+    has_anchors: bool,
+    min_digits: usize,
+}
+
+/// A compiled lexicon, ready to scan.
+#[derive(Debug)]
+pub struct Matcher {
+    version: Arc<str>,
+    hash: Arc<str>,
+    entries: Vec<CompiledEntry>,
+    allows: Vec<CompiledAllow>,
+    groups: Vec<CompiledGroup>,
+    rules: Vec<CompiledRule>,
+    main: Partition,
+    pinyin: Option<Partition>,
+    /// Longest term in normalized characters: a window needs this many minus one
+    /// characters of history to complete any term.
+    longest_term: usize,
+    stats: MatcherStats,
+}
+
+/// Sizes of a compiled matcher, for `GET /v1/lexicon` and the docs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MatcherStats {
+    /// Lexicon entries.
+    pub entries: usize,
+    /// Patterns in the main automaton.
+    pub patterns: usize,
+    /// Patterns in the pinyin automaton.
+    pub pinyin_patterns: usize,
+    /// Regex rules.
+    pub rules: usize,
+    /// Heap bytes of both automata.
+    pub automaton_bytes: usize,
+}
+
+/// A hit found by [`Matcher::scan`]: an entry and the span of normalized characters it
+/// covers (which may start in earlier segments of a window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawHit {
+    /// Index of the entry ([`Matcher::entry`]).
+    pub entry: u32,
+    /// First normalized character.
+    pub start: usize,
+    /// One past the last normalized character.
+    pub end: usize,
+}
+
+/// Reusable buffers for [`Matcher::scan`], so scanning does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    candidates: Vec<RawHit>,
+    allows: Vec<(u32, usize, usize)>,
+    groups: Vec<u64>,
+    anchors: Vec<u64>,
+}
+
+impl Matcher {
+    /// The lexicon version stamped on verdicts.
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
+    }
+
+    /// The content hash of the lexicon files.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Entry `i` of the compiled lexicon.
+    pub fn entry(&self, i: u32) -> &CompiledEntry {
+        &self.entries[i as usize]
+    }
+
+    /// Sizes, for operations.
+    pub fn stats(&self) -> MatcherStats {
+        self.stats
+    }
+
+    /// The longest term in normalized characters.
+    pub fn longest_term(&self) -> usize {
+        self.longest_term
+    }
+
+    /// Find the hits of `text` that end in segment `current` (earlier segments are the
+    /// window: context for this event, already judged themselves), for a speaker with
+    /// `role`. Hits are appended to `out` ordered by position.
+    pub fn scan(
+        &self,
+        text: &NormText,
+        current: usize,
+        role: Role,
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        scratch.candidates.clear();
+        scratch.allows.clear();
+        reset_bits(&mut scratch.groups, self.groups.len());
+        reset_bits(&mut scratch.anchors, self.rules.len());
+        if text.is_empty() {
+            return;
+        }
+        self.collect(&self.main, text, current, scratch);
+        if let Some(p) = &self.pinyin
+            && text.as_str().bytes().any(|b| b.is_ascii_alphabetic())
+        {
+            self.collect(p, text, current, scratch);
+        }
+        self.run_rules(text, current, scratch);
+        self.judge(role, scratch, out);
+    }
+
+    fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
+        let chars = text.chars();
+        for m in p.ac.find_overlapping_iter(text.as_str()) {
+            let pid = m.pattern().as_usize();
+            let (ci, cj) = (text.char_index(m.start()), text.char_index(m.end()));
+            if !p.shapes[pid].fits(text, ci, cj) {
+                continue;
+            }
+            let ends_here = chars[cj - 1].seg as usize == current;
+            let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
+            for &t in targets {
+                match t {
+                    Target::Term(e) => {
+                        if ends_here && gaps_allow_term(text, ci, cj) {
+                            s.candidates.push(RawHit {
+                                entry: e,
+                                start: ci,
+                                end: cj,
+                            });
+                        }
+                    }
+                    Target::Allow(a) => s.allows.push((a, ci, cj)),
+                    Target::Group(g) => set_bit(&mut s.groups, g as usize),
+                    Target::Anchor(r) => set_bit(&mut s.anchors, r as usize),
+                }
+            }
+        }
+    }
+
+    fn run_rules(&self, text: &NormText, current: usize, s: &mut Scratch) {
+        let mut view: Option<RuleView<'_>> = None;
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.has_anchors && !get_bit(&s.anchors, i) {
+                continue;
+            }
+            let v = view.get_or_insert_with(|| RuleView::new(text));
+            if v.digits < rule.min_digits {
+                continue;
+            }
+            let mut push = |start: usize, end: usize| {
+                let (ci, cj) = (v.char_index(text, start), v.char_index(text, end));
+                if ci < cj && text.chars()[cj - 1].seg as usize == current {
+                    s.candidates.push(RawHit {
+                        entry: rule.entry,
+                        start: ci,
+                        end: cj,
+                    });
+                }
+            };
+            // With a capturing group, the hit is group 1 (the regex may consume a
+            // boundary character around it); otherwise the whole match.
+            if rule.regex.captures_len() > 1 {
+                for c in rule.regex.captures_iter(&v.text) {
+                    if let Some(g) = c.get(1) {
+                        push(g.start(), g.end());
+                    }
+                }
+            } else {
+                for m in rule.regex.find_iter(&v.text) {
+                    push(m.start(), m.end());
+                }
+            }
+        }
+    }
+
+    fn judge(&self, role: Role, s: &mut Scratch, out: &mut Vec<RawHit>) {
+        let first = out.len();
+        for &c in &s.candidates {
+            let e = &self.entries[c.entry as usize];
+            if !e.roles.contains(role) {
+                continue;
+            }
+            let active = |g: &u16| {
+                get_bit(&s.groups, *g as usize) && self.groups[*g as usize].roles.contains(role)
+            };
+            if !e.requires.is_empty() && !e.requires.iter().any(active) {
+                continue;
+            }
+            if e.unless.iter().any(active) {
+                continue;
+            }
+            let allowed = s.allows.iter().any(|&(a, start, end)| {
+                let a = &self.allows[a as usize];
+                a.entry == c.entry && a.roles.contains(role) && start <= c.start && c.end <= end
+            });
+            if !allowed {
+                out.push(c);
+            }
+        }
+        // Order by position, longest first, most severe first; then drop duplicates of
+        // one entry and hits inside a longer (or equal, more severe) hit of their category.
+        out[first..].sort_unstable_by_key(|h| {
+            let severity = self.entries[h.entry as usize].severity;
+            (
+                h.start,
+                std::cmp::Reverse(h.end),
+                std::cmp::Reverse(severity),
+            )
+        });
+        let mut kept = first;
+        for i in first..out.len() {
+            let h = out[i];
+            let ce = &self.entries[h.entry as usize];
+            let covered = out[first..kept].iter().any(|k| {
+                let ke = &self.entries[k.entry as usize];
+                k.start <= h.start
+                    && h.end <= k.end
+                    && (k.entry == h.entry || ke.category == ce.category)
+            });
+            if !covered {
+                out[kept] = h;
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+    }
+}
+
+impl Shape {
+    /// Whether an occurrence at characters `ci..cj` of `text` has this shape.
+    fn fits(&self, text: &NormText, ci: usize, cj: usize) -> bool {
+        let chars = text.chars();
+        for &(off, need) in self.runs.iter() {
+            if chars[ci + off as usize].run < need {
+                return false;
+            }
+        }
+        let glued_before = ci > 0 && chars[ci].gap == Gap::None;
+        if glued_before
+            && ((self.latin_start && text.is_ascii_letter(ci - 1))
+                || (self.digit_start && text.is_ascii_digit(ci - 1)))
+        {
+            return false;
+        }
+        let glued_after = cj < chars.len() && chars[cj].gap == Gap::None;
+        if glued_after
+            && ((self.latin_end && text.is_ascii_letter(cj))
+                || (self.digit_end && text.is_ascii_digit(cj)))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// The text regex rules run over: the normalized text, except that repeated Chinese
+/// numerals collapsed by the normalizer (`八八八八`) are spelled out again, since digit
+/// rules count digits.
+struct RuleView<'a> {
+    text: std::borrow::Cow<'a, str>,
+    /// For an expanded text, the normalized character index of every byte.
+    chars_of_bytes: Option<Vec<u32>>,
+    /// How many digits the text has.
+    digits: usize,
+}
+
+impl<'a> RuleView<'a> {
+    fn new(text: &'a NormText) -> RuleView<'a> {
+        let expand = text.chars().iter().any(|c| c.numeral && c.run > 1);
+        if !expand {
+            return RuleView {
+                text: std::borrow::Cow::Borrowed(text.as_str()),
+                chars_of_bytes: None,
+                digits: text.as_str().bytes().filter(u8::is_ascii_digit).count(),
+            };
+        }
+        let mut out = String::with_capacity(text.as_str().len() * 2);
+        let mut map = Vec::with_capacity(out.capacity());
+        let mut digits = 0;
+        for (i, c) in text.chars().iter().enumerate() {
+            let ch = text.as_str()[c.byte as usize..]
+                .chars()
+                .next()
+                .unwrap_or(' ');
+            let times = if c.numeral { usize::from(c.run) } else { 1 };
+            for _ in 0..times {
+                out.push(ch);
+                map.extend(std::iter::repeat_n(i as u32, ch.len_utf8()));
+            }
+            if ch.is_ascii_digit() {
+                digits += times;
+            }
+        }
+        RuleView {
+            text: std::borrow::Cow::Owned(out),
+            chars_of_bytes: Some(map),
+            digits,
+        }
+    }
+
+    /// The normalized character index at byte `b` of the view (a match boundary).
+    fn char_index(&self, text: &NormText, b: usize) -> usize {
+        match &self.chars_of_bytes {
+            None => text.char_index(b),
+            Some(map) => map.get(b).map_or(text.chars().len(), |&i| i as usize),
+        }
+    }
+}
+
+/// Clause punctuation inside a term is a real word gap (`自私，我们`), unless the term is
+/// spelled out with a separator between every pair of characters (`加，微，信`).
+fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> bool {
+    let inner = &text.chars()[ci + 1..cj];
+    if !inner.iter().any(|c| c.gap == Gap::Hard) {
+        return true;
+    }
+    cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None)
+}
+
+fn reset_bits(bits: &mut Vec<u64>, n: usize) {
+    bits.clear();
+    bits.resize(n.div_ceil(64), 0);
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn get_bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}

@@ -1,0 +1,290 @@
+use super::*;
+use crate::lexicon::{Lexicon, LexiconSource};
+
+const LEXICON: &str = r#"
+category = "diversion"
+
+[[group]]
+id = "rival"
+words = ["隔壁", "别家"]
+
+[[group]]
+id = "own"
+words = ["我收到"]
+
+[[group]]
+id = "question"
+roles = ["viewer"]
+words = ["哪个", "吗"]
+
+[[group]]
+id = "fiber"
+words = ["棉", "真丝"]
+
+[[entry]]
+id = "t.wechat"
+term = "加微信"
+variants = ["v信", "vx"]
+severity = "high"
+note = "n"
+
+[[entry]]
+id = "t.qq"
+term = "QQ号"
+variants = ["扣扣"]
+severity = "high"
+allow = ["扣扣子"]
+note = "n"
+
+[[entry]]
+id = "t.ratio"
+term = "1:1"
+severity = "high"
+note = "n"
+
+[[entry]]
+id = "t.percent"
+term = "100%"
+severity = "medium"
+allow = ["100%{fiber}"]
+note = "n"
+
+[[entry]]
+id = "t.fake"
+term = "假货"
+severity = "high"
+requires = ["rival"]
+unless = ["own"]
+note = "n"
+
+[[entry]]
+id = "t.cheap"
+term = "最便宜"
+severity = "medium"
+unless = ["question"]
+note = "n"
+
+[[entry]]
+id = "t.best"
+term = "最好"
+severity = "medium"
+allow = ["最好冷藏", { phrase = "最好看", roles = ["viewer"] }]
+note = "n"
+
+[[entry]]
+id = "t.hostonly"
+term = "销量第一"
+severity = "high"
+roles = ["host"]
+note = "n"
+
+[[entry]]
+id = "t.lowest"
+term = "最低价"
+severity = "medium"
+note = "n"
+
+[[entry]]
+id = "t.netlowest"
+term = "全网最低价"
+severity = "high"
+note = "n"
+
+[[entry]]
+id = "t.private"
+term = "私我"
+severity = "medium"
+note = "n"
+
+[[entry]]
+id = "t.phone"
+pattern = '(?:^|[^0-9])(1[3-9][0-9]{9})(?:[^0-9]|$)'
+variants = ["手机号"]
+min_digits = 11
+severity = "high"
+note = "n"
+
+[[entry]]
+id = "t.slim"
+pattern = '瘦[0-9十百]+斤'
+anchors = ["瘦"]
+severity = "high"
+note = "n"
+"#;
+
+fn matcher() -> Matcher {
+    let src = LexiconSource {
+        origin: "test".into(),
+        files: vec![
+            ("policy.toml".into(), "version = \"t\"\n".into()),
+            ("d.toml".into(), LEXICON.into()),
+        ],
+    };
+    Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
+}
+
+/// (rule id, matched original text) of the hits of `text` said by `role`.
+fn hits(m: &Matcher, text: &str, role: Role) -> Vec<(String, String)> {
+    let nt = NormText::normalized(text);
+    let mut out = Vec::new();
+    m.scan(&nt, 0, role, &mut Scratch::default(), &mut out);
+    out.iter()
+        .map(|h| {
+            let c = nt.chars();
+            let s = c[h.start].src_start as usize;
+            let e = c[h.end - 1].src_end as usize;
+            (m.entry(h.entry).id.to_string(), text[s..e].to_owned())
+        })
+        .collect()
+}
+
+fn ids(m: &Matcher, text: &str, role: Role) -> Vec<String> {
+    hits(m, text, role).into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
+fn finds_terms_through_evasions_with_original_offsets() {
+    let m = matcher();
+    assert_eq!(
+        hits(&m, "主播加*微*信私聊", Role::Viewer),
+        [("t.wechat".to_owned(), "加*微*信".to_owned())]
+    );
+    assert_eq!(ids(&m, "加微微信", Role::Viewer), ["t.wechat"]);
+    assert_eq!(ids(&m, "ＶＸ联系", Role::Viewer), ["t.wechat"]);
+    assert_eq!(ids(&m, "扣扣扣", Role::Viewer), ["t.qq"]);
+}
+
+#[test]
+fn doubled_characters_must_be_doubled_in_the_text() {
+    let m = matcher();
+    assert!(ids(&m, "扣款了吗", Role::Viewer).is_empty());
+    assert!(ids(&m, "Q号", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "QQ号多少", Role::Viewer), ["t.qq"]);
+}
+
+#[test]
+fn latin_and_digit_edges_need_a_boundary() {
+    let m = matcher();
+    assert!(ids(&m, "vxyz", Role::Viewer).is_empty());
+    assert!(ids(&m, "avx", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "a vx", Role::Viewer), ["t.wechat"]);
+    assert_eq!(ids(&m, "加vx", Role::Viewer), ["t.wechat"]);
+    assert!(ids(&m, "11:11开抢", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "1:1复刻", Role::Viewer), ["t.ratio"]);
+    assert!(ids(&m, "1000%", Role::Viewer).is_empty());
+}
+
+#[test]
+fn clause_punctuation_is_a_word_gap_unless_every_character_is_spaced() {
+    let m = matcher();
+    assert!(ids(&m, "不要自私，我们一起", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "私 我", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "加，微，信", Role::Viewer), ["t.wechat"]);
+    assert!(ids(&m, "加微，信", Role::Viewer).is_empty());
+}
+
+#[test]
+fn allow_phrases_cover_their_hits_for_their_roles() {
+    let m = matcher();
+    assert!(ids(&m, "是100%棉的吗", Role::Viewer).is_empty());
+    assert!(ids(&m, "100%真丝", Role::Host).is_empty());
+    assert_eq!(ids(&m, "100%有效", Role::Host), ["t.percent"]);
+    assert!(ids(&m, "扣扣子", Role::Viewer).is_empty());
+    assert!(ids(&m, "开封后最好冷藏", Role::Host).is_empty());
+    assert!(ids(&m, "主播最好看", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "这款最好看", Role::Host), ["t.best"]);
+}
+
+#[test]
+fn context_groups_require_and_veto() {
+    let m = matcher();
+    assert!(
+        ids(&m, "这是假货", Role::Host).is_empty(),
+        "no target, no slander"
+    );
+    assert_eq!(ids(&m, "隔壁卖的是假货", Role::Host), ["t.fake"]);
+    assert!(ids(&m, "隔壁买的我收到假货了", Role::Viewer).is_empty());
+    assert!(
+        ids(&m, "哪个最便宜", Role::Viewer).is_empty(),
+        "a viewer's question"
+    );
+    assert_eq!(
+        ids(&m, "哪个最便宜？这个最便宜", Role::Host),
+        ["t.cheap", "t.cheap"]
+    );
+}
+
+#[test]
+fn roles_filter_entries() {
+    let m = matcher();
+    assert!(ids(&m, "销量第一", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "销量第一", Role::Host), ["t.hostonly"]);
+}
+
+#[test]
+fn a_hit_inside_a_longer_hit_of_its_category_is_dropped() {
+    let m = matcher();
+    assert_eq!(ids(&m, "全网最低价", Role::Host), ["t.netlowest"]);
+    assert_eq!(ids(&m, "最低价", Role::Host), ["t.lowest"]);
+}
+
+#[test]
+fn pinyin_spellings() {
+    let m = matcher();
+    assert_eq!(ids(&m, "jia微信", Role::Viewer), ["t.wechat"]);
+    assert_eq!(ids(&m, "JIA WEI XIN", Role::Viewer), ["t.wechat"]);
+    assert_eq!(ids(&m, "私wo", Role::Viewer), ["t.private"]);
+    assert!(
+        ids(&m, "siwomen", Role::Viewer).is_empty(),
+        "glued to more letters"
+    );
+}
+
+#[test]
+fn regex_rules_report_their_group_and_respect_gates() {
+    let m = matcher();
+    assert_eq!(
+        hits(&m, "电话138-1234-5678", Role::Viewer),
+        [("t.phone".to_owned(), "138-1234-5678".to_owned())]
+    );
+    assert_eq!(ids(&m, "幺三八一二三四五六七八", Role::Viewer), ["t.phone"]);
+    assert_eq!(
+        hits(&m, "号码一三八八八八八八八八八哦", Role::Viewer),
+        [("t.phone".to_owned(), "一三八八八八八八八八八".to_owned())]
+    );
+    assert!(
+        ids(&m, "一三八八八八八八八八", Role::Viewer).is_empty(),
+        "ten digits"
+    );
+    assert!(ids(&m, "订单号123456789012345", Role::Viewer).is_empty());
+    assert_eq!(ids(&m, "吃了瘦20斤", Role::Viewer), ["t.slim"]);
+    assert_eq!(ids(&m, "一个月瘦 二十 斤", Role::Viewer), ["t.slim"]);
+    assert!(ids(&m, "显瘦", Role::Viewer).is_empty());
+}
+
+#[test]
+fn only_hits_ending_in_the_current_segment_count() {
+    let m = matcher();
+    let mut nt = NormText::new();
+    nt.push_segment("加");
+    nt.push_segment("微");
+    let mut out = Vec::new();
+    let mut scratch = Scratch::default();
+    m.scan(&nt, 1, Role::Viewer, &mut scratch, &mut out);
+    assert!(out.is_empty());
+    nt.push_segment("信");
+    m.scan(&nt, 2, Role::Viewer, &mut scratch, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].start, out[0].end), (0, 3));
+    // a term wholly inside the window was judged before: not reported again
+    nt.push_segment("好");
+    out.clear();
+    m.scan(&nt, 3, Role::Viewer, &mut scratch, &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn matcher_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Matcher>();
+}

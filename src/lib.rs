@@ -28,7 +28,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod event;
 pub mod lexicon;
 pub mod matcher;
 pub mod normalize;
+pub mod policy;
+pub mod window;

@@ -1,0 +1,143 @@
+use super::*;
+use crate::event::{Decision, parse_event};
+
+fn engine() -> Engine {
+    Engine::new(Ruleset::embedded(), EngineConfig::default())
+}
+
+fn chat(id: &str, user: &str, role: &str, ts: u64, text: &str) -> Event<'static> {
+    let line = serde_json::json!({
+        "kind": "chat", "id": id, "room": "r1", "user": user, "role": role, "ts": ts, "text": text
+    })
+    .to_string();
+    parse_event(&line).unwrap().into_owned()
+}
+
+fn transcript(id: &str, ts: u64, text: &str, is_final: bool) -> Event<'static> {
+    let line = serde_json::json!({
+        "kind": "transcript", "id": id, "room": "r1", "speaker": "h", "ts": ts, "text": text, "final": is_final
+    })
+    .to_string();
+    parse_event(&line).unwrap().into_owned()
+}
+
+#[test]
+fn a_term_typed_one_character_per_message_is_caught_on_the_last_one() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let parts = ["处", "方", "药"];
+    let mut outcomes = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let ev = chat(&format!("e{i}"), "u1", "viewer", 1000 + i as u64, p);
+        outcomes.push(e.process(&ev, 0, &mut s));
+    }
+    assert_eq!(outcomes[0].decision, Decision::Allow);
+    assert_eq!(outcomes[1].decision, Decision::Allow);
+    let last = &outcomes[2];
+    assert_ne!(last.decision, Decision::Allow);
+    assert_eq!(last.hits[0].category, Category::ProhibitedProduct);
+    assert_eq!((last.hits[0].start, last.hits[0].end), (0, 3));
+    assert_eq!(
+        last.hits[0].window.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["e0", "e1"]
+    );
+}
+
+#[test]
+fn windows_are_per_user_and_bounded_in_age() {
+    let e = engine();
+    let mut s = Scratch::default();
+    e.process(&chat("a", "u1", "viewer", 1000, "处"), 0, &mut s);
+    e.process(&chat("b", "u2", "viewer", 1001, "方"), 0, &mut s);
+    let o = e.process(&chat("c", "u1", "viewer", 1002, "方药"), 0, &mut s);
+    assert_ne!(o.decision, Decision::Allow, "u1 typed 处 then 方药");
+    let o = e.process(&chat("d", "u2", "viewer", 1003, "药"), 0, &mut s);
+    assert_eq!(
+        o.decision,
+        Decision::Allow,
+        "u2 typed 方 then 药: u1's 处 is not theirs"
+    );
+}
+
+#[test]
+fn old_fragments_expire() {
+    let e = engine();
+    let mut s = Scratch::default();
+    e.process(&chat("a", "u1", "viewer", 1000, "处方"), 0, &mut s);
+    let o = e.process(&chat("b", "u1", "viewer", 1000 + 60_000, "药"), 0, &mut s);
+    assert_eq!(o.decision, Decision::Allow);
+}
+
+#[test]
+fn asr_segments_are_joined_per_room_and_partials_are_not_recorded() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let o = e.process(&transcript("t1", 1000, "大家看这个独一", true), 0, &mut s);
+    assert_eq!(o.decision, Decision::Allow);
+    // a partial hypothesis sees the window but does not enter it
+    let o = e.process(&transcript("t2p", 1010, "无二", false), 0, &mut s);
+    assert_ne!(o.decision, Decision::Allow);
+    let o = e.process(&transcript("t2", 1020, "无二的真的很好", true), 0, &mut s);
+    assert_ne!(o.decision, Decision::Allow);
+    assert_eq!(
+        o.hits[0].window.iter().map(|s| &**s).collect::<Vec<_>>(),
+        ["t1"]
+    );
+    assert_eq!(&"无二的真的很好"[o.hits[0].start..o.hits[0].end], "无二");
+}
+
+#[test]
+fn verdict_json_matches_the_protocol() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let ev = chat("e-1", "u-9", "viewer", 1, "加v信私聊");
+    let o = e.process(&ev, 0, &mut s);
+    let v: serde_json::Value = serde_json::to_value(Verdict::new(&ev, &o, &[])).unwrap();
+    assert_eq!(v["kind"], "verdict");
+    assert_eq!(v["id"], "e-1");
+    assert_eq!(v["room"], "r1");
+    assert_eq!(v["decision"], "block");
+    assert_eq!(v["lexicon"], e.rules().version().as_ref());
+    let hit = &v["hits"][0];
+    assert_eq!(hit["category"], "diversion");
+    assert_eq!(hit["start"], 0);
+    assert_eq!(hit["matched"], "加v信");
+    assert!(hit.get("window").is_none());
+    assert!(v.get("masked").is_none());
+}
+
+#[test]
+fn mask_decisions_carry_the_masked_text() {
+    let e = engine();
+    let mut s = Scratch::default();
+    // a medium claim from the host is masked
+    let ev = chat("h1", "host", "host", 1, "这款是最好的，放心拍");
+    let o = e.process(&ev, 0, &mut s);
+    assert_eq!(o.decision, Decision::Mask);
+    assert_eq!(o.masked.as_deref(), Some("这款是**的，放心拍"));
+}
+
+#[test]
+fn tiers_tighten_decisions() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let ev = chat("h1", "host", "host", 1, "这款是最好的");
+    assert_eq!(e.process(&ev, 0, &mut s).decision, Decision::Mask);
+    e.set_tier("r1", Tier::Enhanced);
+    assert_eq!(e.process(&ev, 0, &mut s).decision, Decision::Block);
+    e.set_tier("r1", Tier::Standard);
+    assert_eq!(e.process(&ev, 0, &mut s).decision, Decision::Mask);
+}
+
+#[test]
+fn reload_swaps_atomically() {
+    let e = engine();
+    let old = e.swap_rules(Ruleset::embedded());
+    assert_eq!(old.version(), e.rules().version());
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+}

@@ -1,0 +1,116 @@
+//! Policy: from hits to a decision.
+//!
+//! The decision table of `policy.toml` maps each hit, by category, severity, the
+//! speaker's role, the event kind and the room's tier, to a [`Decision`]; an event takes
+//! the strictest decision of its hits. Escalation across events (strikes, actions) is
+//! the dispatcher's job; this module only judges one event.
+
+use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
+use crate::lexicon::{DecideRule, Lexicon};
+
+/// The decision table of one lexicon version.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    rules: Vec<DecideRule>,
+}
+
+/// What the policy needs to know about a hit and its event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HitContext {
+    /// The hit's category.
+    pub category: Category,
+    /// The hit's severity.
+    pub severity: Severity,
+    /// Who spoke.
+    pub role: Role,
+    /// Chat or transcript.
+    pub kind: EventKind,
+    /// The room's tier.
+    pub tier: Tier,
+}
+
+impl Policy {
+    /// The table of `lexicon`.
+    pub fn from_lexicon(lexicon: &Lexicon) -> Policy {
+        Policy {
+            rules: lexicon.decide.clone(),
+        }
+    }
+
+    /// The decision for one hit: the first matching row's, or `allow`.
+    pub fn decide(&self, hit: HitContext) -> Decision {
+        self.rules
+            .iter()
+            .find(|r| {
+                matches(&r.category, hit.category)
+                    && matches(&r.severity, hit.severity)
+                    && matches(&r.role, hit.role)
+                    && matches(&r.kind, hit.kind)
+                    && matches(&r.tier, hit.tier)
+            })
+            .map_or(Decision::Allow, |r| r.decision)
+    }
+}
+
+fn matches<T: PartialEq>(field: &Option<Vec<T>>, value: T) -> bool {
+    field.as_ref().is_none_or(|values| values.contains(&value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(category: Category, severity: Severity, role: Role, tier: Tier) -> HitContext {
+        HitContext {
+            category,
+            severity,
+            role,
+            kind: if role == Role::Host {
+                EventKind::Transcript
+            } else {
+                EventKind::Chat
+            },
+            tier,
+        }
+    }
+
+    #[test]
+    fn default_table() {
+        let p = Policy::from_lexicon(&Lexicon::embedded());
+        use Category::*;
+        use Severity::*;
+        let d = |c, s, r, t| p.decide(ctx(c, s, r, t));
+        assert_eq!(
+            d(FalsePublicity, Low, Role::Host, Tier::Standard),
+            Decision::Allow
+        );
+        assert_eq!(
+            d(FalsePublicity, Low, Role::Host, Tier::Enhanced),
+            Decision::Allow
+        );
+        assert_eq!(
+            d(Diversion, Medium, Role::Viewer, Tier::Standard),
+            Decision::Hold
+        );
+        assert_eq!(
+            d(Diversion, High, Role::Viewer, Tier::Standard),
+            Decision::Block
+        );
+        assert_eq!(
+            d(Slander, High, Role::Viewer, Tier::Standard),
+            Decision::Hold
+        );
+        assert_eq!(
+            d(FalsePublicity, Medium, Role::Host, Tier::Standard),
+            Decision::Mask
+        );
+        assert_eq!(
+            d(FalsePublicity, Medium, Role::Host, Tier::Enhanced),
+            Decision::Block
+        );
+        assert_eq!(
+            d(ProhibitedProduct, Critical, Role::Operator, Tier::Standard),
+            Decision::Block
+        );
+    }
+}

@@ -28,10 +28,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod engine;
 pub mod event;
 pub mod lexicon;
 pub mod matcher;
 pub mod normalize;
 pub mod policy;
+pub mod scan;
 pub mod window;

@@ -1,0 +1,147 @@
+//! The `liveguard` binary: `scan` and `lexicon check`, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn liveguard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liveguard"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("liveguard-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn scan_reads_stdin_and_answers_every_line_in_order() {
+    let mut child = liveguard()
+        .args(["scan", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            concat!(
+                r#"{"kind":"chat","id":"1","room":"r","user":"u","text":"主播晚上好"}"#,
+                "\n",
+                r#"{"kind":"chat","id":"2","room":"r","user":"u","text":"加 微 信"}"#,
+                "\n",
+                r#"{"kind":"wave","id":"3","room":"r","text":"x"}"#,
+                "\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["decision"], "allow");
+    assert_eq!(lines[1]["decision"], "block");
+    assert_eq!(lines[1]["hits"][0]["matched"], "加 微 信");
+    assert_eq!(lines[2]["kind"], "error");
+    assert_eq!(lines[2]["line"], 3);
+    assert_eq!(lines[2]["id"], "3");
+    assert_eq!(lines[2]["reason"], "unknown kind `wave`");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("2 events (1 flagged), 1 bad lines"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lexicon_check_passes_the_embedded_lexicon() {
+    let out = liveguard().args(["lexicon", "check"]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("0 error(s)"), "{stdout}");
+}
+
+#[test]
+fn lexicons_dir_overrides_the_embedded_lexicon_and_check_reports_errors() {
+    let dir = temp_dir("override");
+    std::fs::write(
+        dir.join("policy.toml"),
+        "version = \"custom.1\"\n[[decide]]\ndecision = \"block\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mine.toml"),
+        "category = \"diversion\"\n[[entry]]\nid = \"x.pigeon\"\nterm = \"飞鸽传书\"\nseverity = \"high\"\nnote = \"test\"\n",
+    )
+    .unwrap();
+    let input = dir.join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"kind\":\"chat\",\"id\":\"1\",\"room\":\"r\",\"text\":\"飞*鸽*传*书\"}\n{\"kind\":\"chat\",\"id\":\"2\",\"room\":\"r\",\"text\":\"加微信\"}\n",
+    )
+    .unwrap();
+    let out = liveguard()
+        .args(["scan", "--lexicons"])
+        .arg(&dir)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["decision"], "block");
+    assert_eq!(lines[0]["lexicon"], "custom.1");
+    assert_eq!(
+        lines[1]["decision"], "allow",
+        "the embedded lexicon is replaced"
+    );
+
+    let check = liveguard()
+        .args(["lexicon", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+
+    std::fs::write(
+        dir.join("broken.toml"),
+        "category = \"diversion\"\n[[entry]]\nid = \"x.pigeon\"\nterm = \"信鸽\"\nseverity = \"high\"\nnote = \"dup\"\n",
+    )
+    .unwrap();
+    let check = liveguard()
+        .args(["lexicon", "check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let stdout = String::from_utf8(check.stdout).unwrap();
+    assert!(stdout.contains("duplicate entry id"), "{stdout}");
+
+    let scan = liveguard()
+        .args(["scan", "--lexicons"])
+        .arg(&dir)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        !scan.status.success(),
+        "a broken lexicon is refused, not half-used"
+    );
+    assert!(
+        String::from_utf8(scan.stderr)
+            .unwrap()
+            .contains("duplicate entry id")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,5 +35,6 @@ pub mod lexicon;
 pub mod matcher;
 pub mod normalize;
 pub mod policy;
+pub mod sample;
 pub mod scan;
 pub mod window;

@@ -1,0 +1,164 @@
+//! Criterion benches of the hot path, each group with its baseline measured in the same
+//! run: raw Aho-Corasick over the un-normalized messages (the lexicon's literal terms,
+//! no normalization, no checks) against normalize, match and the whole pipeline.
+//!
+//! Run: `cargo bench --bench pipeline`. Figures and how to read them: docs/PERFORMANCE.md.
+
+use std::hint::black_box;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch, Verdict};
+use liveguard::event::parse_event;
+use liveguard::lexicon::{Lexicon, Matching};
+use liveguard::matcher::{self, AutomatonKind, BuildOptions, Matcher};
+use liveguard::normalize::NormText;
+use liveguard::sample::{Mix, Rng};
+
+/// 1,000 chat messages: the default mix (3% violations) without transcripts.
+fn messages() -> Vec<&'static str> {
+    let mix = Mix {
+        violation_pct: 3,
+        transcript_pct: 0,
+    };
+    let mut rng = Rng::new(7);
+    (0..1000).map(|_| mix.draw(&mut rng).text).collect()
+}
+
+fn raw_terms(lexicon: &Lexicon) -> Vec<String> {
+    lexicon
+        .entries
+        .iter()
+        .filter_map(|e| match &e.matching {
+            Matching::Terms { term, variants, .. } => Some(std::iter::once(term).chain(variants)),
+            Matching::Pattern { .. } => None,
+        })
+        .flatten()
+        .filter(|t| !t.contains('{'))
+        .cloned()
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let msgs = messages();
+    let bytes: usize = msgs.iter().map(|m| m.len()).sum();
+    eprintln!(
+        "{} messages, {:.1} bytes on average",
+        msgs.len(),
+        bytes as f64 / msgs.len() as f64
+    );
+    let lexicon = Lexicon::embedded();
+    let terms = raw_terms(&lexicon);
+
+    let mut g = c.benchmark_group("liveguard");
+    g.throughput(Throughput::Elements(msgs.len() as u64));
+
+    // Baseline: a plain DFA over the raw terms and raw messages, overlapping matches.
+    let raw = AhoCorasick::builder()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&terms)
+        .unwrap();
+    g.bench_function("baseline_raw_aho_corasick", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for m in &msgs {
+                n += raw.find_overlapping_iter(black_box(*m)).count();
+            }
+            n
+        })
+    });
+
+    let mut nt = NormText::new();
+    g.bench_function("normalize", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for m in &msgs {
+                nt.clear();
+                nt.push_segment(black_box(m));
+                n += nt.chars().len();
+            }
+            n
+        })
+    });
+
+    let normalized: Vec<NormText> = msgs.iter().map(|m| NormText::normalized(m)).collect();
+    for (name, kind) in [
+        ("match_dfa", AutomatonKind::Dfa),
+        ("match_contiguous_nfa", AutomatonKind::ContiguousNfa),
+    ] {
+        let m = Matcher::build_with(
+            &lexicon,
+            BuildOptions {
+                kind,
+                pinyin_kind: None,
+            },
+        )
+        .unwrap();
+        let mut scratch = matcher::Scratch::default();
+        let mut out = Vec::new();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for t in &normalized {
+                    out.clear();
+                    m.scan(
+                        black_box(t),
+                        0,
+                        liveguard::event::Role::Viewer,
+                        &mut scratch,
+                        &mut out,
+                    );
+                    n += out.len();
+                }
+                n
+            })
+        });
+    }
+
+    // The whole pipeline per event: normalize + window + match + policy. Every message
+    // comes from a different user of one room, as in a busy room.
+    let events: Vec<String> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            serde_json::json!({"kind":"chat","id":format!("e{i}"),"room":"r","user":format!("u{i}"),"ts":1_767_750_000_000u64 + i as u64,"text":m}).to_string()
+        })
+        .collect();
+    let parsed: Vec<_> = events.iter().map(|l| parse_event(l).unwrap()).collect();
+    let engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
+    let mut scratch = Scratch::default();
+    g.bench_function("pipeline", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for ev in &parsed {
+                n += engine.process(black_box(ev), 0, &mut scratch).hits.len();
+            }
+            n
+        })
+    });
+
+    // ... and with the JSON around it: parse the line, judge, write the verdict.
+    let mut buf = Vec::with_capacity(512);
+    g.bench_function("pipeline_with_json", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &events {
+                let ev = parse_event(black_box(line)).unwrap();
+                let o = engine.process(&ev, 0, &mut scratch);
+                buf.clear();
+                serde_json::to_writer(&mut buf, &Verdict::new(&ev, &o, &[])).unwrap();
+                n += buf.len();
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().noise_threshold(0.05);
+    targets = bench
+}
+criterion_main!(benches);

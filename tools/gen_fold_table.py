@@ -12,8 +12,10 @@ to what the matcher should see:
     D  drop      invisible: format characters (zero-width, bidi, BOM), combining and
                  enclosing marks, variation selectors, tags, control characters
     S  soft      separator noise a person reads through (spaces, most punctuation,
-                 symbols, emoji); the matcher may skip it inside a term
-    H  hard      clause punctuation and line breaks: a real word gap
+                 symbols, emoji, Japanese kana and other decoration scripts); the
+                 matcher may skip it inside a term
+    H  hard      clause punctuation and line breaks: a real word gap (the ellipsis is
+                 soft: chat uses it as decoration as often as to end a clause)
     P  special   characters whose meaning depends on their neighbours (% : @ $);
                  the normalizer decides with one character of context
     M  map       the code point folds to the given text (lower case, half width,
@@ -53,6 +55,11 @@ for name in ("TWVariants.txt", "HKVariants.txt", "JPVariants.txt"):
 
 def to_simplified(c):
     if c in ts:
+        # "瞭 -> 瞭 了": a character that may stay as it is but also stands for another
+        # (明瞭 is 明了) folds to the other, so that an s2t evasion that picked it
+        # (吃瞭就瘦) meets the simplified term
+        if ts[c][0] == c and len(ts[c]) > 1:
+            return ts[c][1]
         return ts[c][0]
     if c in variants:
         base = variants[c]
@@ -86,7 +93,11 @@ MULTI = {"ß": "ss", "æ": "ae", "œ": "oe", "ĳ": "ij"}
 NUMERALS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
             "六": "6", "七": "7", "八": "8", "九": "9", "幺": "1", "壹": "1", "贰": "2",
             "叁": "3", "肆": "4", "伍": "5", "陆": "6", "柒": "7", "捌": "8", "玖": "9"}
-HARD = set("，,。｡！!？?；;\n\r\u2028\u2029…⋯︒︐︑﹐﹑﹒﹔﹖﹗")
+HARD = set("，,。｡！!？?；;\n\r\u2028\u2029︒︐︑﹐﹑﹒﹔﹖﹗")
+# Japanese kana, bopomofo and Hangul jamo appear in Chinese chat as decoration (の, ノ,
+# ㄟ, ㅇ) far more often than as words: treat them as separator noise.
+DECORATION = [(0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F), (0x3100, 0x312F),
+              (0x31A0, 0x31BF), (0x3130, 0x318F), (0x1100, 0x11FF)]
 SPECIAL = set("%％﹪:：﹕︰@＠﹫$＄﹩")
 PLUS = set("+＋﹢➕")
 EXTRA_DROP = {0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x180E, 0x17B4, 0x17B5}
@@ -144,6 +155,8 @@ def classify(cp):
         return ("H", None)
     if c in SPECIAL:
         return ("P", None)
+    if any(lo <= cp <= hi for lo, hi in DECORATION) and cat != "Mn":
+        return ("S", None)
     if c in PLUS:
         return ("M", "加")   # + and ➕ mean 加 (add) in contact offers: +V, ➕微
     if cp in EXTRA_DROP:
@@ -199,6 +212,8 @@ for cp in range(0x110000):
             if nxt == m:
                 break
             m = nxt
+        if not m:
+            cls = "S"   # folds only to decoration (halfwidth katakana): noise
     if cls == "M" and m == chr(cp):
         continue
     rows.append((cp, cls, m))

@@ -6,7 +6,7 @@
 //! term of its entry (it allows nothing), a trap sentence or allow phrase that the
 //! lexicon flags, and regex rules without a prefilter.
 
-use crate::event::Role;
+use crate::event::{Category, Role};
 use crate::lexicon::{Lexicon, LexiconError, LexiconSource, Matching, Problem, template};
 use crate::matcher::{BuildOptions, Matcher, RawHit, Scratch};
 use crate::normalize::{NormText, normalize};
@@ -146,23 +146,30 @@ fn check_rules(lexicon: &Lexicon, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Scan every trap sentence, and every allow phrase for the roles it applies to;
-/// none may be flagged. Returns how many texts were scanned.
+/// Scan every trap sentence (nothing may flag it) and every allow phrase for the roles
+/// it applies to (its entry's category may not flag it). Returns how many texts were
+/// scanned.
 fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>) -> usize {
     let mut scratch = Scratch::default();
     let mut hits: Vec<RawHit> = Vec::new();
     let mut checked = 0;
-    let mut flagged_by = |text: &str, role: Role| -> Vec<String> {
+    let mut flagged_by = |text: &str, role: Role| -> Vec<(String, Category)> {
         let nt = NormText::normalized(text);
         hits.clear();
         matcher.scan(&nt, 0, role, &mut scratch, &mut hits);
         hits.iter()
-            .map(|h| matcher.entry(h.entry).id.to_string())
+            .map(|h| {
+                let e = matcher.entry(h.entry);
+                (e.id.to_string(), e.category)
+            })
             .collect()
     };
     for t in &lexicon.traps {
         checked += 1;
-        let ids = flagged_by(&t.text, t.role);
+        let ids: Vec<String> = flagged_by(&t.text, t.role)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         if !ids.is_empty() {
             problems.push(Problem::error(
                 "traps.toml",
@@ -182,7 +189,14 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
             for phrase in template::expand(&a.phrase, words(lexicon)) {
                 for &role in &roles {
                     checked += 1;
-                    let ids = flagged_by(&phrase, role);
+                    // Another category may claim the phrase on purpose (保本价 is no
+                    // investment promise, it is a price claim); the entry's own
+                    // category must not.
+                    let ids: Vec<String> = flagged_by(&phrase, role)
+                        .into_iter()
+                        .filter(|(_, category)| *category == e.category)
+                        .map(|(id, _)| id)
+                        .collect();
                     if !ids.is_empty() {
                         problems.push(Problem::error(
                             &e.file,

@@ -1,5 +1,10 @@
-//! Detection quality on the labelled dev corpus (a copy of the shared corpus, scored
-//! the way `tests/fixtures/score.py` scores `liveguard scan` output).
+//! Detection quality on labelled corpora, scored the way `tests/fixtures/score.py`
+//! scores `liveguard scan` output:
+//!
+//! - `dev.jsonl`: a copy of the shared dev corpus;
+//! - `holdout.jsonl`: written by `tools/gen_holdout.py` independently of the dev corpus
+//!   (other carriers, separators, emoji, traditional forms and trap words), to check
+//!   that the mechanisms generalize rather than fit the dev lines.
 //!
 //! Floors, from the matcher issue: recall >= 0.97 over the headline groups (every
 //! group but `evasion:pinyin` and `unseen-term`), benign flag rate <= 0.02 (benign
@@ -11,19 +16,23 @@ use std::collections::BTreeMap;
 use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use serde_json::Value;
 
-const CORPUS: &str = include_str!("fixtures/dev.jsonl");
-
 #[derive(Default)]
 struct Tally {
     total: usize,
     ok: usize,
 }
 
-#[test]
-fn dev_corpus_meets_the_quality_floor() {
+struct Score {
+    recall: f64,
+    benign_flag_rate: f64,
+    pinyin: f64,
+    missing: usize,
+}
+
+fn score(corpus: &str) -> Score {
     let engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
     let mut out = Vec::new();
-    let summary = liveguard::scan::scan(&engine, CORPUS.as_bytes(), &mut out, || 0).unwrap();
+    let summary = liveguard::scan::scan(&engine, corpus.as_bytes(), &mut out, || 0).unwrap();
     assert_eq!(summary.errors, 0);
 
     let verdicts: BTreeMap<String, Value> = String::from_utf8(out)
@@ -36,23 +45,24 @@ fn dev_corpus_meets_the_quality_floor() {
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
     let (mut benign, mut benign_flagged, mut missing) = (0usize, 0usize, 0usize);
     let mut misses = Vec::new();
-    for line in CORPUS.lines().filter(|l| !l.trim().is_empty()) {
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
         let e: Value = serde_json::from_str(line).unwrap();
         let id = e["id"].as_str().unwrap();
         let expect = &e["expect"];
         let group = expect["group"].as_str().unwrap();
+        let flag = expect["flag"].as_bool().unwrap();
         let Some(v) = verdicts.get(id) else {
             missing += 1;
             continue;
         };
         let decision = v["decision"].as_str().unwrap();
-        if group == "benign" || (!expect["flag"].as_bool().unwrap() && expect["seq"] == true) {
+        if group == "benign" || (!flag && expect["seq"] == true) {
             benign += 1;
             if decision != "allow" {
                 benign_flagged += 1;
                 misses.push(format!("false positive {id}: {} -> {v}", e["text"]));
             }
-        } else if expect["flag"].as_bool().unwrap() {
+        } else if flag {
             let want = expect["category"].as_str();
             let caught = decision != "allow"
                 && v["hits"]
@@ -79,11 +89,14 @@ fn dev_corpus_meets_the_quality_floor() {
     let (ok, total) = headline.iter().fold((0, 0), |(o, t), g| {
         (o + groups[*g].ok, t + groups[*g].total)
     });
-    let recall = ok as f64 / total.max(1) as f64;
-    let fp_rate = benign_flagged as f64 / benign.max(1) as f64;
-    let pinyin = groups
-        .get("evasion:pinyin")
-        .map_or(1.0, |t| t.ok as f64 / t.total.max(1) as f64);
+    let s = Score {
+        recall: ok as f64 / total.max(1) as f64,
+        benign_flag_rate: benign_flagged as f64 / benign.max(1) as f64,
+        pinyin: groups
+            .get("evasion:pinyin")
+            .map_or(1.0, |t| t.ok as f64 / t.total.max(1) as f64),
+        missing,
+    };
     for (g, t) in &groups {
         eprintln!(
             "{g:22} recall {:.3} ({}/{})",
@@ -93,13 +106,32 @@ fn dev_corpus_meets_the_quality_floor() {
         );
     }
     eprintln!(
-        "headline recall {recall:.3}, benign flag rate {fp_rate:.3}, pinyin {pinyin:.3}, missing {missing}"
+        "headline recall {:.3}, benign flag rate {:.3}, pinyin {:.3}, missing {}",
+        s.recall, s.benign_flag_rate, s.pinyin, s.missing
     );
     for m in &misses {
         eprintln!("  {m}");
     }
-    assert_eq!(missing, 0, "every event gets a verdict");
-    assert!(recall >= 0.97, "headline recall {recall:.3} < 0.97");
-    assert!(fp_rate <= 0.02, "benign flag rate {fp_rate:.3} > 0.02");
-    assert!(pinyin >= 0.80, "pinyin recall {pinyin:.3} < 0.80");
+    s
+}
+
+fn assert_floor(s: &Score) {
+    assert_eq!(s.missing, 0, "every event gets a verdict");
+    assert!(s.recall >= 0.97, "headline recall {:.3} < 0.97", s.recall);
+    assert!(
+        s.benign_flag_rate <= 0.02,
+        "benign flag rate {:.3} > 0.02",
+        s.benign_flag_rate
+    );
+    assert!(s.pinyin >= 0.80, "pinyin recall {:.3} < 0.80", s.pinyin);
+}
+
+#[test]
+fn dev_corpus_meets_the_quality_floor() {
+    assert_floor(&score(include_str!("fixtures/dev.jsonl")));
+}
+
+#[test]
+fn holdout_corpus_meets_the_quality_floor() {
+    assert_floor(&score(include_str!("fixtures/holdout.jsonl")));
 }

@@ -75,7 +75,7 @@ pub struct Hit {
     /// End of the byte range (exclusive).
     pub end: usize,
     /// Ids of earlier events that hold the rest of the term, oldest first.
-    pub window: Vec<Arc<str>>,
+    pub window: Vec<String>,
 }
 
 /// The engine's answer to one event.
@@ -94,7 +94,6 @@ pub struct Outcome {
 /// Per-thread buffers, so processing an event does not allocate beyond its outcome.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    current: NormText,
     text: NormText,
     ids: SegmentIds,
     raw: Vec<RawHit>,
@@ -181,29 +180,21 @@ impl Engine {
         let matcher = &rules.matcher;
         let ts = ev.ts.unwrap_or(now_ms);
 
-        scratch.current.clear();
-        scratch.current.push_segment(&ev.text);
+        // The window (if any) stays locked while the event is normalized after it
+        // and recorded; matching runs after the lock is released.
         scratch.text.clear();
         scratch.ids.clear();
         let keep = matcher.longest_term().saturating_sub(1);
-        self.windows.replay_and_push(
-            ev,
-            ts,
-            &scratch.current,
-            keep,
-            &mut scratch.text,
-            &mut scratch.ids,
-        );
-        // Without history, scan the event's own text and skip a copy.
-        let (text, current) = if scratch.ids.is_empty() {
-            (&scratch.current, 0)
-        } else {
-            let cur = scratch.text.segments();
-            scratch
-                .text
-                .push_copy(&scratch.current, 0..scratch.current.chars().len());
-            (&scratch.text, cur)
-        };
+        let window = self.windows.open(ev, ts, keep);
+        if let Some(w) = &window {
+            w.replay(&mut scratch.text, &mut scratch.ids);
+        }
+        let first_char = scratch.text.chars().len();
+        let current = scratch.text.push_segment(&ev.text);
+        if let Some(w) = window {
+            w.record(&ev.id, &scratch.text, first_char);
+        }
+        let text = &scratch.text;
 
         scratch.raw.clear();
         matcher.scan(
@@ -255,12 +246,12 @@ fn locate(
         .iter()
         .position(|c| c.seg as usize == current)
         .unwrap_or(0);
-    let mut window: Vec<Arc<str>> = Vec::new();
+    let mut window: Vec<String> = Vec::new();
     for c in &chars[..first_here] {
         if let Some(id) = ids.get(c.seg as usize)
-            && window.last() != Some(id)
+            && window.last().map(String::as_str) != Some(id)
         {
-            window.push(id.clone());
+            window.push(id.to_owned());
         }
     }
     Hit {
@@ -313,7 +304,7 @@ struct HitFrame<'a> {
     end: usize,
     matched: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    window: &'a [Arc<str>],
+    window: &'a [String],
 }
 
 impl<'a> Verdict<'a> {

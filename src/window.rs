@@ -7,18 +7,21 @@
 //! and the new event as one text, and reports only hits that end in the new event: the
 //! earlier parts were judged (and allowed) when they arrived.
 //!
-//! Only the characters that could still complete a term are kept (the longest term
-//! minus one), so an idle user costs a few hundred bytes until [`Windows::sweep`]
-//! reclaims it.
+//! Only the characters that could still complete a term are kept (at most the longest
+//! term minus one), in buffers reused from event to event, so the hot path does not
+//! allocate and an idle user costs a couple of hundred bytes until
+//! [`Windows::sweep`] reclaims it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+use std::ops::Range;
 
 use dashmap::DashMap;
 use serde::Deserialize;
 
 use crate::event::{Event, EventKind};
-use crate::normalize::NormText;
+use crate::normalize::{MAX_SEGMENTS, NormText};
 
 /// Bounds of one kind of window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -45,53 +48,179 @@ pub struct WindowConfig {
 impl Default for WindowConfig {
     fn default() -> WindowConfig {
         WindowConfig {
-            // A term typed one character per message: a few seconds apart at most.
+            // A term typed one character per message, a few seconds apart at most;
+            // eight characters of history complete every term of up to nine.
             chat: WindowLimits {
                 events: 8,
-                chars: 16,
+                chars: 8,
                 max_age_ms: 30_000,
             },
             // ASR segments are longer and arrive back to back.
             transcript: WindowLimits {
                 events: 3,
-                chars: 24,
+                chars: 16,
                 max_age_ms: 20_000,
             },
         }
     }
 }
 
-/// One earlier event in a tail.
+/// One earlier event of a tail: its id (in [`Tail::ids`]), time and kept characters.
 #[derive(Debug)]
 struct Part {
-    id: Arc<str>,
+    id_len: u16,
     ts: u64,
-    /// The kept characters (a suffix of the event's normalized text).
-    text: NormText,
+    chars: usize,
 }
 
+/// The kept history of one window. `text` holds one segment per part.
 #[derive(Debug, Default)]
 struct Tail {
+    text: NormText,
+    ids: String,
     parts: VecDeque<Part>,
+}
+
+impl Tail {
+    /// Forget everything, keep the buffers.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ids.clear();
+        self.parts.clear();
+    }
+
+    /// Drop the oldest part.
+    fn pop_front(&mut self) {
+        if let Some(p) = self.parts.pop_front() {
+            self.text.drain_front(p.chars);
+            self.ids.drain(..usize::from(p.id_len));
+        }
+    }
+
+    /// Drop the oldest parts until at most `events` parts and `chars` characters remain
+    /// (the oldest part kept may lose its first characters).
+    fn trim(&mut self, events: usize, chars: usize) {
+        while self.parts.len() > events {
+            self.pop_front();
+        }
+        let mut total = self.text.chars().len();
+        while total > chars {
+            let Some(front) = self.parts.front_mut() else {
+                break;
+            };
+            let excess = total - chars;
+            if excess >= front.chars {
+                total -= front.chars;
+                self.pop_front();
+            } else {
+                front.chars -= excess;
+                self.text.drain_front(excess);
+                total -= excess;
+            }
+        }
+    }
+}
+
+/// Keys are already hashes; the map must not hash them again.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Window keys are the 64-bit hash of (room, user), seeded at random per process: no
+/// allocation per lookup. Two senders share a window only on a hash collision, which
+/// the random seed keeps out of reach of anyone choosing ids. (SipHash, the standard
+/// library's choice, cost a tenth of the whole pipeline here.)
+#[derive(Clone, Copy)]
+struct KeyHash(u64);
+
+const KEY_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+const TRANSCRIPT_KEY: u64 = 0x5bd1_e995_1b87_3593;
+
+impl KeyHash {
+    /// Mix in `bytes` and their length (so that ("ab", "c") and ("a", "bc") differ).
+    fn write(mut self, bytes: &[u8]) -> KeyHash {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(KEY_MULTIPLIER);
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(KEY_MULTIPLIER);
+        self.0 = (self.0 ^ bytes.len() as u64).wrapping_mul(KEY_MULTIPLIER);
+        self
+    }
+
+    /// A final avalanche (murmur3's fmix64).
+    fn finish(self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
 }
 
 /// The tails of every active window. Thread-safe; each event takes one short lock.
 #[derive(Debug)]
 pub struct Windows {
     config: WindowConfig,
-    tails: DashMap<Box<str>, Tail>,
+    tails: DashMap<u64, Tail, BuildHasherDefault<KeyHasher>>,
+    seed: u64,
 }
 
-/// The earlier events replayed into a text by [`Windows::replay_and_push`]: their ids,
-/// by segment index.
-pub type SegmentIds = Vec<Arc<str>>;
+/// The earlier events replayed into a text by [`Window::replay`]: their ids,
+/// one per replayed segment, in a reusable buffer.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentIds {
+    text: String,
+    ranges: Vec<Range<usize>>,
+}
+
+impl SegmentIds {
+    /// Forget the ids, keep the buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ranges.clear();
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The id of segment `i`.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.ranges.get(i).map(|r| &self.text[r.clone()])
+    }
+}
 
 impl Windows {
     /// Empty windows with these bounds.
     pub fn new(config: WindowConfig) -> Windows {
         Windows {
             config,
-            tails: DashMap::new(),
+            tails: DashMap::default(),
+            seed: RandomState::new().hash_one(0x6c67_7561_7264u64),
         }
     }
 
@@ -110,16 +239,16 @@ impl Windows {
         self.tails.is_empty()
     }
 
-    fn key(ev: &Event<'_>) -> Option<Box<str>> {
-        let mut key = String::with_capacity(ev.room.len() + 24);
-        key.push_str(&ev.room);
-        key.push('\u{1f}');
-        match ev.kind {
+    fn key(&self, ev: &Event<'_>) -> Option<u64> {
+        let h = KeyHash(self.seed);
+        Some(match ev.kind {
             // Without a user there is no one to follow: no window.
-            EventKind::Chat => key.push_str(ev.user.as_deref()?),
-            EventKind::Transcript => key.push('\u{0}'),
-        }
-        Some(key.into_boxed_str())
+            EventKind::Chat => h
+                .write(ev.room.as_bytes())
+                .write(ev.user.as_deref()?.as_bytes())
+                .finish(),
+            EventKind::Transcript => h.write(ev.room.as_bytes()).finish() ^ TRANSCRIPT_KEY,
+        })
     }
 
     fn limits(&self, kind: EventKind) -> WindowLimits {
@@ -129,49 +258,35 @@ impl Windows {
         }
     }
 
-    /// Copy the window of `ev` into `out` (one segment per earlier event, ids into
-    /// `ids`), then record `current` (the event's own normalized text) in the window.
-    /// `keep_chars` is how much history a term can need (the longest term minus one).
-    /// Partial ASR segments are matched with their window but not recorded in it:
-    /// the final segment will replace them.
-    pub fn replay_and_push(
-        &self,
-        ev: &Event<'_>,
-        ts: u64,
-        current: &NormText,
-        keep_chars: usize,
-        out: &mut NormText,
-        ids: &mut SegmentIds,
-    ) {
+    /// Open the window of `ev` (at event time `ts`), forgetting what has aged out.
+    /// `None` when the event has no window (windows off, or a chat event without a
+    /// user). The window stays locked until the returned guard is dropped: replay it,
+    /// normalize the event after it, record the event, and drop the guard promptly.
+    pub fn open(&self, ev: &Event<'_>, ts: u64, keep_chars: usize) -> Option<Window<'_>> {
         let limits = self.limits(ev.kind);
-        if limits.events == 0 {
-            return;
-        }
-        let Some(key) = Windows::key(ev) else { return };
         let keep = limits.chars.min(keep_chars);
-        let oldest = ts.saturating_sub(limits.max_age_ms);
-        let record = ev.kind == EventKind::Chat || ev.is_final;
-        if !record {
-            if let Some(tail) = self.tails.get(&key) {
-                replay(&tail, oldest, out, ids);
-            }
-            return;
+        if limits.events == 0 || keep == 0 {
+            return None;
         }
+        let key = self.key(ev)?;
         let mut tail = self.tails.entry(key).or_default();
-        tail.parts.retain(|p| p.ts >= oldest);
-        replay(&tail, oldest, out, ids);
-        if keep == 0 || current.is_empty() {
-            return;
+        let oldest = ts.saturating_sub(limits.max_age_ms);
+        if tail.parts.back().is_some_and(|p| p.ts < oldest) {
+            // All of it aged out (the usual case for a viewer who speaks now and then).
+            tail.clear();
         }
-        let n = current.chars().len();
-        let mut text = NormText::new();
-        text.push_copy(current, n.saturating_sub(keep)..n);
-        tail.parts.push_back(Part {
-            id: Arc::from(ev.id.as_ref()),
+        while tail.parts.front().is_some_and(|p| p.ts < oldest) {
+            tail.pop_front();
+        }
+        Some(Window {
+            tail,
+            limits,
+            keep,
             ts,
-            text,
-        });
-        trim(&mut tail.parts, limits.events, keep);
+            // Partial ASR hypotheses are matched with their window but not recorded:
+            // the final segment will replace them.
+            record: ev.kind == EventKind::Chat || ev.is_final,
+        })
     }
 
     /// Forget windows whose newest event is older than their maximum age at `now_ms`.
@@ -189,37 +304,68 @@ impl Windows {
     }
 }
 
-fn replay(tail: &Tail, oldest: u64, out: &mut NormText, ids: &mut SegmentIds) {
-    for p in tail.parts.iter().filter(|p| p.ts >= oldest) {
-        if out.segments() + 1 >= crate::normalize::MAX_SEGMENTS {
-            break;
-        }
-        out.push_copy(&p.text, 0..p.text.chars().len());
-        ids.push(p.id.clone());
+/// Ids longer than this are cut when kept for evidence in a window.
+const MAX_ID_BYTES: usize = 256;
+
+fn truncate_id(id: &str) -> &str {
+    if id.len() <= MAX_ID_BYTES {
+        return id;
     }
+    let mut end = MAX_ID_BYTES;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &id[..end]
 }
 
-/// Keep at most `events` parts and `chars` characters, dropping the oldest first.
-fn trim(parts: &mut VecDeque<Part>, events: usize, chars: usize) {
-    while parts.len() > events {
-        parts.pop_front();
-    }
-    let mut total: usize = parts.iter().map(|p| p.text.chars().len()).sum();
-    while total > chars {
-        let Some(front) = parts.front_mut() else {
-            break;
-        };
-        let n = front.text.chars().len();
-        let excess = total - chars;
-        if excess >= n {
-            total -= n;
-            parts.pop_front();
-        } else {
-            let mut shorter = NormText::new();
-            shorter.push_copy(&front.text, excess..n);
-            front.text = shorter;
-            total -= excess;
+/// One open window: the tail of one sender, locked (see [`Windows::open`]).
+pub struct Window<'a> {
+    tail: dashmap::mapref::one::RefMut<'a, u64, Tail>,
+    limits: WindowLimits,
+    keep: usize,
+    ts: u64,
+    record: bool,
+}
+
+impl Window<'_> {
+    /// Append the earlier events to `out`, one segment each, and their ids to `ids`.
+    pub fn replay(&self, out: &mut NormText, ids: &mut SegmentIds) {
+        let tail = &*self.tail;
+        if tail.parts.is_empty() || out.segments() + tail.parts.len() >= MAX_SEGMENTS {
+            return;
         }
+        out.extend_from(&tail.text);
+        let mut at = 0;
+        for p in &tail.parts {
+            let start = ids.text.len();
+            ids.text.push_str(&tail.ids[at..at + usize::from(p.id_len)]);
+            ids.ranges.push(start..ids.text.len());
+            at += usize::from(p.id_len);
+        }
+    }
+
+    /// Record the event `id` whose normalized text is the last segment of `text`
+    /// (characters from `first_char` on), keeping only what a term could still need.
+    pub fn record(mut self, id: &str, text: &NormText, first_char: usize) {
+        let n = text.chars().len();
+        if !self.record || first_char >= n {
+            return;
+        }
+        let from = first_char.max(n.saturating_sub(self.keep));
+        let tail = &mut *self.tail;
+        if n - first_char >= self.keep {
+            // The event alone fills the window: nothing older can be kept.
+            tail.clear();
+        }
+        tail.text.push_copy(text, from..n);
+        let id = truncate_id(id);
+        tail.ids.push_str(id);
+        tail.parts.push_back(Part {
+            id_len: id.len() as u16,
+            ts: self.ts,
+            chars: n - from,
+        });
+        tail.trim(self.limits.events, self.keep);
     }
 }
 
@@ -237,15 +383,30 @@ mod tests {
     }
 
     fn feed(w: &Windows, ev: &Event<'_>, keep: usize) -> (String, Vec<String>) {
-        let current = NormText::normalized(&ev.text);
         let mut out = NormText::new();
-        let mut ids = Vec::new();
-        w.replay_and_push(ev, ev.ts.unwrap(), &current, keep, &mut out, &mut ids);
-        out.push_copy(&current, 0..current.chars().len());
+        let mut ids = SegmentIds::default();
+        let window = w.open(ev, ev.ts.unwrap(), keep);
+        if let Some(win) = &window {
+            win.replay(&mut out, &mut ids);
+        }
+        assert_eq!(out.segments(), ids.len());
+        let first = out.chars().len();
+        out.push_segment(&ev.text);
+        if let Some(win) = window {
+            win.record(&ev.id, &out, first);
+        }
         (
             out.as_str().to_owned(),
-            ids.iter().map(|s| s.to_string()).collect(),
+            (0..ids.len())
+                .map(|i| ids.get(i).unwrap().to_owned())
+                .collect(),
         )
+    }
+
+    fn config(chars: usize) -> WindowConfig {
+        let mut c = WindowConfig::default();
+        c.chat.chars = chars;
+        c
     }
 
     #[test]
@@ -263,18 +424,25 @@ mod tests {
 
     #[test]
     fn bounds_events_chars_and_age() {
-        let w = Windows::new(WindowConfig::default());
+        let w = Windows::new(config(100));
         feed(&w, &chat("1", "u", 1000, "一二三四五六七八九"), 4);
         let (text, _) = feed(&w, &chat("2", "u", 1001, "十"), 4);
         assert_eq!(text, "6789十", "only the last 4 characters are kept");
-        let (text, ids) = feed(&w, &chat("3", "u", 1001 + 30_001, "百"), 4);
-        assert_eq!(text, "百", "older than 30 s is forgotten");
+        let (text, ids) = feed(&w, &chat("3", "u", 1001, "百"), 4);
+        assert_eq!(
+            text, "789十百",
+            "the oldest part loses its first characters"
+        );
+        assert_eq!(ids, ["1", "2"]);
+        let (text, ids) = feed(&w, &chat("4", "u", 1001 + 30_001, "千"), 4);
+        assert_eq!(text, "千", "older than 30 s is forgotten");
         assert!(ids.is_empty());
         for i in 0..20 {
             feed(&w, &chat(&format!("e{i}"), "u", 100_000 + i, "a"), 100);
         }
         let (_, ids) = feed(&w, &chat("last", "u", 100_100, "b"), 100);
         assert_eq!(ids.len(), 8, "at most 8 earlier events");
+        assert_eq!(ids[7], "e19");
     }
 
     #[test]
@@ -290,10 +458,21 @@ mod tests {
     }
 
     #[test]
-    fn no_user_no_window() {
+    fn no_user_no_window_and_long_ids_are_cut() {
         let w = Windows::new(WindowConfig::default());
         let ev = parse_event(r#"{"kind":"chat","id":"1","room":"r","ts":5,"text":"处"}"#).unwrap();
         feed(&w, &ev, 8);
         assert!(w.is_empty());
+        let partial = parse_event(
+            r#"{"kind":"transcript","id":"p","room":"r","ts":5,"text":"处","final":false}"#,
+        )
+        .unwrap();
+        feed(&w, &partial, 8);
+        let (text, _) = feed(&w, &partial, 8);
+        assert_eq!(text, "处", "partial transcripts are not recorded");
+        let long = "i".repeat(1000);
+        feed(&w, &chat(&long, "u", 1, "处"), 8);
+        let (_, ids) = feed(&w, &chat("2", "u", 2, "方"), 8);
+        assert_eq!(ids[0].len(), MAX_ID_BYTES);
     }
 }

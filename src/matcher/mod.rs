@@ -28,7 +28,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use crate::event::{Category, Role, Severity};
@@ -103,11 +102,84 @@ struct Shape {
 /// One automaton with what each of its patterns stands for.
 #[derive(Debug)]
 struct Partition {
-    ac: AhoCorasick,
+    automaton: Automaton,
+    /// Per pattern: its length in normalized characters.
+    chars: Vec<u16>,
     shapes: Vec<Shape>,
     /// `targets[starts[p]..starts[p + 1]]` are pattern `p`'s targets.
     starts: Vec<u32>,
     targets: Vec<Target>,
+}
+
+/// The compiled automaton. Walked by hand (rather than through `AhoCorasick`'s
+/// overlapping iterator) so that one tight loop reports every match with its end in
+/// characters, which the shape checks need.
+enum Automaton {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::contiguous::NFA),
+    DoubleArray(daachorse::CharwiseDoubleArrayAhoCorasick<u32>),
+}
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Automaton::Dfa(_) => "Dfa",
+            Automaton::Nfa(_) => "Nfa",
+            Automaton::DoubleArray(_) => "DoubleArray",
+        })
+    }
+}
+
+impl Automaton {
+    /// Call `f(pattern, end)` for every occurrence of every pattern in `text`, where
+    /// `end` is the occurrence's end in characters.
+    #[inline]
+    fn for_each_match(&self, text: &NormText, mut f: impl FnMut(usize, usize)) {
+        let bytes = text.as_str().as_bytes();
+        match self {
+            Automaton::Dfa(a) => walk(a, bytes, f),
+            Automaton::Nfa(a) => walk(a, bytes, f),
+            Automaton::DoubleArray(a) => {
+                for m in a.find_overlapping_iter(text.as_str()) {
+                    f(m.value() as usize, text.char_index(m.end()));
+                }
+            }
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        use aho_corasick::automaton::Automaton as _;
+        match self {
+            Automaton::Dfa(a) => a.memory_usage(),
+            Automaton::Nfa(a) => a.memory_usage(),
+            Automaton::DoubleArray(a) => a.heap_bytes(),
+        }
+    }
+}
+
+#[inline]
+fn walk<A: aho_corasick::automaton::Automaton>(
+    a: &A,
+    bytes: &[u8],
+    mut f: impl FnMut(usize, usize),
+) {
+    use aho_corasick::Anchored;
+    // An unanchored start state always exists: the automata are built unanchored.
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    let mut chars = 0usize;
+    for &b in bytes {
+        // Count characters as their first bytes go by: a match ends on a boundary,
+        // so at a match the count is the end in characters.
+        chars += usize::from((b as i8) >= -0x40);
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) && a.is_match(sid) {
+            for k in 0..a.match_len(sid) {
+                f(a.match_pattern(sid, k).as_usize(), chars);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -228,7 +300,7 @@ impl Matcher {
         }
         self.collect(&self.main, text, current, scratch);
         if let Some(p) = &self.pinyin
-            && text.as_str().bytes().any(|b| b.is_ascii_alphabetic())
+            && text.letters() > 0
         {
             self.collect(p, text, current, scratch);
         }
@@ -238,11 +310,10 @@ impl Matcher {
 
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let chars = text.chars();
-        for m in p.ac.find_overlapping_iter(text.as_str()) {
-            let pid = m.pattern().as_usize();
-            let (ci, cj) = (text.char_index(m.start()), text.char_index(m.end()));
+        p.automaton.for_each_match(text, |pid, cj| {
+            let ci = cj - usize::from(p.chars[pid]);
             if !p.shapes[pid].fits(text, ci, cj) {
-                continue;
+                return;
             }
             let ends_here = chars[cj - 1].seg as usize == current;
             let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
@@ -262,13 +333,17 @@ impl Matcher {
                     Target::Anchor(r) => set_bit(&mut s.anchors, r as usize),
                 }
             }
-        }
+        });
     }
 
     fn run_rules(&self, text: &NormText, current: usize, s: &mut Scratch) {
         let mut view: Option<RuleView<'_>> = None;
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.has_anchors && !get_bit(&s.anchors, i) {
+                continue;
+            }
+            // Collapsed numerals only add digits: without them the count is exact.
+            if text.digits() < rule.min_digits && !text.has_numeral_runs() {
                 continue;
             }
             let v = view.get_or_insert_with(|| RuleView::new(text));
@@ -394,8 +469,7 @@ struct RuleView<'a> {
 
 impl<'a> RuleView<'a> {
     fn new(text: &'a NormText) -> RuleView<'a> {
-        let expand = text.chars().iter().any(|c| c.numeral && c.run > 1);
-        if !expand {
+        if !text.has_numeral_runs() {
             return RuleView {
                 text: std::borrow::Cow::Borrowed(text.as_str()),
                 chars_of_bytes: None,
@@ -446,8 +520,13 @@ fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> bool {
 }
 
 fn reset_bits(bits: &mut Vec<u64>, n: usize) {
-    bits.clear();
-    bits.resize(n.div_ceil(64), 0);
+    let words = n.div_ceil(64);
+    if bits.len() == words {
+        bits.fill(0);
+    } else {
+        bits.clear();
+        bits.resize(words, 0);
+    }
 }
 
 fn set_bit(bits: &mut [u64], i: usize) {

@@ -112,7 +112,7 @@ impl FoldTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn packed(&self, c: char) -> u32 {
         let cp = c as u32;
         if cp < 0x1_0000 {
@@ -140,16 +140,35 @@ fn hex(s: &str) -> u32 {
 /// Fold one code point.
 #[inline]
 pub fn fold(c: char) -> Fold {
-    let t = table();
-    let packed = t.packed(c);
-    let value = packed & VALUE_MASK;
-    match packed >> CLASS_SHIFT {
-        CLASS_CHAR => Fold::Char(char::from_u32(value).unwrap_or(c)),
-        CLASS_EXPAND => Fold::Expand(t.expansions[value as usize]),
-        CLASS_DROP => Fold::Drop,
-        CLASS_SOFT => Fold::Soft,
-        CLASS_HARD => Fold::Hard,
-        _ => Fold::Special(char::from_u32(value).unwrap_or(c)),
+    Folder::get().fold(c)
+}
+
+/// A handle on the fold table, for loops that fold many characters: it skips the
+/// one-time-initialization check that [`fold`] makes on every call.
+#[derive(Clone, Copy)]
+pub struct Folder(&'static FoldTable);
+
+impl Folder {
+    /// The table (built on first use).
+    #[inline]
+    pub fn get() -> Folder {
+        Folder(table())
+    }
+
+    /// Fold one code point.
+    #[inline(always)]
+    pub fn fold(self, c: char) -> Fold {
+        let t = self.0;
+        let packed = t.packed(c);
+        let value = packed & VALUE_MASK;
+        match packed >> CLASS_SHIFT {
+            CLASS_CHAR => Fold::Char(char::from_u32(value).unwrap_or(c)),
+            CLASS_EXPAND => Fold::Expand(t.expansions[value as usize]),
+            CLASS_DROP => Fold::Drop,
+            CLASS_SOFT => Fold::Soft,
+            CLASS_HARD => Fold::Hard,
+            _ => Fold::Special(char::from_u32(value).unwrap_or(c)),
+        }
     }
 }
 

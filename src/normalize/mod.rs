@@ -14,7 +14,7 @@
 
 pub mod fold;
 
-pub use fold::{Fold, fold, warm_up};
+pub use fold::{Fold, Folder, fold, warm_up};
 
 /// What separated a normalized character from the one before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,6 +55,13 @@ pub struct NormText {
     text: String,
     chars: Vec<NormChar>,
     segments: u8,
+    /// Whether some repeated Chinese numerals were collapsed (regex rules then need
+    /// them spelled out again).
+    numeral_runs: bool,
+    /// ASCII letters in `text` (gates the pinyin automaton).
+    letters: u32,
+    /// ASCII digits in `text` (gates digit rules).
+    digits: u32,
 }
 
 /// Most segments one text may hold; windows are far shorter.
@@ -78,6 +85,37 @@ impl NormText {
         self.text.clear();
         self.chars.clear();
         self.segments = 0;
+        self.numeral_runs = false;
+        self.letters = 0;
+        self.digits = 0;
+    }
+
+    /// How many ASCII letters the normalized text has.
+    pub fn letters(&self) -> usize {
+        self.letters as usize
+    }
+
+    /// How many ASCII digits the normalized text has (collapsed Chinese numerals
+    /// counted once).
+    pub fn digits(&self) -> usize {
+        self.digits as usize
+    }
+
+    /// Count the letters and digits of characters `range`, as (letters, digits).
+    fn count(&self, range: std::ops::Range<usize>) -> (u32, u32) {
+        let bytes = self.text.as_bytes();
+        self.chars[range].iter().fold((0, 0), |(l, d), c| {
+            let b = bytes[c.byte as usize];
+            (
+                l + u32::from(b.is_ascii_lowercase()),
+                d + u32::from(b.is_ascii_digit()),
+            )
+        })
+    }
+
+    /// Whether repeated Chinese numerals were collapsed somewhere in the text.
+    pub fn has_numeral_runs(&self) -> bool {
+        self.numeral_runs
     }
 
     /// The normalized text.
@@ -142,19 +180,67 @@ impl NormText {
         let Some(start) = other.chars.get(range.start) else {
             return;
         };
-        let from = start.byte as usize;
+        let from = start.byte;
         let to = other.byte_of(range.end);
-        let shift = self.text.len() as i64 - from as i64;
-        self.text.push_str(&other.text[from..to]);
-        for (k, c) in other.chars[range].iter().enumerate() {
-            let mut c = *c;
-            c.byte = (c.byte as i64 + shift) as u32;
-            c.seg = seg;
-            if k == 0 {
-                c.gap = if first { Gap::Event } else { Gap::None };
-            }
-            self.chars.push(c);
+        let base = self.text.len() as u32;
+        self.numeral_runs |= other.numeral_runs;
+        self.text.push_str(&other.text[from as usize..to]);
+        let at = self.chars.len();
+        self.chars
+            .extend(other.chars[range].iter().map(|c| NormChar {
+                byte: c.byte - from + base,
+                seg,
+                ..*c
+            }));
+        self.chars[at].gap = if first { Gap::Event } else { Gap::None };
+        let (letters, digits) = self.count(at..self.chars.len());
+        self.letters += letters;
+        self.digits += digits;
+    }
+
+    /// Append every segment of `other`, renumbered after this text's segments.
+    pub fn extend_from(&mut self, other: &NormText) {
+        let first = !self.chars.is_empty();
+        let shift = self.text.len() as u32;
+        let seg0 = self.segments;
+        self.numeral_runs |= other.numeral_runs;
+        self.text.push_str(&other.text);
+        let at = self.chars.len();
+        self.chars.extend(other.chars.iter().map(|c| NormChar {
+            byte: c.byte + shift,
+            seg: c.seg + seg0,
+            ..*c
+        }));
+        if first && let Some(c) = self.chars.get_mut(at) {
+            c.gap = Gap::Event;
         }
+        self.segments = self.segments.saturating_add(other.segments);
+        self.letters += other.letters;
+        self.digits += other.digits;
+    }
+
+    /// Remove the first `n` characters; segments left empty disappear and the rest are
+    /// renumbered from 0. Keeps the allocations.
+    pub fn drain_front(&mut self, n: usize) {
+        let n = n.min(self.chars.len());
+        if n == 0 {
+            return;
+        }
+        let cut = self.byte_of(n);
+        let gone_segments = self.chars.get(n).map_or(self.segments, |c| c.seg);
+        let (letters, digits) = self.count(0..n);
+        self.letters -= letters;
+        self.digits -= digits;
+        self.text.drain(..cut);
+        self.chars.drain(..n);
+        for c in &mut self.chars {
+            c.byte -= cut as u32;
+            c.seg -= gone_segments;
+        }
+        if let Some(c) = self.chars.first_mut() {
+            c.gap = Gap::None;
+        }
+        self.segments -= gone_segments;
     }
 
     fn next_segment(&mut self) -> u8 {
@@ -166,34 +252,35 @@ impl NormText {
     /// Normalize `src` and append it as a new segment; returns the segment index.
     pub fn push_segment(&mut self, src: &str) -> usize {
         let seg = self.next_segment();
-        let mut w = Writer {
-            out: self,
-            seg,
-            pending: Gap::None,
-            seg_start: 0,
-        };
-        w.pending = if w.out.chars.is_empty() {
+        let pending = if self.chars.is_empty() {
             Gap::None
         } else {
             Gap::Event
         };
-        w.seg_start = w.out.chars.len();
+        let mut w = Writer {
+            out: self,
+            src,
+            seg,
+            pending,
+            last: None,
+        };
+        let folder = Folder::get();
+        w.out.text.reserve(src.len());
+        w.out.chars.reserve(src.len() / 2);
         for (i, c) in src.char_indices() {
             let end = i + c.len_utf8();
-            match fold(c) {
-                Fold::Char(f) => {
-                    let numeral = f.is_ascii_digit() && is_chinese_numeral(c);
-                    w.emit(f, numeral, i, end, &src[end..]);
-                }
+            match folder.fold(c) {
+                Fold::Char(f) if f.is_ascii_digit() => w.digit(f, is_chinese_numeral(c), i, end),
+                Fold::Char(f) => w.emit(f, false, i, end),
                 Fold::Expand(s) => {
                     for f in s.chars() {
-                        w.emit(f, false, i, end, "");
+                        w.emit(f, false, i, end);
                     }
                 }
                 Fold::Drop => {}
                 Fold::Soft => w.gap(Gap::Soft),
                 Fold::Hard => w.gap(Gap::Hard),
-                Fold::Special(s) => w.special(s, i, end, &src[end..]),
+                Fold::Special(s) => w.special(s, i, end),
             }
         }
         seg as usize
@@ -203,11 +290,13 @@ impl NormText {
 /// State of one `push_segment` pass.
 struct Writer<'a> {
     out: &'a mut NormText,
+    /// The segment's source text (looked ahead into for digits and specials only).
+    src: &'a str,
     seg: u8,
     /// The strongest gap seen since the last emitted character.
     pending: Gap,
-    /// Index of the first character of this segment in `out.chars`.
-    seg_start: usize,
+    /// The last character emitted in this segment.
+    last: Option<char>,
 }
 
 impl Writer<'_> {
@@ -215,45 +304,50 @@ impl Writer<'_> {
         self.pending = self.pending.max(g);
     }
 
-    /// Whether the current position sits between two Latin letters, separators aside.
-    /// Looking through every gap keeps normalization idempotent: the output has no
-    /// separators left, so a second pass must reach the same decision.
+    /// Whether the position before `end` sits between two Latin letters, separators
+    /// aside. Looking through every gap keeps normalization idempotent: the output has
+    /// no separators left, so a second pass must reach the same decision.
     fn in_latin_word(&self, after: &str) -> bool {
-        self.prev_char_in_segment()
-            .is_some_and(|p| p.is_ascii_alphabetic())
+        self.last.is_some_and(|p| p.is_ascii_alphabetic())
             && next_visible(after, true).is_some_and(|n| n.is_ascii_alphabetic())
     }
 
-    /// [`Writer::in_latin_word`] for a digit written as a Chinese numeral: repeats of
-    /// the same numeral that follow will collapse into it, so look past them too.
-    fn numeral_in_latin_word(&self, digit: char, after: &str) -> bool {
-        let rest = after.trim_start_matches(|c: char| {
-            is_chinese_numeral(c) && fold(c) == Fold::Char(digit)
-                || matches!(
-                    fold(c),
-                    Fold::Drop | Fold::Soft | Fold::Hard | Fold::Special(_)
-                )
-        });
-        self.in_latin_word(rest)
+    fn last_is_digit(&self) -> bool {
+        self.last.is_some_and(|p| p.is_ascii_digit())
     }
 
-    fn prev_char_in_segment(&self) -> Option<char> {
-        if self.out.chars.len() == self.seg_start {
-            return None;
+    /// A digit: leetspeak inside a Latin word (w3chat, we1xin), else itself.
+    fn digit(&mut self, d: char, numeral: bool, start: usize, end: usize) {
+        let mut c = d;
+        if let Some(l) = leet(d) {
+            let after = &self.src[end..];
+            let in_word = if numeral {
+                // Repeats of the same numeral will collapse into this one: look past
+                // them too.
+                self.in_latin_word(after.trim_start_matches(|n: char| {
+                    is_chinese_numeral(n) && fold(n) == Fold::Char(d)
+                        || matches!(
+                            fold(n),
+                            Fold::Drop | Fold::Soft | Fold::Hard | Fold::Special(_)
+                        )
+                }))
+            } else {
+                self.in_latin_word(after)
+            };
+            if in_word {
+                c = l;
+            }
         }
-        self.out.text.chars().next_back()
+        self.emit(c, numeral, start, end);
     }
 
-    fn special(&mut self, c: char, start: usize, end: usize, after: &str) {
+    fn special(&mut self, c: char, start: usize, end: usize) {
+        let after = &self.src[end..];
         match c {
             // A percent sign belongs to the number before it: 100% (also 100 %).
             '%' | '％' | '﹪' => {
-                if self.pending <= Gap::Soft
-                    && self
-                        .prev_char_in_segment()
-                        .is_some_and(|p| p.is_ascii_digit())
-                {
-                    self.emit('%', false, start, end, after);
+                if self.pending <= Gap::Soft && self.last_is_digit() {
+                    self.emit('%', false, start, end);
                 } else {
                     self.gap(Gap::Soft);
                 }
@@ -261,12 +355,10 @@ impl Writer<'_> {
             // A colon between digits is a ratio or a time (1:1, 1.:.1, 11:11), not noise.
             ':' | '：' | '﹕' | '︰' => {
                 if self.pending <= Gap::Soft
-                    && self
-                        .prev_char_in_segment()
-                        .is_some_and(|p| p.is_ascii_digit())
+                    && self.last_is_digit()
                     && next_visible(after, true).is_some_and(|n| n.is_ascii_digit())
                 {
-                    self.emit(':', false, start, end, after);
+                    self.emit(':', false, start, end);
                 } else {
                     self.gap(Gap::Soft);
                 }
@@ -279,7 +371,7 @@ impl Writer<'_> {
                     's'
                 };
                 if self.in_latin_word(after) {
-                    self.emit(leet, false, start, end, after);
+                    self.emit(leet, false, start, end);
                 } else {
                     self.gap(Gap::Soft);
                 }
@@ -288,32 +380,25 @@ impl Writer<'_> {
         }
     }
 
-    fn emit(&mut self, mut c: char, numeral: bool, start: usize, end: usize, after: &str) {
-        // Leetspeak: a digit between two Latin letters is a letter (w3chat, we1xin).
-        if c.is_ascii_digit()
-            && let Some(l) = leet(c)
-            && if numeral {
-                self.numeral_in_latin_word(c, after)
-            } else {
-                self.in_latin_word(after)
-            }
-        {
-            c = l;
-        }
+    #[inline(always)]
+    fn emit(&mut self, c: char, numeral: bool, start: usize, end: usize) {
         // Collapse repeats within the segment, through any separator (私 私我, 加微微信);
         // through clause punctuation too, or a second pass would collapse what the
         // first one kept apart.
-        if self.prev_char_in_segment() == Some(c)
+        if self.last == Some(c)
             && let Some(last) = self.out.chars.last_mut()
             && (collapsible(c) || (numeral && last.numeral))
         {
             last.run = last.run.saturating_add(1);
             last.src_end = end as u32;
+            self.out.numeral_runs |= numeral;
             self.pending = Gap::None;
             return;
         }
         let byte = self.out.text.len() as u32;
         self.out.text.push(c);
+        self.out.letters += u32::from(c.is_ascii_lowercase());
+        self.out.digits += u32::from(c.is_ascii_digit());
         self.out.chars.push(NormChar {
             byte,
             src_start: start as u32,
@@ -323,6 +408,7 @@ impl Writer<'_> {
             seg: self.seg,
             numeral,
         });
+        self.last = Some(c);
         self.pending = Gap::None;
     }
 }

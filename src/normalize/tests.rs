@@ -122,6 +122,33 @@ fn push_copy_replays_a_tail() {
 }
 
 #[test]
+fn extend_and_drain_keep_segments_consistent() {
+    let mut tail = NormText::new();
+    tail.push_segment("处方");
+    tail.push_segment("药");
+    tail.drain_front(1);
+    assert_eq!(tail.as_str(), "方药");
+    assert_eq!(tail.segments(), 2);
+    assert_eq!(tail.chars()[0].gap, Gap::None);
+    tail.drain_front(1);
+    assert_eq!(tail.as_str(), "药");
+    assert_eq!(tail.segments(), 1);
+    assert_eq!((tail.chars()[0].seg, tail.chars()[0].byte), (0, 0));
+
+    let mut out = NormText::normalized("看");
+    out.extend_from(&tail);
+    out.push_segment("好");
+    assert_eq!(out.as_str(), "看药好");
+    assert_eq!(out.segments(), 3);
+    let segs: Vec<u8> = out.chars().iter().map(|c| c.seg).collect();
+    assert_eq!(segs, [0, 1, 2]);
+    assert_eq!(out.chars()[1].gap, Gap::Event);
+    tail.drain_front(5);
+    assert!(tail.is_empty());
+    assert_eq!(tail.segments(), 0);
+}
+
+#[test]
 fn every_fold_is_a_fixpoint() {
     for cp in 0..=0x10FFFFu32 {
         let Some(c) = char::from_u32(cp) else {

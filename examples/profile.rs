@@ -1,0 +1,79 @@
+//! A fixed, repeatable workload for profilers: the bench message mix through the whole
+//! pipeline, `N` times (default 200); `LIVEGUARD_AUTOMATON=dfa|nfa` selects another
+//! automaton than the default double array, `LIVEGUARD_NO_WINDOWS=1` turns windows off. Run under perf or callgrind:
+//!
+//! ```sh
+//! cargo build --release --example profile
+//! valgrind --tool=callgrind target/release/examples/profile 20
+//! perf record -e cpu-clock -g target/release/examples/profile 500
+//! ```
+
+use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
+use liveguard::event::parse_event;
+use liveguard::matcher::{AutomatonKind, BuildOptions};
+use liveguard::sample::{Mix, Rng};
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
+    let mix = Mix {
+        violation_pct: 3,
+        transcript_pct: 0,
+    };
+    let mut rng = Rng::new(7);
+    let lines: Vec<String> = (0..1000)
+        .map(|i| {
+            serde_json::json!({"kind":"chat","id":format!("e{i}"),"room":"r","user":format!("u{i}"),"ts":1_767_750_000_000u64 + i,"text":mix.draw(&mut rng).text}).to_string()
+        })
+        .collect();
+    // LIVEGUARD_FRESH=1: events without `ts` and a clock a minute ahead per round, so
+    // every window has aged out (each message is its sender's first).
+    let fresh = std::env::var_os("LIVEGUARD_FRESH").is_some();
+    let events: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            let mut e = parse_event(l).unwrap();
+            if fresh {
+                e.ts = None;
+            }
+            e
+        })
+        .collect();
+    let kind = match std::env::var("LIVEGUARD_AUTOMATON").as_deref() {
+        Ok("nfa") => AutomatonKind::ContiguousNfa,
+        Ok("dfa") => AutomatonKind::Dfa,
+        _ => AutomatonKind::DoubleArray,
+    };
+    let rules = Ruleset::compile(
+        &liveguard::lexicon::Lexicon::embedded(),
+        BuildOptions {
+            kind,
+            pinyin_kind: None,
+        },
+    )
+    .unwrap();
+    let mut config = EngineConfig::default();
+    if std::env::var_os("LIVEGUARD_NO_WINDOWS").is_some() {
+        config.windows.chat.events = 0;
+        config.windows.transcript.events = 0;
+    }
+    let engine = Engine::new(rules, config);
+    let mut scratch = Scratch::default();
+    let start = std::time::Instant::now();
+    let mut hits = 0;
+    for round in 0..rounds {
+        let now = round as u64 * 60_000;
+        for ev in &events {
+            hits += engine.process(ev, now, &mut scratch).hits.len();
+        }
+    }
+    let n = rounds * events.len();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{n} events, {hits} hits, {:.0} events/s, {:.0} ns/event",
+        n as f64 / secs,
+        secs * 1e9 / n as f64
+    );
+}

@@ -220,13 +220,7 @@ mod tests {
     use super::*;
 
     fn source(files: &[(&str, &str)]) -> LexiconSource {
-        LexiconSource {
-            origin: "test".into(),
-            files: files
-                .iter()
-                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-                .collect(),
-        }
+        LexiconSource::from_files("test", files)
     }
 
     const POLICY: &str = "version = \"t.1\"\n";

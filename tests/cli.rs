@@ -7,6 +7,15 @@ fn liveguard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_liveguard"))
 }
 
+/// The JSON objects of an NDJSON output.
+fn json_lines(stdout: Vec<u8>) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("liveguard-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -41,11 +50,7 @@ fn scan_reads_stdin_and_answers_every_line_in_order() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(out.stdout);
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["decision"], "allow");
     assert_eq!(lines[1]["decision"], "block");
@@ -95,11 +100,7 @@ fn lexicons_dir_overrides_the_embedded_lexicon_and_check_reports_errors() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(out.stdout);
     assert_eq!(lines[0]["decision"], "block");
     assert_eq!(lines[0]["lexicon"], "custom.1");
     assert_eq!(

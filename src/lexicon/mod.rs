@@ -31,15 +31,22 @@ pub struct LexiconSource {
 }
 
 impl LexiconSource {
+    /// Files given in memory, for tools and tests: (file name, contents).
+    pub fn from_files(origin: &str, files: &[(&str, &str)]) -> LexiconSource {
+        let mut files: Vec<(String, String)> = files
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+            .collect();
+        files.sort();
+        LexiconSource {
+            origin: origin.to_owned(),
+            files,
+        }
+    }
+
     /// The default lexicons compiled into the binary.
     pub fn embedded() -> LexiconSource {
-        LexiconSource {
-            origin: "embedded".into(),
-            files: embedded::FILES
-                .iter()
-                .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
-                .collect(),
-        }
+        LexiconSource::from_files("embedded", embedded::FILES)
     }
 
     /// Every `*.toml` file of `dir`.

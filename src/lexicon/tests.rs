@@ -1,13 +1,7 @@
 use super::*;
 
 fn source(files: &[(&str, &str)]) -> LexiconSource {
-    LexiconSource {
-        origin: "test".into(),
-        files: files
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-            .collect(),
-    }
+    LexiconSource::from_files("test", files)
 }
 
 #[test]

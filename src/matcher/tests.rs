@@ -113,13 +113,17 @@ note = "n"
 "#;
 
 fn matcher() -> Matcher {
-    let src = LexiconSource {
-        origin: "test".into(),
-        files: vec![
-            ("policy.toml".into(), "version = \"t\"\n".into()),
-            ("d.toml".into(), LEXICON.into()),
+    let src = LexiconSource::from_files(
+        "test",
+        &[
+            (
+                "policy.toml",
+                "version = \"t\"
+",
+            ),
+            ("d.toml", LEXICON),
         ],
-    };
+    );
     Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
 }
 

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use serde::Serialize;
 
+use crate::dispatch::{Action, Dispatcher, Judged};
 use crate::event::{Category, Decision, Event, Severity, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
@@ -89,6 +90,12 @@ pub struct Outcome {
     pub hits: Vec<Hit>,
     /// The text with every hit masked, for `mask` decisions.
     pub masked: Option<String>,
+    /// The disposal actions that follow (message disposal and escalation).
+    pub actions: Vec<Action>,
+    /// The room's tier when the event was judged.
+    pub tier: Tier,
+    /// The event's time: its `ts`, or the clock when it had none.
+    pub ts: u64,
 }
 
 /// Per-thread buffers, so processing an event does not allocate beyond its outcome.
@@ -113,6 +120,7 @@ pub struct EngineConfig {
 pub struct Engine {
     rules: ArcSwap<Ruleset>,
     windows: Windows,
+    dispatcher: Dispatcher,
     tiers: DashMap<Box<str>, Tier>,
     /// Rooms not in the standard tier; lets the common case skip the tier lookup.
     tiered_rooms: AtomicUsize,
@@ -124,6 +132,7 @@ impl Engine {
         Engine {
             rules: ArcSwap::from_pointee(rules),
             windows: Windows::new(config.windows),
+            dispatcher: Dispatcher::new(),
             tiers: DashMap::new(),
             tiered_rooms: AtomicUsize::new(0),
         }
@@ -169,9 +178,16 @@ impl Engine {
         &self.windows
     }
 
-    /// Forget idle windows; returns how many were removed.
+    /// The escalation state (for metrics).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// Forget idle windows and strike logs whose window has passed; returns how many
+    /// were removed.
     pub fn sweep(&self, now_ms: u64) -> usize {
-        self.windows.sweep(now_ms)
+        let longest = self.rules.load().policy.longest_window_ms();
+        self.windows.sweep(now_ms) + self.dispatcher.sweep(now_ms, longest)
     }
 
     /// Judge one event. `now_ms` stands in for the event time when the event has none.
@@ -224,11 +240,26 @@ impl Engine {
             hits.push(locate(entry, raw, text, current, &scratch.ids));
         }
         let masked = (decision == Decision::Mask).then(|| mask(&ev.text, &hits));
+        let lexicon = matcher.version().clone();
+        let actions = self.dispatcher.dispatch(
+            Judged {
+                event: ev,
+                ts,
+                decision,
+                hits: &hits,
+                tier,
+                lexicon: &lexicon,
+            },
+            rules.policy.ladder(),
+        );
         Outcome {
             decision,
-            lexicon: matcher.version().clone(),
+            lexicon,
             hits,
             masked,
+            actions,
+            tier,
+            ts,
         }
     }
 }
@@ -291,7 +322,7 @@ pub struct Verdict<'a> {
     hits: Vec<HitFrame<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     masked: Option<&'a str>,
-    actions: &'a [String],
+    actions: Vec<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -309,7 +340,7 @@ struct HitFrame<'a> {
 
 impl<'a> Verdict<'a> {
     /// The verdict for `ev`, with the ids of the actions it triggered.
-    pub fn new(ev: &'a Event<'_>, outcome: &'a Outcome, actions: &'a [String]) -> Verdict<'a> {
+    pub fn new(ev: &'a Event<'_>, outcome: &'a Outcome) -> Verdict<'a> {
         Verdict {
             kind: "verdict",
             id: &ev.id,
@@ -331,7 +362,11 @@ impl<'a> Verdict<'a> {
                 })
                 .collect(),
             masked: outcome.masked.as_deref(),
-            actions,
+            actions: outcome
+                .actions
+                .iter()
+                .map(|a| a.action_id.as_str())
+                .collect(),
         }
     }
 }

@@ -154,6 +154,56 @@ impl Decision {
     }
 }
 
+/// Disposal actions, in ladder order (regulation.md section 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Keep the record only.
+    Record,
+    /// Hide one message (Art 31 ¶2).
+    HideMessage,
+    /// Hold one message for review.
+    HoldMessage,
+    /// Prompt the host to correct a slip on the spot (Art 31 ¶1).
+    PromptHostCorrection,
+    /// Warn the sender.
+    WarnUser,
+    /// Warn the room (Art 12, 13).
+    WarnRoom,
+    /// Mute the sender for a while.
+    MuteUser,
+    /// Restrict the room's functions.
+    RestrictRoom,
+    /// Take a product link down.
+    DelistProduct,
+    /// Limit the room's traffic (Art 12, 13).
+    LimitTraffic,
+    /// Suspend the stream now (Art 13).
+    SuspendStream,
+    /// Report to the regulator (Art 12 ¶3).
+    ReportToRegulator,
+}
+
+impl ActionKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Record => "record",
+            ActionKind::HideMessage => "hide_message",
+            ActionKind::HoldMessage => "hold_message",
+            ActionKind::PromptHostCorrection => "prompt_host_correction",
+            ActionKind::WarnUser => "warn_user",
+            ActionKind::WarnRoom => "warn_room",
+            ActionKind::MuteUser => "mute_user",
+            ActionKind::RestrictRoom => "restrict_room",
+            ActionKind::DelistProduct => "delist_product",
+            ActionKind::LimitTraffic => "limit_traffic",
+            ActionKind::SuspendStream => "suspend_stream",
+            ActionKind::ReportToRegulator => "report_to_regulator",
+        }
+    }
+}
+
 /// A room's monitoring tier (Art 11: rooms with many followers, large sales, repeat
 /// violations or products affecting life and health get enhanced monitoring).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -29,8 +29,10 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod dispatch;
 pub mod engine;
 pub mod event;
+mod hash;
 pub mod lexicon;
 pub mod matcher;
 pub mod normalize;

@@ -2,16 +2,17 @@
 //!
 //! The decision table of `policy.toml` maps each hit, by category, severity, the
 //! speaker's role, the event kind and the room's tier, to a [`Decision`]; an event takes
-//! the strictest decision of its hits. Escalation across events (strikes, actions) is
-//! the dispatcher's job; this module only judges one event.
+//! the strictest decision of its hits. The ladder of `[[escalate]]` rungs is kept here
+//! with the table (they are versioned together) and applied by [`crate::dispatch`].
 
 use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
-use crate::lexicon::{DecideRule, Lexicon};
+use crate::lexicon::{DecideRule, EscalateRule, Lexicon};
 
-/// The decision table of one lexicon version.
+/// The decision table and escalation ladder of one lexicon version.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     rules: Vec<DecideRule>,
+    escalate: Vec<EscalateRule>,
 }
 
 /// What the policy needs to know about a hit and its event.
@@ -34,7 +35,22 @@ impl Policy {
     pub fn from_lexicon(lexicon: &Lexicon) -> Policy {
         Policy {
             rules: lexicon.decide.clone(),
+            escalate: lexicon.escalate.clone(),
         }
+    }
+
+    /// The escalation ladder, in order.
+    pub fn ladder(&self) -> &[EscalateRule] {
+        &self.escalate
+    }
+
+    /// The longest escalation window, in milliseconds (how long strikes matter).
+    pub fn longest_window_ms(&self) -> u64 {
+        self.escalate
+            .iter()
+            .map(|r| r.window_s.saturating_mul(1000))
+            .max()
+            .unwrap_or(0)
     }
 
     /// The decision for one hit: the first matching row's, or `allow`.

@@ -1,5 +1,6 @@
 //! `liveguard scan`: NDJSON events in, one NDJSON verdict (or error) per event out, in
-//! order, through the same [`Engine`] the server runs, windows included.
+//! order, through the same [`Engine`] the server runs, windows and escalation
+//! included. The actions a verdict triggers follow it, one line each.
 
 use std::io::{self, BufRead, Write};
 
@@ -63,7 +64,11 @@ pub fn scan<R: BufRead, W: Write>(
                 let outcome = engine.process(&ev, now, &mut scratch);
                 summary.events += 1;
                 summary.flagged += u64::from(outcome.decision != crate::event::Decision::Allow);
-                serde_json::to_writer(&mut out, &Verdict::new(&ev, &outcome, &[]))?;
+                serde_json::to_writer(&mut out, &Verdict::new(&ev, &outcome))?;
+                for action in &outcome.actions {
+                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut out, action)?;
+                }
                 last_ts = last_ts.max(ev.ts.unwrap_or(now));
                 if summary.events % SWEEP_EVERY == 0 {
                     engine.sweep(last_ts);
@@ -131,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn one_object_per_line_in_order_and_errors_carry_line_numbers() {
+    fn one_verdict_per_line_in_order_actions_after_and_errors_with_line_numbers() {
         let input = concat!(
             r#"{"kind":"chat","id":"a","room":"r","text":"主播晚上好"}"#,
             "\n\n",
@@ -142,7 +147,7 @@ mod tests {
             "\r\n",
         );
         let out = run(input);
-        assert_eq!(out.len(), 4);
+        assert_eq!(out.len(), 5, "{out:?}");
         assert_eq!(out[0]["id"], "a");
         assert_eq!(out[0]["decision"], "allow");
         assert_eq!(out[1]["kind"], "error");
@@ -152,6 +157,9 @@ mod tests {
         assert_eq!(out[2]["reason"], "missing field `text`");
         assert_eq!(out[3]["id"], "c");
         assert_eq!(out[3]["decision"], "block");
+        assert_eq!(out[4]["kind"], "action", "the verdict's action follows it");
+        assert_eq!(out[4]["type"], "hide_message");
+        assert_eq!(out[4]["action_id"], out[3]["actions"][0]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! [`Windows::sweep`] reclaims it.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 use std::ops::Range;
 
@@ -21,6 +21,7 @@ use dashmap::DashMap;
 use serde::Deserialize;
 
 use crate::event::{Event, EventKind};
+use crate::hash::{KeyHash, KeyHasher};
 use crate::normalize::{MAX_SEGMENTS, NormText};
 
 /// Bounds of one kind of window.
@@ -121,64 +122,13 @@ impl Tail {
     }
 }
 
-/// Keys are already hashes; the map must not hash them again.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Window keys are the 64-bit hash of (room, user), seeded at random per process: no
-/// allocation per lookup. Two senders share a window only on a hash collision, which
-/// the random seed keeps out of reach of anyone choosing ids. (SipHash, the standard
-/// library's choice, cost a tenth of the whole pipeline here.)
-#[derive(Clone, Copy)]
-struct KeyHash(u64);
-
-const KEY_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
-const TRANSCRIPT_KEY: u64 = 0x5bd1_e995_1b87_3593;
-
-impl KeyHash {
-    /// Mix in `bytes` and their length (so that ("ab", "c") and ("a", "bc") differ).
-    fn write(mut self, bytes: &[u8]) -> KeyHash {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(KEY_MULTIPLIER);
-        }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(KEY_MULTIPLIER);
-        self.0 = (self.0 ^ bytes.len() as u64).wrapping_mul(KEY_MULTIPLIER);
-        self
-    }
-
-    /// A final avalanche (murmur3's fmix64).
-    fn finish(self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
 /// The tails of every active window. Thread-safe; each event takes one short lock.
 #[derive(Debug)]
 pub struct Windows {
     config: WindowConfig,
+    /// Keyed by the hash of (room, user), seeded at random per process: no allocation
+    /// per lookup. Two senders share a window only on a hash collision, which the
+    /// random seed keeps out of reach of anyone choosing ids.
     tails: DashMap<u64, Tail, BuildHasherDefault<KeyHasher>>,
     seed: u64,
 }
@@ -240,14 +190,14 @@ impl Windows {
     }
 
     fn key(&self, ev: &Event<'_>) -> Option<u64> {
-        let h = KeyHash(self.seed);
+        let h = KeyHash::new(self.seed);
         Some(match ev.kind {
             // Without a user there is no one to follow: no window.
             EventKind::Chat => h
                 .write(ev.room.as_bytes())
                 .write(ev.user.as_deref()?.as_bytes())
                 .finish(),
-            EventKind::Transcript => h.write(ev.room.as_bytes()).finish() ^ TRANSCRIPT_KEY,
+            EventKind::Transcript => h.write(ev.room.as_bytes()).write(b"\0transcript").finish(),
         })
     }
 

@@ -39,6 +39,7 @@ fn score(corpus: &str) -> Score {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "verdict")
         .map(|v| (v["id"].as_str().unwrap().to_owned(), v))
         .collect();
 

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
+use crate::event::{ActionKind, Category, Decision, EventKind, Role, Severity, Tier};
 
 /// The raw files of a lexicon directory: (file name, contents).
 #[derive(Clone, Debug)]
@@ -285,6 +285,8 @@ struct PolicyFile {
     version: String,
     #[serde(default, rename = "decide")]
     rules: Vec<DecideRule>,
+    #[serde(default, rename = "escalate")]
+    escalate: Vec<EscalateRule>,
 }
 
 /// One row of the decision table in `policy.toml`: the first row whose every given
@@ -309,6 +311,75 @@ pub struct DecideRule {
     pub tier: Option<Vec<Tier>>,
     /// The decision.
     pub decision: Decision,
+}
+
+/// One rung of the escalation ladder in `policy.toml`: when `count` hits that match
+/// the filter fall within `window_s` in one scope, take `action`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRule {
+    /// Stable id, part of every action id this rule produces.
+    pub id: String,
+    /// The action to take.
+    pub action: ActionKind,
+    /// Where strikes are counted: per sender, per room, or per event (immediate).
+    #[serde(default)]
+    pub scope: Scope,
+    /// Categories counted (absent: all).
+    #[serde(default)]
+    pub category: Option<Vec<Category>>,
+    /// Speaker roles counted (absent: all).
+    #[serde(default)]
+    pub role: Option<Vec<Role>>,
+    /// Least severity counted.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: Severity,
+    /// Strikes within the window that trigger the action.
+    #[serde(default = "one")]
+    pub count: usize,
+    /// The count in enhanced-monitoring rooms (default: one less, at least 1).
+    #[serde(default)]
+    pub enhanced_count: Option<usize>,
+    /// The sliding window, in seconds.
+    #[serde(default = "default_window_s")]
+    pub window_s: u64,
+    /// Duration of the action (mute, restriction), in seconds; doubles with every
+    /// strike beyond `count`, up to `max_duration_s`.
+    #[serde(default)]
+    pub duration_s: Option<u64>,
+    /// Upper bound of the doubling duration.
+    #[serde(default)]
+    pub max_duration_s: Option<u64>,
+    /// Why, for the record (the count and category are added for counted rules).
+    pub reason: String,
+    /// Legal basis cited by the action (default: the basis of the hit's entry).
+    #[serde(default)]
+    pub basis: Option<String>,
+}
+
+fn default_min_severity() -> Severity {
+    Severity::Medium
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_window_s() -> u64 {
+    600
+}
+
+/// Where an escalation rule counts strikes.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Each event on its own: the action follows every matching hit.
+    #[default]
+    Event,
+    /// Per sender in a room.
+    User,
+    /// Per room (all speakers).
+    Room,
 }
 
 // === validated model ===
@@ -407,6 +478,8 @@ pub struct Lexicon {
     pub traps: Vec<Trap>,
     /// The decision table, in order.
     pub decide: Vec<DecideRule>,
+    /// The escalation ladder.
+    pub escalate: Vec<EscalateRule>,
     /// Warnings found while loading.
     pub warnings: Vec<Problem>,
 }
@@ -481,6 +554,7 @@ impl Lexicon {
                 PolicyFile {
                     version: String::new(),
                     rules: Vec::new(),
+                    escalate: Vec::new(),
                 }
             }
         };
@@ -488,6 +562,7 @@ impl Lexicon {
             problems.push(Problem::error(POLICY_FILE, None, "`version` is empty"));
         }
         validate(&entries, &groups, &mut problems);
+        validate_escalation(&policy.escalate, &mut problems);
 
         let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
             problems.into_iter().partition(Problem::is_error);
@@ -504,6 +579,7 @@ impl Lexicon {
             groups,
             traps,
             decide: policy.rules,
+            escalate: policy.escalate,
             warnings,
         })
     }
@@ -580,6 +656,46 @@ fn entry_from_def(
         unless: e.unless,
         note: e.note,
         basis: e.basis.unwrap_or_else(|| file_basis.to_owned()),
+    }
+}
+
+fn validate_escalation(rules: &[EscalateRule], problems: &mut Vec<Problem>) {
+    let mut ids = HashSet::new();
+    for r in rules {
+        let id = Some(r.id.as_str());
+        if !ids.insert(r.id.as_str()) {
+            problems.push(Problem::error(POLICY_FILE, id, "duplicate escalation id"));
+        }
+        if r.count == 0 || r.enhanced_count == Some(0) {
+            problems.push(Problem::error(
+                POLICY_FILE,
+                id,
+                "`count` must be at least 1",
+            ));
+        }
+        if r.scope == Scope::Event && r.count > 1 {
+            problems.push(Problem::error(
+                POLICY_FILE,
+                id,
+                "an event-scoped rule counts one event: use scope \"user\" or \"room\"",
+            ));
+        }
+        if r.window_s == 0 {
+            problems.push(Problem::error(
+                POLICY_FILE,
+                id,
+                "`window_s` must be positive",
+            ));
+        }
+        if let (Some(d), Some(max)) = (r.duration_s, r.max_duration_s)
+            && max < d
+        {
+            problems.push(Problem::error(
+                POLICY_FILE,
+                id,
+                "`max_duration_s` is below `duration_s`",
+            ));
+        }
     }
 }
 

@@ -1,0 +1,366 @@
+//! The dispatcher: from one judged event to the disposal actions the Measures call for.
+//!
+//! Two kinds of action follow a verdict:
+//!
+//! - the message's own disposal: `hide_message` for a blocked message, `hold_message`
+//!   for a held one (Art 31 ¶2: 及时处置违法信息);
+//! - the escalation ladder of `policy.toml`: each `[[escalate]]` rung counts matching
+//!   hits ("strikes") per event, per sender or per room in a sliding window and acts
+//!   when the count is reached (prompt the host to correct a slip on the spot, mute a
+//!   viewer after three diversion attempts, suspend the stream for a critical
+//!   prohibited product). A rung with a duration repeats with every strike beyond the
+//!   count, for twice as long each time, up to a cap: proportionate, as Art 12
+//!   requires; a rung without one (a warning) fires once per window.
+//!
+//! Every action carries its reason, the lexicon rules and legal basis behind it and
+//! the ids of the events that are its evidence. Action ids are a stable hash of
+//! (rung, room, target, triggering event): a platform that retries an event gets the
+//! same actions with the same ids, and the retry adds no strike.
+
+use std::collections::VecDeque;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use serde::Serialize;
+
+use crate::engine::Hit;
+use crate::event::{ActionKind, Decision, Event, Tier};
+use crate::hash::{KeyHash, KeyHasher};
+use crate::lexicon::{EscalateRule, Scope};
+
+/// One disposal action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// Always `"action"` on the wire.
+    pub kind: &'static str,
+    /// Stable id: the same event and rung always give the same id.
+    pub action_id: String,
+    /// The room.
+    pub room: String,
+    /// What to do.
+    #[serde(rename = "type")]
+    pub action: ActionKind,
+    /// Whom to do it to.
+    pub target: Target,
+    /// How long (mute, restriction), in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u64>,
+    /// Why, in words.
+    pub reason: String,
+    /// The lexicon rules that hit.
+    pub rules: Vec<Arc<str>>,
+    /// The legal basis.
+    pub basis: Arc<str>,
+    /// Ids of the events that are its evidence, oldest first.
+    pub evidence: Vec<String>,
+    /// The escalation rung (`policy.toml`) or `message` for the message's own disposal.
+    pub ladder: Arc<str>,
+    /// The lexicon version.
+    pub lexicon: Arc<str>,
+    /// When (the triggering event's time), milliseconds since the epoch.
+    pub ts: u64,
+}
+
+/// The target of an action: a sender, or the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The sender, for user actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The event, for message actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The room, for room actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+/// A strike: one event that matched a rung.
+#[derive(Debug)]
+struct Strike {
+    ts: u64,
+    event: Box<str>,
+}
+
+/// Most strikes kept per (rung, scope); older ones fall out first.
+const MAX_STRIKES: usize = 256;
+
+/// Escalation state: the strike logs of every (rung, scope).
+#[derive(Debug, Default)]
+pub struct Dispatcher {
+    /// Keyed by a stable hash of (rung id, room, user).
+    strikes: DashMap<u64, VecDeque<Strike>, BuildHasherDefault<KeyHasher>>,
+}
+
+/// What the dispatcher needs to know about a judged event.
+#[derive(Clone, Copy, Debug)]
+pub struct Judged<'a> {
+    /// The event.
+    pub event: &'a Event<'a>,
+    /// Its time (event time, or the server's clock).
+    pub ts: u64,
+    /// The verdict's decision.
+    pub decision: Decision,
+    /// The hits.
+    pub hits: &'a [Hit],
+    /// The room's tier.
+    pub tier: Tier,
+    /// The lexicon version.
+    pub lexicon: &'a Arc<str>,
+}
+
+/// A fixed key: action ids must be the same in every process and after restarts.
+const ACTION_ID_KEY: u64 = 0x6c69_7665_6775_6172;
+
+fn action_id(parts: &[&str]) -> String {
+    let h = parts
+        .iter()
+        .fold(KeyHash::new(ACTION_ID_KEY), |h, p| h.write(p.as_bytes()));
+    format!("a-{:016x}", h.finish())
+}
+
+impl Dispatcher {
+    /// An empty dispatcher.
+    pub fn new() -> Dispatcher {
+        Dispatcher::default()
+    }
+
+    /// Number of strike logs held (for metrics).
+    pub fn len(&self) -> usize {
+        self.strikes.len()
+    }
+
+    /// Whether no strike log is held.
+    pub fn is_empty(&self) -> bool {
+        self.strikes.is_empty()
+    }
+
+    /// The actions that follow `j` under the ladder `rungs`.
+    pub fn dispatch(&self, j: Judged<'_>, rungs: &[EscalateRule]) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if j.hits.is_empty() {
+            return actions;
+        }
+        let ev = j.event;
+        let message_action = match j.decision {
+            Decision::Block => Some((ActionKind::HideMessage, "message blocked")),
+            Decision::Hold => Some((ActionKind::HoldMessage, "message held for review")),
+            Decision::Mask | Decision::Allow => None,
+        };
+        if let Some((kind, why)) = message_action {
+            let worst = j
+                .hits
+                .iter()
+                .max_by_key(|h| h.severity)
+                .unwrap_or(&j.hits[0]);
+            actions.push(Action {
+                kind: "action",
+                action_id: action_id(&["message", &ev.room, &ev.id, kind.as_str()]),
+                room: ev.room.to_string(),
+                action: kind,
+                target: Target {
+                    user: ev.user.as_deref().map(str::to_owned),
+                    event: Some(ev.id.to_string()),
+                    room: None,
+                },
+                duration_s: None,
+                reason: format!("{why}: {}", terms(j.hits.iter())),
+                rules: rules(j.hits.iter()),
+                basis: worst.basis.clone(),
+                evidence: evidence(ev, j.hits.iter()),
+                ladder: Arc::from("message"),
+                lexicon: j.lexicon.clone(),
+                ts: j.ts,
+            });
+        }
+        for rung in rungs {
+            let matching: Vec<&Hit> = j.hits.iter().filter(|h| counts(rung, ev, h)).collect();
+            if matching.is_empty() {
+                continue;
+            }
+            if let Some(a) = self.climb(rung, &j, &matching) {
+                actions.push(a);
+            }
+        }
+        actions
+    }
+
+    /// Record the strike of `j` on `rung` and return the action if the rung fires.
+    fn climb(&self, rung: &EscalateRule, j: &Judged<'_>, matching: &[&Hit]) -> Option<Action> {
+        let ev = j.event;
+        let user = ev.user.as_deref();
+        let threshold = match j.tier {
+            Tier::Standard => rung.count,
+            Tier::Enhanced => rung
+                .enhanced_count
+                .unwrap_or_else(|| rung.count.saturating_sub(1).max(1)),
+        };
+        let (count, strikes): (usize, Vec<String>) = match rung.scope {
+            Scope::Event => (1, evidence(ev, matching.iter().copied())),
+            Scope::User | Scope::Room => {
+                // A chat event without a sender cannot be counted per sender.
+                if rung.scope == Scope::User && user.is_none() {
+                    return None;
+                }
+                let key = KeyHash::new(ACTION_ID_KEY)
+                    .write(rung.id.as_bytes())
+                    .write(ev.room.as_bytes())
+                    .write(
+                        if rung.scope == Scope::User {
+                            user.unwrap_or("")
+                        } else {
+                            ""
+                        }
+                        .as_bytes(),
+                    )
+                    .finish();
+                let window_ms = rung.window_s.saturating_mul(1000);
+                let mut log = self.strikes.entry(key).or_default();
+                // A retried event is found in the log and counted where it stood.
+                let at = match log.iter().rposition(|s| *s.event == *ev.id) {
+                    Some(at) => at,
+                    None => {
+                        log.push_back(Strike {
+                            ts: j.ts,
+                            event: ev.id.as_ref().into(),
+                        });
+                        if log.len() > MAX_STRIKES {
+                            log.pop_front();
+                        }
+                        log.len() - 1
+                    }
+                };
+                let ts = log[at].ts;
+                let within: Vec<&Strike> = log
+                    .iter()
+                    .take(at + 1)
+                    .filter(|s| s.ts + window_ms >= ts && s.ts <= ts)
+                    .collect();
+                let ids = within.iter().map(|s| s.event.to_string()).collect();
+                (within.len(), ids)
+            }
+        };
+        // A rung fires when the count is reached; beyond it, only rungs with a duration
+        // fire again (each time for twice as long), so a warning is given once while
+        // a mute grows with the offence.
+        if count < threshold || (count > threshold && rung.duration_s.is_none()) {
+            return None;
+        }
+        let excess = (count - threshold).min(32) as u32;
+        let duration_s = rung.duration_s.map(|d| {
+            let doubled = d.saturating_mul(1u64 << excess);
+            rung.max_duration_s.map_or(doubled, |max| doubled.min(max))
+        });
+        let reason = if rung.scope == Scope::Event {
+            format!("{}: {}", rung.reason, terms(matching.iter().copied()))
+        } else {
+            format!(
+                "{}: {count} hits in {} ({})",
+                rung.reason,
+                minutes(rung.window_s),
+                terms(matching.iter().copied())
+            )
+        };
+        let target = match rung.action {
+            ActionKind::WarnUser | ActionKind::MuteUser => Target {
+                user: user.map(str::to_owned),
+                event: None,
+                room: None,
+            },
+            ActionKind::HideMessage | ActionKind::HoldMessage => Target {
+                user: user.map(str::to_owned),
+                event: Some(ev.id.to_string()),
+                room: None,
+            },
+            _ => Target {
+                user: None,
+                event: None,
+                room: Some(ev.room.to_string()),
+            },
+        };
+        let worst = matching.iter().max_by_key(|h| h.severity)?;
+        Some(Action {
+            kind: "action",
+            action_id: action_id(&[&rung.id, &ev.room, user.unwrap_or(""), &ev.id]),
+            room: ev.room.to_string(),
+            action: rung.action,
+            target,
+            duration_s,
+            reason,
+            rules: rules(matching.iter().copied()),
+            basis: rung
+                .basis
+                .as_deref()
+                .map_or_else(|| worst.basis.clone(), Arc::from),
+            evidence: strikes,
+            ladder: Arc::from(rung.id.as_str()),
+            lexicon: j.lexicon.clone(),
+            ts: j.ts,
+        })
+    }
+
+    /// Forget strike logs whose newest strike is older than `max_window_ms` at
+    /// `now_ms`. Returns how many were removed.
+    pub fn sweep(&self, now_ms: u64, max_window_ms: u64) -> usize {
+        let before = self.strikes.len();
+        self.strikes.retain(|_, log| {
+            log.back()
+                .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms)
+        });
+        before - self.strikes.len()
+    }
+}
+
+fn counts(rung: &EscalateRule, ev: &Event<'_>, h: &Hit) -> bool {
+    rung.category
+        .as_ref()
+        .is_none_or(|c| c.contains(&h.category))
+        && rung.role.as_ref().is_none_or(|r| r.contains(&ev.role))
+        && h.severity >= rung.min_severity
+}
+
+fn terms<'h>(hits: impl Iterator<Item = &'h Hit>) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for h in hits {
+        if !out.contains(&&*h.term) {
+            out.push(&h.term);
+        }
+    }
+    out.join("、")
+}
+
+fn rules<'h>(hits: impl Iterator<Item = &'h Hit>) -> Vec<Arc<str>> {
+    let mut out: Vec<Arc<str>> = Vec::new();
+    for h in hits {
+        if !out.contains(&h.rule) {
+            out.push(h.rule.clone());
+        }
+    }
+    out
+}
+
+/// The event and the earlier events of its window that the hits span.
+fn evidence<'h>(ev: &Event<'_>, hits: impl Iterator<Item = &'h Hit>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in hits {
+        for id in &h.window {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+    }
+    out.push(ev.id.to_string());
+    out
+}
+
+fn minutes(window_s: u64) -> String {
+    if window_s.is_multiple_of(60) {
+        format!("{} min", window_s / 60)
+    } else {
+        format!("{window_s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests;

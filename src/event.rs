@@ -481,6 +481,9 @@ pub struct ErrorFrame<'a> {
     /// Input line number (1-based), for `scan`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// Position of the line in a batched frame (0-based), on ingest connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
     /// The event id, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
@@ -494,9 +497,16 @@ impl<'a> ErrorFrame<'a> {
         ErrorFrame {
             kind: "error",
             line,
+            index: None,
             id: err.id.as_deref(),
             reason: err.kind.to_string(),
         }
+    }
+
+    /// The same frame, naming the line's position in a batched frame.
+    pub fn at_index(mut self, index: usize) -> ErrorFrame<'a> {
+        self.index = Some(index);
+        self
     }
 }
 

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod event;
@@ -39,4 +40,6 @@ pub mod normalize;
 pub mod policy;
 pub mod sample;
 pub mod scan;
+pub mod server;
+pub mod telemetry;
 pub mod window;

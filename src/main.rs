@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use liveguard::config::Config;
 use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use liveguard::lexicon::{Lexicon, LexiconSource};
 use liveguard::matcher::BuildOptions;
@@ -21,6 +22,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the real-time server (WebSocket ingest and alert feeds, HTTP operations).
+    Serve {
+        /// Configuration file (TOML); every key is optional.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Lexicon directory replacing the embedded default.
+        #[arg(long, value_name = "DIR")]
+        lexicons: Option<PathBuf>,
+        /// Data directory (default ./liveguard-data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Judge NDJSON events from FILE (or stdin) and write one verdict per event.
     Scan {
         /// Lexicon directory replacing the embedded default.
@@ -59,11 +75,95 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            lexicons,
+            data,
+        } => serve(config, listen, lexicons, data),
         Command::Scan { lexicons, file } => scan(lexicons, file),
         Command::Lexicon {
             command: LexiconCommand::Check { dir },
         } => check(dir),
     }
+}
+
+fn serve(
+    config: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    lexicons: Option<PathBuf>,
+    data: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let mut cfg = Config::load(config.as_deref()).context("loading the configuration")?;
+    if let Some(l) = listen {
+        cfg.listen = l;
+    }
+    if let Some(d) = lexicons {
+        cfg.lexicons = Some(d);
+    }
+    if let Some(d) = data {
+        cfg.data = d;
+    }
+    cfg.validate().context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("binding {}", cfg.listen))?;
+        liveguard::server::run_with_reload(listener, cfg, shutdown_signal(), reload_signals())
+            .await
+            .context("server")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("Shutdown signal received.");
+}
+
+/// One item per SIGHUP: reload the lexicon.
+fn reload_signals() -> impl futures_util::Stream<Item = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("installing the SIGHUP handler");
+        futures_util::stream::unfold(hup, |mut hup| async move {
+            hup.recv().await?;
+            tracing::info!("SIGHUP: reloading the lexicon.");
+            Some(((), hup))
+        })
+    }
+    #[cfg(not(unix))]
+    futures_util::stream::pending()
+}
+
+/// Logs to stderr; `LIVEGUARD_LOG` (or `RUST_LOG`) sets the filter, default `info`.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIVEGUARD_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
+        .with_writer(io::stderr)
+        .init();
 }
 
 fn now_ms() -> u64 {

@@ -152,3 +152,59 @@ fn lexicons_dir_overrides_the_embedded_lexicon_and_check_reports_errors() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = liveguard()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("LIVEGUARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut wait_for = |needle: &str| -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).unwrap() > 0,
+                "the server exited before logging {needle}"
+            );
+            if line.contains(needle) {
+                return line.clone();
+            }
+        }
+    };
+    let serving = wait_for("liveguard serving");
+    let addr = serving
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .expect("the log names the address")
+        .to_owned();
+    let health = std::process::Command::new("curl")
+        .args(["-s", &format!("http://{addr}/healthz")])
+        .output();
+    if let Ok(out) = health {
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"status\":\"ok\""));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for("Lexicon reloaded");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for("liveguard stopped");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,247 @@
+//! Server configuration: a TOML file (every key optional), overridden by command-line
+//! flags, validated before anything binds. With no file at all the defaults run a
+//! working server on 127.0.0.1:8080 with the embedded lexicons.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `listen` | `127.0.0.1:8080` | address to bind |
+//! | `lexicons` | embedded | lexicon directory (`--lexicons`) |
+//! | `data` | `./liveguard-data` | data directory (`--data`) |
+//! | `shutdown_grace_s` | 10 | how long shutdown waits for connections to drain |
+//! | `ingest.max_frame_bytes` | 65536 | larger frames close the connection with 1009 |
+//! | `ingest.max_queued_frames` | 32 | verdict frames queued per connection before reading pauses |
+//! | `ingest.ping_interval_s` | 20 | keep-alive ping period |
+//! | `ingest.idle_timeout_s` | 60 | a peer silent this long (no frame, no pong) is dropped |
+//! | `alerts.history` | 100000 | alerts kept in memory for `since` replay |
+//! | `alerts.subscriber_queue` | 4096 | alerts a subscriber may lag behind before it is disconnected |
+//! | `alerts.hold_timeout_s` | 300 | a held message no moderator reviews is resolved after this |
+//! | `alerts.hold_default` | `reject` | the outcome of an expired hold |
+//! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events`, `chars`, `max_age_ms`) |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::EngineConfig;
+
+/// The whole server configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Lexicon directory; `None` runs the embedded default.
+    pub lexicons: Option<PathBuf>,
+    /// Data directory (evidence store).
+    pub data: PathBuf,
+    /// How long shutdown waits for connections to drain, in seconds.
+    pub shutdown_grace_s: u64,
+    /// Ingest connections.
+    pub ingest: IngestConfig,
+    /// Alert feeds and reviews.
+    pub alerts: AlertConfig,
+    /// The pipeline.
+    pub engine: EngineConfig,
+}
+
+/// Ingest connection limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest accepted frame (and message), in bytes.
+    pub max_frame_bytes: usize,
+    /// Verdict frames queued for a connection's writer; when full, the connection's
+    /// reader stops reading (backpressure to the platform). Events are never dropped.
+    pub max_queued_frames: usize,
+    /// Keep-alive ping period, in seconds.
+    pub ping_interval_s: u64,
+    /// A peer that sends nothing (not even a pong) this long is disconnected.
+    pub idle_timeout_s: u64,
+}
+
+/// Alert feed settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Alerts kept in memory for `since` replay.
+    pub history: usize,
+    /// Alerts a subscriber may fall behind before it is disconnected (it can resume
+    /// with `since`). The hub never waits for a subscriber.
+    pub subscriber_queue: usize,
+    /// A held message nobody reviews is resolved after this many seconds.
+    pub hold_timeout_s: u64,
+    /// The outcome of a hold that expires.
+    pub hold_default: ReviewDecision,
+}
+
+/// A moderator's answer to a held message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewDecision {
+    /// Show the message.
+    Approve,
+    /// Keep it hidden.
+    Reject,
+}
+
+impl ReviewDecision {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Approve => "approve",
+            ReviewDecision::Reject => "reject",
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            lexicons: None,
+            data: PathBuf::from("liveguard-data"),
+            shutdown_grace_s: 10,
+            ingest: IngestConfig::default(),
+            alerts: AlertConfig::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> IngestConfig {
+        IngestConfig {
+            max_frame_bytes: 64 * 1024,
+            max_queued_frames: 32,
+            ping_interval_s: 20,
+            idle_timeout_s: 60,
+        }
+    }
+}
+
+impl Default for AlertConfig {
+    fn default() -> AlertConfig {
+        AlertConfig {
+            history: 100_000,
+            subscriber_queue: 4096,
+            hold_timeout_s: 300,
+            hold_default: ReviewDecision::Reject,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Read `path`, or the defaults when `None`; the result is validated.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the file cannot be read or parsed, or a value is out of range.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let config = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check every value; called by [`Config::load`] and again after flags override it.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        let i = &self.ingest;
+        if !(1024..=16 << 20).contains(&i.max_frame_bytes) {
+            return bad("ingest.max_frame_bytes must be between 1 KiB and 16 MiB");
+        }
+        if i.max_queued_frames == 0 {
+            return bad("ingest.max_queued_frames must be at least 1");
+        }
+        if i.ping_interval_s == 0 || i.idle_timeout_s <= i.ping_interval_s {
+            return bad(
+                "ingest.idle_timeout_s must exceed ingest.ping_interval_s, which must be positive",
+            );
+        }
+        let a = &self.alerts;
+        if a.history == 0 || a.subscriber_queue == 0 {
+            return bad("alerts.history and alerts.subscriber_queue must be at least 1");
+        }
+        if a.hold_timeout_s == 0 {
+            return bad("alerts.hold_timeout_s must be positive");
+        }
+        if self.shutdown_grace_s == 0 {
+            return bad("shutdown_grace_s must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_files_override_them() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.ingest.max_frame_bytes, 65536);
+        let c: Config = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\n[ingest]\nmax_frame_bytes = 2048\n[engine.windows.chat]\nevents = 4\nchars = 6\nmax_age_ms = 1000\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.ingest.max_frame_bytes, 2048);
+        assert_eq!(c.ingest.idle_timeout_s, 60);
+        assert_eq!(c.engine.windows.chat.events, 4);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_refused() {
+        let c: Config = toml::from_str("[ingest]\nmax_frame_bytes = 10\n").unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_frame_bytes")
+        );
+        let c: Config =
+            toml::from_str("[ingest]\nping_interval_s = 60\nidle_timeout_s = 30\n").unwrap();
+        assert!(c.validate().is_err());
+        assert!(toml::from_str::<Config>("listen_on = \"x\"\n").is_err());
+        assert!(toml::from_str::<Config>("[alerts]\nhold_default = \"maybe\"\n").is_err());
+    }
+}

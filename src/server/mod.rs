@@ -1,0 +1,410 @@
+//! The real-time server: WebSocket ingest and alert feeds, HTTP operations.
+//!
+//! [`run`] is the whole API: the caller binds the listener (tests bind `127.0.0.1:0`)
+//! and passes a future that resolves when the server should shut down.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/ingest` (WebSocket) | events in, verdicts, actions, errors and review outcomes out |
+//! | `GET /v1/alerts?rooms=&categories=&min_severity=&since=&moderator=` (WebSocket) | alert feed, review frames in |
+//! | `GET /healthz` | liveness and the lexicon version |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /v1/lexicon` | lexicon version, hash and sizes |
+//! | `POST /v1/lexicon/reload` | rebuild the lexicon off the hot path and swap it |
+//! | `GET`/`PUT /v1/rooms/{room}/tier` | a room's monitoring tier (`{"tier":"enhanced"}`) |
+//!
+//! Shutdown: stop accepting, let every connection answer the events it has read and
+//! send a close frame, wait at most `shutdown_grace_s`, return.
+
+mod alerts;
+mod ingest;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dashmap::DashMap;
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError};
+use crate::engine::{Engine, Ruleset};
+use crate::event::Tier;
+use crate::lexicon::{Lexicon, LexiconError, Problem};
+use crate::matcher::{BuildError, BuildOptions};
+use crate::telemetry as t;
+
+pub use alerts::CLOSE_LAGGED;
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The lexicon cannot be loaded.
+    #[error(transparent)]
+    Lexicon(#[from] LexiconError),
+    /// The lexicon cannot be compiled.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The listener failed.
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A frame for an ingest connection's writer.
+#[derive(Debug)]
+enum Outbound {
+    /// Answers to one input frame.
+    Text(String),
+    /// A review outcome for an event this connection sent.
+    Review(String),
+    /// Close the connection with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// Shared state of a running server.
+struct AppState {
+    config: Config,
+    engine: Engine,
+    hub: alerts::Hub,
+    /// Writers of open ingest connections, for review outcomes.
+    connections: DashMap<u64, mpsc::Sender<Outbound>>,
+    next_conn: AtomicU64,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    /// One reload at a time.
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Send a review outcome to the ingest connection that sent the event. It waits
+    /// in a task of its own if that connection's queue is full; if the connection is
+    /// gone, it is counted and logged (the outcome is in the alert feed).
+    fn deliver(&self, r: alerts::Resolution) {
+        let Some(tx) = self.connections.get(&r.conn).map(|tx| tx.clone()) else {
+            metrics::counter!(t::REVIEWS_UNDELIVERED).increment(1);
+            tracing::info!(
+                conn = r.conn,
+                "Review outcome not delivered: the platform connection is gone."
+            );
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(Outbound::Review(r.frame)) {
+            self.tracker.spawn(async move {
+                if tx.send(item).await.is_err() {
+                    metrics::counter!(t::REVIEWS_UNDELIVERED).increment(1);
+                }
+            });
+        }
+    }
+
+    /// Rebuild the lexicon from its configured source and swap it in.
+    async fn reload(&self) -> Result<LexiconInfo, ReloadError> {
+        let _one = self.reload_lock.lock().await;
+        let dir = self.config.lexicons.clone();
+        let built = tokio::task::spawn_blocking(move || -> Result<Ruleset, ReloadError> {
+            let lexicon = Lexicon::load(dir.as_deref())?;
+            Ok(Ruleset::compile(&lexicon, BuildOptions::default())?)
+        })
+        .await
+        .map_err(|e| ReloadError::Internal(e.to_string()))?;
+        match built {
+            Ok(rules) => {
+                let old = self.engine.swap_rules(rules);
+                metrics::counter!(t::RELOADS, "result" => "ok").increment(1);
+                let info = LexiconInfo::of(&self.engine.rules());
+                tracing::info!(from = %old.version(), to = %info.version, "Lexicon reloaded.");
+                Ok(info)
+            }
+            Err(e) => {
+                metrics::counter!(t::RELOADS, "result" => "error").increment(1);
+                tracing::error!(error = %e, "Lexicon reload failed; the previous lexicon stays in use.");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Counts an open connection in the `liveguard_connections` gauge while it lives.
+struct ConnectionGauge(&'static str);
+
+impl ConnectionGauge {
+    fn new(kind: &'static str) -> ConnectionGauge {
+        metrics::gauge!(t::CONNECTIONS, "kind" => kind).increment(1.0);
+        ConnectionGauge(kind)
+    }
+}
+
+impl Drop for ConnectionGauge {
+    fn drop(&mut self) {
+        metrics::gauge!(t::CONNECTIONS, "kind" => self.0).decrement(1.0);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Why a reload failed.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    #[error(transparent)]
+    Lexicon(#[from] LexiconError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("reload task failed: {0}")]
+    Internal(String),
+}
+
+/// `GET /v1/lexicon`.
+#[derive(Debug, Serialize)]
+struct LexiconInfo {
+    version: String,
+    hash: String,
+    origin: String,
+    #[serde(flatten)]
+    stats: crate::matcher::MatcherStats,
+}
+
+impl LexiconInfo {
+    fn of(rules: &Ruleset) -> LexiconInfo {
+        LexiconInfo {
+            version: rules.version().to_string(),
+            hash: rules.matcher.hash().to_owned(),
+            origin: rules.origin.clone(),
+            stats: rules.matcher.stats(),
+        }
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// [`ServerError`] when the configuration or lexicon is unusable (before anything is
+/// served), or the listener fails.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    run_with_reload(listener, config, shutdown, futures_util::stream::pending()).await
+}
+
+/// [`run`], reloading the lexicon whenever `reloads` yields (the binary feeds it SIGHUP).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with_reload(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    reloads: impl Stream<Item = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    let lexicon = Lexicon::load(config.lexicons.as_deref())?;
+    let rules = Ruleset::compile(&lexicon, BuildOptions::default())?;
+    t::prometheus();
+    let grace = Duration::from_secs(config.shutdown_grace_s);
+    let state = Arc::new(AppState {
+        engine: Engine::new(rules, config.engine),
+        hub: alerts::Hub::new(config.alerts),
+        connections: DashMap::new(),
+        next_conn: AtomicU64::new(1),
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        reload_lock: tokio::sync::Mutex::new(()),
+        config,
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, lexicon = %state.engine.rules().version(), "liveguard serving.");
+
+    let token = state.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        token.cancel();
+    });
+    state.tracker.spawn(housekeeping(state.clone()));
+    state.tracker.spawn(reload_on(state.clone(), reloads));
+
+    let app = router(state.clone());
+    let stop = state.shutdown.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await?;
+    tracing::info!("No longer accepting connections; draining.");
+    state.tracker.close();
+    if tokio::time::timeout(grace, state.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "Shutdown grace period elapsed with connections still open."
+        );
+    }
+    tracing::info!("liveguard stopped.");
+    Ok(())
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/ingest", get(ingest_upgrade))
+        .route("/v1/alerts", get(alerts_upgrade))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/lexicon", get(lexicon_info))
+        .route("/v1/lexicon/reload", post(reload))
+        .route("/v1/rooms/{room}/tier", get(get_tier).put(put_tier))
+        .with_state(state)
+}
+
+/// Once a second: resolve expired holds, sweep idle windows and strike logs.
+async fn housekeeping(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut sweeps = 0u64;
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for r in state.hub.expire(tokio::time::Instant::now()) {
+            state.deliver(r);
+        }
+        sweeps += 1;
+        if sweeps.is_multiple_of(10) {
+            state.engine.sweep(now_ms());
+            metrics::gauge!(t::WINDOWS).set(state.engine.windows().len() as f64);
+        }
+    }
+}
+
+async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send + 'static) {
+    let mut reloads = std::pin::pin!(reloads);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            r = reloads.next() => match r {
+                Some(()) => { let _ = state.reload().await; }
+                None => return,
+            },
+        }
+    }
+}
+
+async fn ingest_upgrade(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let max = state.config.ingest.max_frame_bytes;
+    let tracker = state.tracker.clone();
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| tracker.track_future(ingest::connection(socket, state)))
+}
+
+async fn alerts_upgrade(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<alerts::AlertQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if state.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let filter = match query.filter() {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let tracker = state.tracker.clone();
+    ws.max_message_size(64 * 1024).on_upgrade(move |socket| {
+        tracker.track_future(alerts::subscriber(socket, state, query, filter))
+    })
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "status": if state.shutdown.is_cancelled() { "stopping" } else { "ok" },
+        "lexicon": state.engine.rules().version().as_ref(),
+    }))
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        t::prometheus().render(),
+    )
+}
+
+async fn lexicon_info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    axum::Json(LexiconInfo::of(&state.engine.rules()))
+}
+
+async fn reload(State(state): State<Arc<AppState>>) -> Response {
+    match state.reload().await {
+        Ok(info) => axum::Json(info).into_response(),
+        Err(e) => {
+            let problems: Vec<String> = match &e {
+                ReloadError::Lexicon(LexiconError::Invalid(p)) => {
+                    p.iter().map(Problem::to_string).collect()
+                }
+                _ => Vec::new(),
+            };
+            let status = match e {
+                ReloadError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let body = serde_json::json!({
+                "error": e.to_string(),
+                "problems": problems,
+                "lexicon": state.engine.rules().version().as_ref(),
+            });
+            (status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct TierBody {
+    tier: Tier,
+}
+
+async fn get_tier(
+    State(state): State<Arc<AppState>>,
+    Path(room): Path<String>,
+) -> impl IntoResponse {
+    axum::Json(TierBody {
+        tier: state.engine.tier(&room),
+    })
+}
+
+async fn put_tier(
+    State(state): State<Arc<AppState>>,
+    Path(room): Path<String>,
+    axum::Json(body): axum::Json<TierBody>,
+) -> impl IntoResponse {
+    state.engine.set_tier(&room, body.tier);
+    tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
+    axum::Json(body)
+}

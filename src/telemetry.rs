@@ -1,0 +1,96 @@
+//! Metric names and the Prometheus recorder.
+//!
+//! Names follow `liveguard_<what>_<unit>`; labels stay low-cardinality (kinds,
+//! decisions, categories, never rooms or users). Metrics go through the `metrics`
+//! facade: recording is a few atomic operations and never blocks the hot path.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Events judged, by `kind` (chat, transcript).
+pub const EVENTS: &str = "liveguard_events_total";
+/// Verdicts, by `decision`.
+pub const VERDICTS: &str = "liveguard_verdicts_total";
+/// Hits, by `category`.
+pub const HITS: &str = "liveguard_hits_total";
+/// Actions, by `type`.
+pub const ACTIONS: &str = "liveguard_actions_total";
+/// Rejected input, by `reason` (json, missing_field, unknown_kind, utf8, too_large, ...).
+pub const INGEST_ERRORS: &str = "liveguard_ingest_errors_total";
+/// Time from reading a frame to the verdict of each of its events, in seconds.
+pub const INGEST_LATENCY: &str = "liveguard_ingest_latency_seconds";
+/// Frames read on ingest connections.
+pub const INGEST_FRAMES: &str = "liveguard_ingest_frames_total";
+/// Open connections, by `kind` (ingest, alerts).
+pub const CONNECTIONS: &str = "liveguard_connections";
+/// Verdict frames queued for ingest writers (all connections).
+pub const INGEST_QUEUED: &str = "liveguard_ingest_queued_frames";
+/// Alerts published to the feed.
+pub const ALERTS: &str = "liveguard_alerts_published_total";
+/// Alert subscribers disconnected for falling behind.
+pub const SUBSCRIBERS_LAGGED: &str = "liveguard_subscribers_lagged_total";
+/// Alerts in the in-memory history.
+pub const ALERT_HISTORY: &str = "liveguard_alert_history";
+/// Held messages awaiting review.
+pub const HOLDS_PENDING: &str = "liveguard_holds_pending";
+/// Reviews, by `outcome` (approve, reject) and `by` (moderator, expiry).
+pub const REVIEWS: &str = "liveguard_reviews_total";
+/// Review frames that could not reach the platform (its connection was gone).
+pub const REVIEWS_UNDELIVERED: &str = "liveguard_reviews_undelivered_total";
+/// Lexicon reloads, by `result` (ok, error).
+pub const RELOADS: &str = "liveguard_lexicon_reloads_total";
+/// Active windows (senders and rooms with recent history).
+pub const WINDOWS: &str = "liveguard_windows";
+
+/// The process-wide Prometheus recorder, installed on first use. `metrics` has one
+/// global recorder per process; servers started in the same process (tests) share it.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
+                0.025, 0.05, 0.1, 0.25, 1.0,
+            ])
+            .expect("bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (an embedding application's);
+        // then metrics go there and /metrics renders what this one has.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(EVENTS, "Events judged, by kind.");
+    describe_counter!(VERDICTS, "Verdicts, by decision.");
+    describe_counter!(HITS, "Lexicon hits, by category.");
+    describe_counter!(ACTIONS, "Disposal actions, by type.");
+    describe_counter!(INGEST_ERRORS, "Rejected ingest input, by reason.");
+    describe_histogram!(
+        INGEST_LATENCY,
+        metrics::Unit::Seconds,
+        "Frame read to verdict, per event."
+    );
+    describe_counter!(INGEST_FRAMES, "Frames read on ingest connections.");
+    describe_gauge!(CONNECTIONS, "Open WebSocket connections, by kind.");
+    describe_gauge!(INGEST_QUEUED, "Verdict frames queued for ingest writers.");
+    describe_counter!(ALERTS, "Alerts published to the feed.");
+    describe_counter!(
+        SUBSCRIBERS_LAGGED,
+        "Alert subscribers disconnected for falling behind."
+    );
+    describe_gauge!(ALERT_HISTORY, "Alerts in the in-memory history.");
+    describe_gauge!(HOLDS_PENDING, "Held messages awaiting review.");
+    describe_counter!(REVIEWS, "Reviews of held messages, by outcome and by whom.");
+    describe_counter!(
+        REVIEWS_UNDELIVERED,
+        "Review frames whose platform connection was gone."
+    );
+    describe_counter!(RELOADS, "Lexicon reloads, by result.");
+    describe_gauge!(WINDOWS, "Active sender and room windows.");
+}

@@ -1,0 +1,205 @@
+//! A real server on an ephemeral port and real WebSocket and HTTP clients.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use liveguard::config::Config;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for anything before failing.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<Result<(), liveguard::server::ServerError>>,
+}
+
+impl Server {
+    pub async fn start(config: Config) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(liveguard::server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    pub async fn default() -> Server {
+        Server::start(Config::default()).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    pub async fn ingest(&self) -> Ws {
+        connect(&self.url("/v1/ingest")).await
+    }
+
+    pub async fn alerts(&self, query: &str) -> Ws {
+        connect(&self.url(&format!("/v1/alerts{query}"))).await
+    }
+
+    /// Trigger shutdown (the handle resolves when the server has drained).
+    pub fn shut_down(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    /// An HTTP/1.1 request; returns (status, body).
+    pub async fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        let body = body.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(PATIENCE, s.read_to_end(&mut raw))
+            .await
+            .unwrap()
+            .unwrap();
+        let raw = String::from_utf8_lossy(&raw).to_string();
+        let status = raw[9..12].parse().unwrap();
+        let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        };
+        (status, body)
+    }
+
+    /// The value of a Prometheus series (summed over label sets matching `labels`).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let (_, text) = self.http("GET", "/metrics", None).await;
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#') && l.contains(labels))
+            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+pub async fn connect(url: &str) -> Ws {
+    let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    ws
+}
+
+/// An ingest event as JSON.
+pub fn chat(id: &str, room: &str, user: &str, role: &str, text: &str) -> String {
+    serde_json::json!({"kind":"chat","id":id,"room":room,"user":user,"role":role,"text":text})
+        .to_string()
+}
+
+pub fn transcript(id: &str, room: &str, text: &str) -> String {
+    serde_json::json!({"kind":"transcript","id":id,"room":room,"speaker":"host","text":text,"final":true}).to_string()
+}
+
+pub async fn send(ws: &mut Ws, text: String) {
+    ws.send(Message::Text(text.into())).await.unwrap();
+}
+
+/// What came in: JSON objects of data frames, or the close frame.
+#[derive(Debug)]
+pub enum Incoming {
+    Objects(Vec<Value>),
+    Closed(Option<CloseFrame>),
+}
+
+/// The next data frame's objects (pings skipped), or the close.
+pub async fn recv<S>(ws: &mut WebSocketStream<S>) -> Incoming
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let m = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time");
+        match m {
+            Some(Ok(Message::Text(t))) => {
+                return Incoming::Objects(
+                    t.as_str()
+                        .lines()
+                        .map(|l| serde_json::from_str(l).expect("JSON line"))
+                        .collect(),
+                );
+            }
+            Some(Ok(Message::Close(f))) => return Incoming::Closed(f),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Incoming::Closed(None),
+        }
+    }
+}
+
+/// Objects until `n` of kind `kind` have arrived (others are kept too).
+pub async fn collect(ws: &mut Ws, kind: &str, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    while out.iter().filter(|v: &&Value| v["kind"] == kind).count() < n {
+        match recv(ws).await {
+            Incoming::Objects(o) => out.extend(o),
+            Incoming::Closed(f) => panic!("closed {f:?} after {} objects: {out:?}", out.len()),
+        }
+    }
+    out
+}
+
+/// The close frame that ends the connection, skipping data.
+pub async fn closed<S>(ws: &mut WebSocketStream<S>) -> Option<CloseFrame>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        if let Incoming::Closed(f) = recv(ws).await {
+            return f;
+        }
+    }
+}
+
+pub fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|v| v["kind"] == kind).collect()
+}

@@ -17,6 +17,13 @@
 //! | `alerts.hold_timeout_s` | 300 | a held message no moderator reviews is resolved after this |
 //! | `alerts.hold_default` | `reject` | the outcome of an expired hold |
 //! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events`, `chars`, `max_age_ms`) |
+//! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |
+//! | `store.retention_days` | 1095 | purge records older than this (three years) |
+//! | `store.purge_interval_s` | 3600 | how often the purge runs |
+//! | `store.max_pending` | 65536 | records queued for the writer before they go unstored |
+//! | `store.batch_max` | 2048 | records per transaction at most |
+//! | `store.synchronous` | `normal` | `full` to survive power loss, not just crashes |
+//! | `store.max_size_mib` | 0 (none) | cap on the database size |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::engine::EngineConfig;
+use crate::store::StoreConfig;
 
 /// The whole server configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -43,6 +51,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// The pipeline.
     pub engine: EngineConfig,
+    /// The evidence store.
+    pub store: StoreConfig,
 }
 
 /// Ingest connection limits.
@@ -105,6 +115,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             alerts: AlertConfig::default(),
             engine: EngineConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -205,6 +216,16 @@ impl Config {
         }
         if self.shutdown_grace_s == 0 {
             return bad("shutdown_grace_s must be positive");
+        }
+        let st = &self.store;
+        if st.retention_days == 0
+            || st.purge_interval_s == 0
+            || st.max_pending == 0
+            || st.batch_max == 0
+        {
+            return bad(
+                "store.retention_days, purge_interval_s, max_pending and batch_max must be positive",
+            );
         }
         Ok(())
     }

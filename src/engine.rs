@@ -96,6 +96,8 @@ pub struct Outcome {
     pub tier: Tier,
     /// The event's time: its `ts`, or the clock when it had none.
     pub ts: u64,
+    /// The event's normalized text, when it has hits (kept as evidence).
+    pub normalized: Option<String>,
 }
 
 /// Per-thread buffers, so processing an event does not allocate beyond its outcome.
@@ -240,6 +242,15 @@ impl Engine {
             hits.push(locate(entry, raw, text, current, &scratch.ids));
         }
         let masked = (decision == Decision::Mask).then(|| mask(&ev.text, &hits));
+        let normalized = (!hits.is_empty()).then(|| {
+            let from = text.byte_of(
+                text.chars()
+                    .iter()
+                    .position(|c| c.seg as usize == current)
+                    .unwrap_or(0),
+            );
+            text.as_str()[from..].to_owned()
+        });
         let lexicon = matcher.version().clone();
         let actions = self.dispatcher.dispatch(
             Judged {
@@ -260,6 +271,7 @@ impl Engine {
             actions,
             tier,
             ts,
+            normalized,
         }
     }
 }

@@ -41,5 +41,6 @@ pub mod policy;
 pub mod sample;
 pub mod scan;
 pub mod server;
+pub mod store;
 pub mod telemetry;
 pub mod window;

@@ -46,6 +46,22 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Write the stored actions, with their evidence and lexicon, as NDJSON (for
+    /// regulators).
+    Export {
+        /// Data directory (default ./liveguard-data).
+        #[arg(long, value_name = "DIR", default_value = "liveguard-data")]
+        data: PathBuf,
+        /// Only this room.
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+        /// From this time: ms since the epoch, YYYY-MM-DD or RFC 3339 (inclusive).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// To this time (exclusive).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+    },
     /// Lexicon tools.
     Lexicon {
         #[command(subcommand)]
@@ -82,6 +98,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
         } => serve(config, listen, lexicons, data),
         Command::Scan { lexicons, file } => scan(lexicons, file),
+        Command::Export {
+            data,
+            room,
+            since,
+            until,
+        } => export(&data, room, since, until),
         Command::Lexicon {
             command: LexiconCommand::Check { dir },
         } => check(dir),
@@ -202,6 +224,32 @@ fn scan(lexicons: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<Exit
         summary.errors,
         engine.rules().version()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(
+    data: &std::path::Path,
+    room: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let time = |v: Option<String>| -> anyhow::Result<Option<u64>> {
+        v.map(|t| liveguard::store::parse_time(&t).map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    let query = liveguard::store::ExportQuery {
+        room,
+        since: time(since).context("--since")?,
+        until: time(until).context("--until")?,
+    };
+    let db = data.join(liveguard::store::DB_FILE);
+    anyhow::ensure!(db.exists(), "no store at {} (see --data)", db.display());
+    let reader =
+        liveguard::store::open_reader(data).with_context(|| format!("opening {}", db.display()))?;
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    let n = reader.export(&query, &mut out).context("exporting")?;
+    eprintln!("liveguard export: {n} actions from {}", db.display());
     Ok(ExitCode::SUCCESS)
 }
 

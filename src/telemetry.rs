@@ -42,6 +42,20 @@ pub const REVIEWS_UNDELIVERED: &str = "liveguard_reviews_undelivered_total";
 pub const RELOADS: &str = "liveguard_lexicon_reloads_total";
 /// Active windows (senders and rooms with recent history).
 pub const WINDOWS: &str = "liveguard_windows";
+/// 1 while the store's last transaction committed, 0 after a failure.
+pub const STORE_UP: &str = "liveguard_store_up";
+/// Records queued for the store writer.
+pub const STORE_PENDING: &str = "liveguard_store_pending";
+/// Feed records committed.
+pub const STORE_WRITES: &str = "liveguard_store_records_total";
+/// Time to write and commit one batch, in seconds.
+pub const STORE_COMMIT: &str = "liveguard_store_commit_seconds";
+/// Failed store transactions and purges.
+pub const STORE_ERRORS: &str = "liveguard_store_errors_total";
+/// Records delivered without being stored (queue full or write failed).
+pub const STORE_UNSTORED: &str = "liveguard_store_unstored_total";
+/// Rows deleted by the retention purge.
+pub const STORE_PURGED: &str = "liveguard_store_purged_total";
 
 /// The process-wide Prometheus recorder, installed on first use. `metrics` has one
 /// global recorder per process; servers started in the same process (tests) share it.
@@ -93,4 +107,18 @@ fn describe() {
     );
     describe_counter!(RELOADS, "Lexicon reloads, by result.");
     describe_gauge!(WINDOWS, "Active sender and room windows.");
+    describe_gauge!(
+        STORE_UP,
+        "1 while the store commits, 0 after a failed transaction."
+    );
+    describe_gauge!(STORE_PENDING, "Records queued for the store writer.");
+    describe_counter!(STORE_WRITES, "Feed records committed to the store.");
+    describe_histogram!(
+        STORE_COMMIT,
+        metrics::Unit::Seconds,
+        "Time to write and commit a batch."
+    );
+    describe_counter!(STORE_ERRORS, "Failed store transactions and purges.");
+    describe_counter!(STORE_UNSTORED, "Records delivered without being stored.");
+    describe_counter!(STORE_PURGED, "Rows deleted by the retention purge.");
 }

@@ -156,8 +156,10 @@ fn lexicons_dir_overrides_the_embedded_lexicon_and_check_reports_errors() {
 #[test]
 fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
     use std::io::{BufRead, BufReader};
+    let data = temp_dir("serve-data");
     let mut child = liveguard()
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
         .env("LIVEGUARD_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()

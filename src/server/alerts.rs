@@ -1,17 +1,21 @@
 //! The alert hub and the moderators' feed (`GET /v1/alerts`).
 //!
 //! Every flagged event becomes an alert with the next `seq`; review outcomes are
-//! records of the same feed. The hub keeps a bounded history for `since` replay and
-//! fans records out through a broadcast ring: publishing never waits for a subscriber,
-//! and a subscriber that falls more than `alerts.subscriber_queue` records behind (or
-//! stalls a write) is disconnected with a close frame telling it where to resume.
+//! records of the same feed. With a store, a record goes to the store's writer first
+//! and reaches the history and the subscribers only once committed (or marked
+//! `"stored":false` if the store cannot keep it): a moderator never sees what a crash
+//! could take back. The hub keeps a bounded history for `since` replay (older records
+//! are read back from the store) and fans records out through a broadcast ring:
+//! publishing never waits for a subscriber, and a subscriber that falls more than
+//! `alerts.subscriber_queue` records behind (or stalls a write) is disconnected with
+//! a close frame telling it where to resume.
 //!
 //! Held messages are registered by `seq`; a moderator's `review` frame, or expiry
 //! after `alerts.hold_timeout_s`, resolves them, and the platform hears of it on the
 //! ingest connection that sent the event.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -24,9 +28,10 @@ use super::AppState;
 use crate::config::{AlertConfig, ReviewDecision};
 use crate::engine::{Outcome, Verdict};
 use crate::event::{Category, Event, Severity};
+use crate::store::{FeedRecord, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
 
-/// One record of the feed: an alert or a review outcome, serialized once.
+/// One record of the feed, as subscribers receive it.
 #[derive(Debug)]
 pub(crate) struct Record {
     pub(crate) seq: u64,
@@ -41,6 +46,7 @@ pub(crate) struct Record {
 struct Hold {
     room: Box<str>,
     event: Box<str>,
+    /// The ingest connection that sent it (0 after a restart: it is gone).
     conn: u64,
     deadline: Instant,
     categories: Vec<Category>,
@@ -57,16 +63,23 @@ pub(crate) struct Resolution {
 #[derive(Debug)]
 struct Inner {
     next_seq: u64,
+    /// Delivered records, in seq order.
     history: VecDeque<Arc<Record>>,
     holds: BTreeMap<u64, Hold>,
 }
 
 /// The feed: history, fan-out and held messages.
-#[derive(Debug)]
 pub(crate) struct Hub {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Record>>,
     config: AlertConfig,
+    store: OnceLock<Arc<Store>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("config", &self.config).finish()
+    }
 }
 
 /// Why a review was refused.
@@ -95,11 +108,10 @@ struct EventFrame<'a> {
     text: &'a str,
 }
 
+/// The fields of a review record (in the feed, after `kind` and `seq`; for the
+/// platform, after `kind` alone).
 #[derive(Serialize)]
-struct ReviewFrame<'a> {
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
+struct ReviewFields<'a> {
     #[serde(rename = "ref")]
     held: u64,
     id: &'a str,
@@ -117,10 +129,14 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// `{"kind":KIND,"seq":SEQ,` + the rest of `body` (an object): the seq is known only
-/// under the lock, the body is serialized before it.
-fn with_seq(kind: &str, seq: u64, body: &str) -> Utf8Bytes {
-    format!("{{\"kind\":\"{kind}\",\"seq\":{seq},{}", &body[1..]).into()
+/// Insert keeping seq order (records arrive in order, or nearly: a record delivered
+/// unstored may overtake one still being committed).
+fn insert_sorted(history: &mut VecDeque<Arc<Record>>, record: Arc<Record>) {
+    let at = history
+        .iter()
+        .rposition(|r| r.seq < record.seq)
+        .map_or(0, |i| i + 1);
+    history.insert(at, record);
 }
 
 impl Hub {
@@ -134,7 +150,54 @@ impl Hub {
             }),
             tx,
             config,
+            store: OnceLock::new(),
         }
+    }
+
+    /// Route records through `store` from now on.
+    pub(crate) fn attach(&self, store: Arc<Store>) {
+        let _ = self.store.set(store);
+    }
+
+    /// The store records pass through, if any.
+    pub(crate) fn store(&self) -> Option<&Arc<Store>> {
+        self.store.get()
+    }
+
+    /// Resume from what the store held: the seq, the history, the pending holds.
+    pub(crate) fn restore(&self, recovered: &Recovered) {
+        let mut inner = self.lock();
+        inner.next_seq = inner.next_seq.max(recovered.next_seq);
+        for row in &recovered.history {
+            insert_sorted(
+                &mut inner.history,
+                Arc::new(Record {
+                    seq: row.seq,
+                    room: row.room.as_str().into(),
+                    categories: row.categories.clone(),
+                    severity: row.severity,
+                    json: row.frame.clone().into(),
+                }),
+            );
+        }
+        let now = now_ms();
+        for h in &recovered.holds {
+            // Time already spent held counts towards the deadline.
+            let left = (h.ts + self.config.hold_timeout_s * 1000).saturating_sub(now);
+            inner.holds.insert(
+                h.seq,
+                Hold {
+                    room: h.room.as_str().into(),
+                    event: h.event_id.as_str().into(),
+                    conn: 0,
+                    deadline: Instant::now() + Duration::from_millis(left),
+                    categories: h.categories.clone(),
+                    severity: h.severity,
+                },
+            );
+        }
+        metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
+        metrics::gauge!(t::ALERT_HISTORY).set(inner.history.len() as f64);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -143,19 +206,50 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Append `record` to the history and fan it out. Called with the lock held, so
-    /// the broadcast order is the seq order.
-    fn append(&self, inner: &mut Inner, record: Record) -> Arc<Record> {
-        let record = Arc::new(record);
-        inner.history.push_back(record.clone());
+    /// Store the record, or, without a store (or when it cannot take it), deliver it
+    /// now. Called with the lock held, so the store sees records in seq order.
+    fn emit(&self, inner: &mut Inner, record: FeedRecord) {
+        let Some(store) = self.store.get() else {
+            self.deliver(inner, &record, true);
+            return;
+        };
+        if let Err(Rejected(record)) = store.submit(record) {
+            metrics::counter!(t::STORE_UNSTORED).increment(1);
+            tracing::error!(
+                seq = record.seq,
+                "Store queue full: record delivered without being stored."
+            );
+            self.deliver(inner, &record, false);
+        }
+    }
+
+    /// Records back from the store writer: deliver them, marked if not stored.
+    pub(crate) fn committed(&self, records: Vec<(FeedRecord, bool)>) {
+        let mut inner = self.lock();
+        for (record, stored) in records {
+            self.deliver(&mut inner, &record, stored);
+        }
+    }
+
+    /// Add a record to the history and fan it out.
+    fn deliver(&self, inner: &mut Inner, record: &FeedRecord, stored: bool) {
+        // Without a store there is nothing to say about storing.
+        let stored = stored || self.store.get().is_none();
+        let record = Arc::new(Record {
+            seq: record.seq,
+            room: record.room.as_str().into(),
+            categories: record.categories.clone(),
+            severity: record.severity,
+            json: record.frame(stored).into(),
+        });
+        insert_sorted(&mut inner.history, record.clone());
         while inner.history.len() > self.config.history {
             inner.history.pop_front();
         }
         // No subscriber is not an error: the record is in the history.
-        let _ = self.tx.send(record.clone());
+        let _ = self.tx.send(record);
         metrics::counter!(t::ALERTS).increment(1);
         metrics::gauge!(t::ALERT_HISTORY).set(inner.history.len() as f64);
-        record
     }
 
     /// Publish the alert of a flagged event sent on connection `conn`; registers a
@@ -175,13 +269,10 @@ impl Hub {
             actions: &outcome.actions,
         })
         .unwrap_or_else(|_| "{}".into());
-        let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
-        categories.sort_unstable();
-        categories.dedup();
-        let severity = outcome.hits.iter().map(|h| h.severity).max();
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
+        let record = FeedRecord::alert(seq, ev, outcome, body);
         if outcome.decision == crate::event::Decision::Hold {
             inner.holds.insert(
                 seq,
@@ -190,22 +281,13 @@ impl Hub {
                     event: ev.id.as_ref().into(),
                     conn,
                     deadline: Instant::now() + Duration::from_secs(self.config.hold_timeout_s),
-                    categories: categories.clone(),
-                    severity,
+                    categories: record.categories.clone(),
+                    severity: record.severity,
                 },
             );
             metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
         }
-        self.append(
-            &mut inner,
-            Record {
-                seq,
-                room: ev.room.as_ref().into(),
-                categories,
-                severity,
-                json: with_seq("alert", seq, &body),
-            },
-        );
+        self.emit(&mut inner, record);
         seq
     }
 
@@ -254,30 +336,41 @@ impl Hub {
         note: Option<&str>,
     ) -> Resolution {
         let ts = now_ms();
-        let frame = |seq| {
-            serde_json::to_string(&ReviewFrame {
-                kind: "review",
-                seq,
-                held,
-                id: &hold.event,
-                room: &hold.room,
-                decision,
-                by,
-                note,
-                ts,
-            })
-            .unwrap_or_default()
-        };
+        let fields = serde_json::to_string(&ReviewFields {
+            held,
+            id: &hold.event,
+            room: &hold.room,
+            decision,
+            by,
+            note,
+            ts,
+        })
+        .unwrap_or_else(|_| "{}".into());
+        let platform = format!(
+            "{{\"kind\":\"review\",{}",
+            fields.strip_prefix('{').unwrap_or("}")
+        );
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        self.append(
+        self.emit(
             inner,
-            Record {
+            FeedRecord {
                 seq,
-                room: hold.room.clone(),
+                kind: "review",
+                ts,
+                room: hold.room.to_string(),
                 categories: hold.categories.clone(),
                 severity: hold.severity,
-                json: frame(Some(seq)).into(),
+                body: fields,
+                event: None,
+                actions: Vec::new(),
+                review: Some(ReviewRow {
+                    held_seq: held,
+                    event_id: hold.event.to_string(),
+                    decision: decision.as_str(),
+                    by: by.to_owned(),
+                    note: note.map(str::to_owned),
+                }),
             },
         );
         metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
@@ -290,7 +383,7 @@ impl Hub {
             .increment(1);
         Resolution {
             conn: hold.conn,
-            frame: frame(None),
+            frame: platform,
         }
     }
 
@@ -300,7 +393,8 @@ impl Hub {
         self.tx.subscribe()
     }
 
-    /// Records after `since`, and the first seq the history still holds.
+    /// Records after `since` in the in-memory history, and the first seq it holds
+    /// (older records are in the store).
     pub(crate) fn since(&self, since: u64) -> (Vec<Arc<Record>>, u64) {
         let inner = self.lock();
         let first = inner.history.front().map_or(inner.next_seq, |r| r.seq);
@@ -372,16 +466,18 @@ impl AlertQuery {
 
 impl Filter {
     fn matches(&self, r: &Record) -> bool {
-        self.rooms
-            .as_ref()
-            .is_none_or(|rooms| rooms.contains(&*r.room))
+        self.accepts(&r.room, &r.categories, r.severity)
+    }
+
+    fn accepts(&self, room: &str, categories: &[Category], severity: Option<Severity>) -> bool {
+        self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
             && self
                 .categories
                 .as_ref()
-                .is_none_or(|cs| r.categories.iter().any(|c| cs.contains(c)))
+                .is_none_or(|cs| categories.iter().any(|c| cs.contains(c)))
             && self
                 .min_severity
-                .is_none_or(|min| r.severity.is_some_and(|s| s >= min))
+                .is_none_or(|min| severity.is_some_and(|s| s >= min))
     }
 }
 
@@ -425,8 +521,19 @@ pub(crate) async fn subscriber(
     };
 
     if query.since.is_some() && since + 1 < first {
-        let notice = serde_json::json!({"kind":"notice","message":format!("history starts at seq {first}; records {} to {} are no longer held in memory", since + 1, first - 1)});
-        let _ = sink.feed(Message::Text(notice.to_string().into())).await;
+        // Older than the memory holds: read it back from the store, page by page.
+        match replay_from_store(&state, since, first, &filter, &mut sink).await {
+            Ok(Some(oldest)) if oldest > since + 1 => {
+                let notice = serde_json::json!({"kind":"notice","message":format!("the store holds records from seq {oldest} on; records {} to {} are gone (retention)", since + 1, oldest - 1)});
+                let _ = sink.feed(Message::Text(notice.to_string().into())).await;
+            }
+            Ok(_) => {}
+            Err(Replay::Socket) => return,
+            Err(Replay::Unavailable(why)) => {
+                let notice = serde_json::json!({"kind":"notice","message":format!("history starts at seq {first}; records {} to {} cannot be replayed: {why}", since + 1, first - 1)});
+                let _ = sink.feed(Message::Text(notice.to_string().into())).await;
+            }
+        }
     }
     for r in backlog {
         last = r.seq;
@@ -495,6 +602,74 @@ pub(crate) async fn subscriber(
                     return;
                 }
             }
+        }
+    }
+}
+
+enum Replay {
+    /// Writing to the subscriber failed.
+    Socket,
+    /// The store cannot be read (none, or an error).
+    Unavailable(String),
+}
+
+/// Send the records with `since < seq < before` from the store. Returns the oldest
+/// seq the store holds.
+async fn replay_from_store(
+    state: &Arc<AppState>,
+    since: u64,
+    before: u64,
+    filter: &Filter,
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+) -> Result<Option<u64>, Replay> {
+    const PAGE: usize = 1000;
+    let Some(store) = state.hub.store() else {
+        return Err(Replay::Unavailable("no store".into()));
+    };
+    let reader = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.reader())
+            .await
+            .map_err(|e| Replay::Unavailable(e.to_string()))?
+            .map_err(|e| Replay::Unavailable(e.to_string()))?
+    };
+    let reader = Arc::new(Mutex::new(reader));
+    let oldest = {
+        let reader = reader.clone();
+        tokio::task::spawn_blocking(move || {
+            reader.lock().unwrap_or_else(|e| e.into_inner()).first_seq()
+        })
+        .await
+        .map_err(|e| Replay::Unavailable(e.to_string()))?
+        .map_err(|e| Replay::Unavailable(e.to_string()))?
+    };
+    let mut after = since;
+    loop {
+        let page = {
+            let reader = reader.clone();
+            tokio::task::spawn_blocking(move || {
+                reader
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .feed(after, before, PAGE)
+            })
+            .await
+            .map_err(|e| Replay::Unavailable(e.to_string()))?
+            .map_err(|e| Replay::Unavailable(e.to_string()))?
+        };
+        for row in &page {
+            after = row.seq;
+            if filter.accepts(&row.room, &row.categories, row.severity)
+                && sink
+                    .feed(Message::Text(row.frame.clone().into()))
+                    .await
+                    .is_err()
+            {
+                return Err(Replay::Socket);
+            }
+        }
+        if page.len() < PAGE {
+            return Ok(oldest);
         }
     }
 }

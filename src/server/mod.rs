@@ -12,6 +12,7 @@
 //! | `GET /v1/lexicon` | lexicon version, hash and sizes |
 //! | `POST /v1/lexicon/reload` | rebuild the lexicon off the hot path and swap it |
 //! | `GET`/`PUT /v1/rooms/{room}/tier` | a room's monitoring tier (`{"tier":"enhanced"}`) |
+//! | `GET /v1/actions?room=&since=&until=&limit=&cursor=` | the stored actions, paged (audit) |
 //!
 //! Shutdown: stop accepting, let every connection answer the events it has read and
 //! send a close frame, wait at most `shutdown_grace_s`, return.
@@ -44,6 +45,7 @@ use crate::engine::{Engine, Ruleset};
 use crate::event::Tier;
 use crate::lexicon::{Lexicon, LexiconError, Problem};
 use crate::matcher::{BuildError, BuildOptions};
+use crate::store::{ActionQuery, LexiconRecord, OnCommit, Store, parse_time};
 use crate::telemetry as t;
 
 pub use alerts::CLOSE_LAGGED;
@@ -80,7 +82,7 @@ enum Outbound {
 struct AppState {
     config: Config,
     engine: Engine,
-    hub: alerts::Hub,
+    hub: Arc<alerts::Hub>,
     /// Writers of open ingest connections, for review outcomes.
     connections: DashMap<u64, mpsc::Sender<Outbound>>,
     next_conn: AtomicU64,
@@ -116,6 +118,20 @@ impl AppState {
         }
     }
 
+    /// Record the running lexicon version in the store (evidence is traced to it).
+    fn record_lexicon(&self) {
+        if let Some(store) = self.hub.store() {
+            let info = LexiconInfo::of(&self.engine.rules());
+            store.record_lexicon(LexiconRecord {
+                summary: serde_json::to_string(&info.stats).unwrap_or_default(),
+                version: info.version,
+                hash: info.hash,
+                origin: info.origin,
+                loaded_at: now_ms(),
+            });
+        }
+    }
+
     /// Rebuild the lexicon from its configured source and swap it in.
     async fn reload(&self) -> Result<LexiconInfo, ReloadError> {
         let _one = self.reload_lock.lock().await;
@@ -129,6 +145,7 @@ impl AppState {
         match built {
             Ok(rules) => {
                 let old = self.engine.swap_rules(rules);
+                self.record_lexicon();
                 metrics::counter!(t::RELOADS, "result" => "ok").increment(1);
                 let info = LexiconInfo::of(&self.engine.rules());
                 tracing::info!(from = %old.version(), to = %info.version, "Lexicon reloaded.");
@@ -225,9 +242,14 @@ pub async fn run_with_reload(
     let rules = Ruleset::compile(&lexicon, BuildOptions::default())?;
     t::prometheus();
     let grace = Duration::from_secs(config.shutdown_grace_s);
+    let engine = Engine::new(rules, config.engine);
+    let hub = Arc::new(alerts::Hub::new(config.alerts));
+    if config.store.enabled {
+        open_store(&config, &engine, &hub);
+    }
     let state = Arc::new(AppState {
-        engine: Engine::new(rules, config.engine),
-        hub: alerts::Hub::new(config.alerts),
+        engine,
+        hub,
         connections: DashMap::new(),
         next_conn: AtomicU64::new(1),
         shutdown: CancellationToken::new(),
@@ -235,6 +257,7 @@ pub async fn run_with_reload(
         reload_lock: tokio::sync::Mutex::new(()),
         config,
     });
+    state.record_lexicon();
     let addr = listener.local_addr()?;
     tracing::info!(%addr, lexicon = %state.engine.rules().version(), "liveguard serving.");
 
@@ -269,6 +292,37 @@ pub async fn run_with_reload(
     Ok(())
 }
 
+/// Open the store, resume from it (seq, history, holds, tiers) and route the feed
+/// through it. A store that cannot be opened (corrupt, locked, unwritable) does not
+/// stop the server: it runs without one, loudly.
+fn open_store(config: &Config, engine: &Engine, hub: &Arc<alerts::Hub>) {
+    let weak = Arc::downgrade(hub);
+    let on_commit: OnCommit = Box::new(move |records| {
+        if let Some(hub) = weak.upgrade() {
+            hub.committed(records);
+        }
+    });
+    match Store::open(&config.data, config.store, config.alerts.history, on_commit) {
+        Ok((store, recovered)) => {
+            hub.restore(&recovered);
+            for (room, tier) in &recovered.tiers {
+                engine.set_tier(room, *tier);
+            }
+            tracing::info!(
+                path = %store.path().display(),
+                next_seq = recovered.next_seq,
+                holds = recovered.holds.len(),
+                "Evidence store open."
+            );
+            hub.attach(Arc::new(store));
+        }
+        Err(e) => {
+            metrics::gauge!(t::STORE_UP).set(0.0);
+            tracing::error!(error = %e, "The evidence store cannot be opened: serving WITHOUT one; nothing will be kept.");
+        }
+    }
+}
+
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/ingest", get(ingest_upgrade))
@@ -278,6 +332,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/lexicon", get(lexicon_info))
         .route("/v1/lexicon/reload", post(reload))
         .route("/v1/rooms/{room}/tier", get(get_tier).put(put_tier))
+        .route("/v1/actions", get(list_actions))
         .with_state(state)
 }
 
@@ -405,6 +460,63 @@ async fn put_tier(
     axum::Json(body): axum::Json<TierBody>,
 ) -> impl IntoResponse {
     state.engine.set_tier(&room, body.tier);
+    if let Some(store) = state.hub.store() {
+        store.set_tier(&room, body.tier, now_ms());
+    }
     tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
     axum::Json(body)
+}
+
+/// `GET /v1/actions?room=&since=&until=&limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+struct ActionsParams {
+    room: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list_actions(
+    State(state): State<Arc<AppState>>,
+    Query(p): Query<ActionsParams>,
+) -> Response {
+    let bad = |msg: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": msg})),
+        )
+            .into_response()
+    };
+    let time = |v: &Option<String>| v.as_deref().map(parse_time).transpose();
+    let (since, until) = match (time(&p.since), time(&p.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let cursor = match p.cursor.as_deref().map(str::parse::<u64>).transpose() {
+        Ok(c) => c,
+        Err(_) => return bad("cursor: pass back the next_cursor of the previous page".into()),
+    };
+    let query = ActionQuery {
+        room: p.room,
+        since,
+        until,
+        limit: p.limit.unwrap_or(100),
+        cursor,
+    };
+    let Some(store) = state.hub.store().cloned() else {
+        let body = serde_json::json!({"error": "the evidence store is not running"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    };
+    let page =
+        tokio::task::spawn_blocking(move || store.reader().and_then(|r| r.actions(&query))).await;
+    match page {
+        Ok(Ok(page)) => axum::Json(page).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Audit query failed.");
+            let body = serde_json::json!({"error": "the store could not be read"});
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

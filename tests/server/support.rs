@@ -25,8 +25,26 @@ pub struct Server {
     pub handle: JoinHandle<Result<(), liveguard::server::ServerError>>,
 }
 
+/// A fresh data directory for one test server.
+pub fn data_dir(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "liveguard-test-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 impl Server {
-    pub async fn start(config: Config) -> Server {
+    /// Start a server; a default data directory is replaced by a fresh one, so tests
+    /// never share a store.
+    pub async fn start(mut config: Config) -> Server {
+        if config.data == Config::default().data {
+            config.data = data_dir("server");
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

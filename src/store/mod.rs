@@ -1,0 +1,597 @@
+//! The evidence store: every alert, action and review kept in SQLite, for replay and
+//! for regulators (Art 16 and Art 31: at least three years).
+//!
+//! One file, `liveguard.db`, under the data directory, in WAL mode. A dedicated writer
+//! thread owns the write connection and commits in groups: it takes whatever is
+//! queued, writes it in one transaction, and only then hands the records to the
+//! alert feed (`on_commit`). So a moderator never sees an alert that a crash could
+//! take back, and the hot path never waits for the disk: it only queues.
+//!
+//! Store trouble never stops moderation. The queue is bounded
+//! (`store.max_pending`); a record that cannot be queued, or whose batch fails to
+//! commit (disk full, a locked or read-only file), is still delivered, marked
+//! `"stored":false`, counted in `liveguard_store_unstored_total` and logged.
+//!
+//! Schema changes are versioned migrations (`PRAGMA user_version`).
+
+mod query;
+mod schema;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use serde::Deserialize;
+
+use crate::dispatch::Action;
+use crate::engine::Outcome;
+use crate::event::{Category, Event, Severity, Tier};
+use crate::telemetry as t;
+
+pub use query::{ActionPage, ActionQuery, ExportError, ExportQuery, FeedRow, HeldRow, Reader};
+pub use time::parse_time;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "liveguard.db";
+
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// Store settings (`[store]` in the configuration file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Keep evidence at all. Off, alerts go straight to subscribers and nothing
+    /// survives a restart.
+    pub enabled: bool,
+    /// Records older than this are purged (default three years, Art 16/31).
+    pub retention_days: u64,
+    /// How often the purge runs, in seconds.
+    pub purge_interval_s: u64,
+    /// Records queued for the writer; when full, records are delivered unstored
+    /// (counted) rather than stall the hot path.
+    pub max_pending: usize,
+    /// Most records per transaction.
+    pub batch_max: usize,
+    /// `normal`: durable across process crashes (WAL); `full`: also across power loss.
+    pub synchronous: Synchronous,
+    /// Upper bound of the database size, in MiB (0: none). Writes beyond it fail like
+    /// a full disk, which is how operators cap the store's footprint.
+    pub max_size_mib: u64,
+}
+
+/// SQLite's `synchronous` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync at checkpoints: survives a killed process, may lose the last commits
+    /// on power loss.
+    Normal,
+    /// fsync every commit.
+    Full,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            enabled: true,
+            retention_days: 3 * 365,
+            purge_interval_s: 3600,
+            max_pending: 65_536,
+            batch_max: 2048,
+            synchronous: Synchronous::Normal,
+            max_size_mib: 0,
+        }
+    }
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// SQLite refused (corrupt file, locked, permissions).
+    #[error("store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The writer thread could not start.
+    #[error("cannot start the store writer: {0}")]
+    Thread(std::io::Error),
+}
+
+/// One record of the alert feed, with the rows it stores.
+#[derive(Debug)]
+pub struct FeedRecord {
+    /// The feed sequence number.
+    pub seq: u64,
+    /// `alert` or `review`.
+    pub kind: &'static str,
+    /// Event time (alerts) or resolution time (reviews), ms since the epoch.
+    pub ts: u64,
+    /// The room.
+    pub room: String,
+    /// Categories of the hits (for feed filters).
+    pub categories: Vec<Category>,
+    /// Highest severity of the hits.
+    pub severity: Option<Severity>,
+    /// The frame without its `kind` and `seq`: a JSON object whose fields follow them.
+    pub body: String,
+    /// The flagged event, for alerts.
+    pub event: Option<EventRow>,
+    /// The actions of the event.
+    pub actions: Vec<ActionRow>,
+    /// The review, for review records.
+    pub review: Option<ReviewRow>,
+}
+
+/// A flagged event as stored.
+#[derive(Debug)]
+pub struct EventRow {
+    /// Platform event id.
+    pub event_id: String,
+    /// Chat or transcript.
+    pub kind: &'static str,
+    /// Sender.
+    pub user: Option<String>,
+    /// Sender's role.
+    pub role: &'static str,
+    /// Original text.
+    pub text: String,
+    /// Normalized text, as matched.
+    pub normalized: String,
+    /// Decision.
+    pub decision: &'static str,
+    /// Hits, as JSON.
+    pub hits: String,
+    /// Lexicon version.
+    pub lexicon: String,
+    /// Whether the message was held for review.
+    pub held: bool,
+}
+
+/// An action as stored.
+#[derive(Debug)]
+pub struct ActionRow {
+    /// The stable action id.
+    pub action_id: String,
+    /// Action type.
+    pub action: &'static str,
+    /// Target sender.
+    pub target_user: Option<String>,
+    /// Target event.
+    pub target_event: Option<String>,
+    /// Target room.
+    pub target_room: Option<String>,
+    /// Duration in seconds.
+    pub duration_s: Option<u64>,
+    /// The action as JSON (what subscribers and exports see).
+    pub json: String,
+    /// Lexicon version.
+    pub lexicon: String,
+    /// Legal basis.
+    pub basis: String,
+}
+
+/// A review as stored.
+#[derive(Debug)]
+pub struct ReviewRow {
+    /// The alert seq of the held event.
+    pub held_seq: u64,
+    /// Its event id.
+    pub event_id: String,
+    /// approve or reject.
+    pub decision: &'static str,
+    /// Moderator, or `expiry`.
+    pub by: String,
+    /// The moderator's note.
+    pub note: Option<String>,
+}
+
+impl FeedRecord {
+    /// The record of a flagged event.
+    pub fn alert(seq: u64, ev: &Event<'_>, outcome: &Outcome, body: String) -> FeedRecord {
+        let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
+        categories.sort_unstable();
+        categories.dedup();
+        FeedRecord {
+            seq,
+            kind: "alert",
+            ts: outcome.ts,
+            room: ev.room.to_string(),
+            severity: outcome.hits.iter().map(|h| h.severity).max(),
+            categories,
+            body,
+            event: Some(EventRow {
+                event_id: ev.id.to_string(),
+                kind: ev.kind.as_str(),
+                user: ev.user.as_deref().map(str::to_owned),
+                role: ev.role.as_str(),
+                text: ev.text.to_string(),
+                normalized: outcome.normalized.clone().unwrap_or_default(),
+                decision: outcome.decision.as_str(),
+                hits: hits_json(outcome),
+                lexicon: outcome.lexicon.to_string(),
+                held: outcome.decision == crate::event::Decision::Hold,
+            }),
+            actions: outcome.actions.iter().map(ActionRow::of).collect(),
+            review: None,
+        }
+    }
+
+    /// The frame subscribers receive: `{"kind":…,"seq":…,` then the body's fields;
+    /// `"stored":false` when the store could not keep it.
+    pub fn frame(&self, stored: bool) -> String {
+        let fields = self.body.strip_prefix('{').unwrap_or("}");
+        let unstored = if stored { "" } else { "\"stored\":false," };
+        format!(
+            "{{\"kind\":\"{}\",\"seq\":{},{unstored}{fields}",
+            self.kind, self.seq
+        )
+    }
+}
+
+fn hits_json(outcome: &Outcome) -> String {
+    #[derive(serde::Serialize)]
+    struct HitRow<'a> {
+        rule: &'a str,
+        term: &'a str,
+        category: Category,
+        severity: Severity,
+        start: usize,
+        end: usize,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        window: &'a [String],
+    }
+    let rows: Vec<HitRow<'_>> = outcome
+        .hits
+        .iter()
+        .map(|h| HitRow {
+            rule: &h.rule,
+            term: &h.term,
+            category: h.category,
+            severity: h.severity,
+            start: h.start,
+            end: h.end,
+            window: &h.window,
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
+}
+
+impl ActionRow {
+    fn of(a: &Action) -> ActionRow {
+        ActionRow {
+            action_id: a.action_id.clone(),
+            action: a.action.as_str(),
+            target_user: a.target.user.clone(),
+            target_event: a.target.event.clone(),
+            target_room: a.target.room.clone(),
+            duration_s: a.duration_s,
+            json: serde_json::to_string(a).unwrap_or_default(),
+            lexicon: a.lexicon.to_string(),
+            basis: a.basis.to_string(),
+        }
+    }
+}
+
+/// What the writer is asked to do.
+enum Command {
+    Feed(Box<FeedRecord>),
+    Tier(String, Tier, u64),
+    Lexicon(LexiconRecord),
+    Purge(u64, mpsc::Sender<usize>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// A lexicon version as recorded (`lexicons` table).
+#[derive(Clone, Debug)]
+pub struct LexiconRecord {
+    /// Version string.
+    pub version: String,
+    /// Content hash.
+    pub hash: String,
+    /// Where it was loaded from.
+    pub origin: String,
+    /// When, ms since the epoch.
+    pub loaded_at: u64,
+    /// Sizes and counts, as JSON.
+    pub summary: String,
+}
+
+/// Records handed back by the writer after their transaction: stored, or not.
+pub type OnCommit = Box<dyn Fn(Vec<(FeedRecord, bool)>) + Send>;
+
+/// What the store held when it was opened, to resume from.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The next feed seq.
+    pub next_seq: u64,
+    /// The last records of the feed, oldest first.
+    pub history: Vec<FeedRow>,
+    /// Held messages not yet reviewed.
+    pub holds: Vec<HeldRow>,
+    /// Room tiers.
+    pub tiers: Vec<(String, Tier)>,
+}
+
+/// The open store: a queue to the writer thread, and a path for readers. The writer
+/// ends when the store is dropped, after writing what was queued.
+pub struct Store {
+    path: PathBuf,
+    tx: SyncSender<Command>,
+    pending: Arc<AtomicUsize>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// A record the writer's queue could not take.
+#[derive(Debug)]
+pub struct Rejected(pub Box<FeedRecord>);
+
+impl Store {
+    /// Open (creating if needed) the store in `dir`, migrate it, read what it holds
+    /// (keeping `history` feed records), and start the writer.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory or database cannot be opened.
+    pub fn open(
+        dir: &Path,
+        config: StoreConfig,
+        history: usize,
+        on_commit: OnCommit,
+    ) -> Result<(Store, Recovered), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(sqlite)?;
+        schema::prepare(&mut conn, config).map_err(sqlite)?;
+        let recovered = query::recover(&conn, history).map_err(sqlite)?;
+        let (tx, rx) = mpsc::sync_channel(config.max_pending);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let writer = Writer {
+            conn,
+            rx,
+            config,
+            on_commit,
+            pending: pending.clone(),
+            healthy: healthy.clone(),
+            last_purge: Instant::now(),
+        };
+        std::thread::Builder::new()
+            .name("liveguard-store".into())
+            .spawn(move || writer.run())
+            .map_err(StoreError::Thread)?;
+        metrics::gauge!(t::STORE_UP).set(1.0);
+        Ok((
+            Store {
+                path,
+                tx,
+                pending,
+                healthy,
+            },
+            recovered,
+        ))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queue a feed record. Never blocks: a full queue hands the record back.
+    ///
+    /// # Errors
+    /// [`Rejected`] with the record when the queue is full or the writer is gone.
+    pub fn submit(&self, record: FeedRecord) -> Result<(), Rejected> {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(Command::Feed(Box::new(record))) {
+            Ok(()) => {
+                metrics::gauge!(t::STORE_PENDING).set(self.pending.load(Ordering::Relaxed) as f64);
+                Ok(())
+            }
+            Err(
+                TrySendError::Full(Command::Feed(r)) | TrySendError::Disconnected(Command::Feed(r)),
+            ) => {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+                Err(Rejected(r))
+            }
+            Err(_) => unreachable!("a feed command comes back as it went"),
+        }
+    }
+
+    /// Record a room's tier (best effort: a full queue drops it, with a log line).
+    pub fn set_tier(&self, room: &str, tier: Tier, now_ms: u64) {
+        if self
+            .tx
+            .try_send(Command::Tier(room.to_owned(), tier, now_ms))
+            .is_err()
+        {
+            tracing::error!(%room, "Store queue full: room tier not recorded.");
+        }
+    }
+
+    /// Record a lexicon version (best effort).
+    pub fn record_lexicon(&self, record: LexiconRecord) {
+        if self.tx.try_send(Command::Lexicon(record)).is_err() {
+            tracing::error!("Store queue full: lexicon version not recorded.");
+        }
+    }
+
+    /// Purge records older than the retention period at `now_ms` (the writer also
+    /// does this on its own every `purge_interval_s`). Blocks until done; returns how
+    /// many rows went.
+    pub fn purge(&self, now_ms: u64) -> usize {
+        let (ack, done) = mpsc::channel();
+        if self.tx.send(Command::Purge(now_ms, ack)).is_err() {
+            return 0;
+        }
+        done.recv().unwrap_or(0)
+    }
+
+    /// Wait until everything queued so far is written (or failed). Blocks.
+    pub fn flush(&self) {
+        let (ack, done) = mpsc::channel();
+        if self.tx.send(Command::Flush(ack)).is_ok() {
+            let _ = done.recv();
+        }
+    }
+
+    /// Whether the last transaction committed.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// A reader on its own connection (WAL: reads never wait for the writer).
+    ///
+    /// # Errors
+    /// The SQLite error when the file cannot be opened.
+    pub fn reader(&self) -> Result<Reader, rusqlite::Error> {
+        Reader::open(&self.path)
+    }
+}
+
+/// Open a store file for reading only (export, audits).
+///
+/// # Errors
+/// The SQLite error when it cannot be opened.
+pub fn open_reader(dir: &Path) -> Result<Reader, rusqlite::Error> {
+    Reader::open(&dir.join(DB_FILE))
+}
+
+struct Writer {
+    conn: Connection,
+    rx: Receiver<Command>,
+    config: StoreConfig,
+    on_commit: OnCommit,
+    pending: Arc<AtomicUsize>,
+    healthy: Arc<AtomicBool>,
+    last_purge: Instant,
+}
+
+impl Writer {
+    fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.config.batch_max {
+                match self.rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            self.apply(batch);
+            if self.last_purge.elapsed() >= Duration::from_secs(self.config.purge_interval_s) {
+                self.last_purge = Instant::now();
+                self.purge(now_ms());
+            }
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<Command>) {
+        let mut records = Vec::new();
+        let mut tiers = Vec::new();
+        let mut lexicons = Vec::new();
+        let mut acks = Vec::new();
+        let mut purges = Vec::new();
+        for c in batch {
+            match c {
+                Command::Feed(r) => records.push(*r),
+                Command::Tier(room, tier, ts) => tiers.push((room, tier, ts)),
+                Command::Lexicon(l) => lexicons.push(l),
+                Command::Purge(now, ack) => purges.push((now, ack)),
+                Command::Flush(ack) => acks.push(ack),
+            }
+        }
+        let started = Instant::now();
+        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons);
+        let stored = match result {
+            Ok(()) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("Store writes succeed again.");
+                }
+                metrics::gauge!(t::STORE_UP).set(1.0);
+                metrics::counter!(t::STORE_WRITES).increment(records.len() as u64);
+                metrics::histogram!(t::STORE_COMMIT).record(started.elapsed().as_secs_f64());
+                true
+            }
+            Err(e) => {
+                metrics::gauge!(t::STORE_UP).set(0.0);
+                metrics::counter!(t::STORE_ERRORS).increment(1);
+                metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
+                if self.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::error!(error = %e, records = records.len(), "Store write failed: records are delivered but NOT stored until the store recovers.");
+                } else {
+                    tracing::debug!(error = %e, records = records.len(), "Store write failed again.");
+                }
+                false
+            }
+        };
+        let n = records.len();
+        if n > 0 {
+            (self.on_commit)(records.into_iter().map(|r| (r, stored)).collect());
+            self.pending.fetch_sub(n, Ordering::Relaxed);
+            metrics::gauge!(t::STORE_PENDING).set(self.pending.load(Ordering::Relaxed) as f64);
+        }
+        for (now, ack) in purges {
+            let _ = ack.send(self.purge(now));
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+    }
+
+    fn purge(&mut self, now_ms: u64) -> usize {
+        let cutoff = now_ms.saturating_sub(self.config.retention_days.saturating_mul(DAY_MS));
+        match schema::purge(&mut self.conn, cutoff) {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(
+                        rows = n,
+                        cutoff,
+                        "Purged records past the retention period."
+                    );
+                }
+                metrics::counter!(t::STORE_PURGED).increment(n as u64);
+                n
+            }
+            Err(e) => {
+                metrics::counter!(t::STORE_ERRORS).increment(1);
+                tracing::error!(error = %e, "Retention purge failed.");
+                0
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests;

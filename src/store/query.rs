@@ -1,0 +1,346 @@
+//! Reading the store: recovery at startup, feed replay, the audit query, export.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use super::Recovered;
+use crate::event::{Category, Severity, Tier};
+
+/// A feed record read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedRow {
+    /// Feed seq.
+    pub seq: u64,
+    /// alert or review.
+    pub kind: String,
+    /// Room.
+    pub room: String,
+    /// Categories of its hits.
+    pub categories: Vec<Category>,
+    /// Highest severity.
+    pub severity: Option<Severity>,
+    /// The frame as subscribers receive it.
+    pub frame: String,
+}
+
+/// A held message not yet reviewed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldRow {
+    /// Its alert seq.
+    pub seq: u64,
+    /// The platform's event id.
+    pub event_id: String,
+    /// Room.
+    pub room: String,
+    /// When it was held, ms since the epoch.
+    pub ts: u64,
+    /// Categories of its hits.
+    pub categories: Vec<Category>,
+    /// Highest severity.
+    pub severity: Option<Severity>,
+}
+
+fn categories(s: &str) -> Vec<Category> {
+    s.split(',')
+        .filter_map(|c| Category::ALL.into_iter().find(|k| k.as_str() == c))
+        .collect()
+}
+
+fn severity(s: Option<String>) -> Option<Severity> {
+    let s = s?;
+    [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ]
+    .into_iter()
+    .find(|v| v.as_str() == s)
+}
+
+fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
+    let seq: i64 = r.get(0)?;
+    let kind: String = r.get(1)?;
+    let body: String = r.get(5)?;
+    let fields = body.strip_prefix('{').unwrap_or("}").to_owned();
+    Ok(FeedRow {
+        seq: seq as u64,
+        frame: format!("{{\"kind\":\"{kind}\",\"seq\":{seq},{fields}"),
+        kind,
+        room: r.get(2)?,
+        categories: categories(&r.get::<_, String>(3)?),
+        severity: severity(r.get(4)?),
+    })
+}
+
+const FEED_COLUMNS: &str = "seq, kind, room, categories, severity, body";
+
+/// What the store holds, to resume from.
+pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Recovered> {
+    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
+    let mut rows: Vec<FeedRow> = conn
+        .prepare(&format!(
+            "SELECT {FEED_COLUMNS} FROM feed ORDER BY seq DESC LIMIT ?1"
+        ))?
+        .query_map([history as i64], feed_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.reverse();
+    let holds = conn
+        .prepare(
+            "SELECT e.seq, e.event_id, e.room, e.ts, f.categories, f.severity FROM events e JOIN feed f ON f.seq = e.seq
+             WHERE e.held = 1 AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.held_seq = e.seq) ORDER BY e.seq",
+        )?
+        .query_map([], |r| {
+            Ok(HeldRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                event_id: r.get(1)?,
+                room: r.get(2)?,
+                ts: r.get::<_, i64>(3)? as u64,
+                categories: categories(&r.get::<_, String>(4)?),
+                severity: severity(r.get(5)?),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let tiers = conn
+        .prepare("SELECT room, tier FROM room_tiers")?
+        .query_map([], |r| {
+            let tier: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                if tier == "enhanced" {
+                    Tier::Enhanced
+                } else {
+                    Tier::Standard
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Recovered {
+        next_seq: last.map_or(1, |s| s as u64 + 1),
+        history: rows,
+        holds,
+        tiers,
+    })
+}
+
+/// `GET /v1/actions`: a page of actions in the order they were stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActionQuery {
+    /// Only this room.
+    pub room: Option<String>,
+    /// Only actions at or after this time (ms).
+    pub since: Option<u64>,
+    /// Only actions before this time (ms).
+    pub until: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this cursor (from the previous page).
+    pub cursor: Option<u64>,
+}
+
+/// One page of actions.
+#[derive(Debug, Serialize)]
+pub struct ActionPage {
+    /// The actions, as JSON objects.
+    pub actions: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `liveguard export`: actions with their evidence, for regulators.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportQuery {
+    /// Only this room.
+    pub room: Option<String>,
+    /// From this time (ms, inclusive).
+    pub since: Option<u64>,
+    /// To this time (ms, exclusive).
+    pub until: Option<u64>,
+}
+
+/// A read-only connection to the store.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reader")
+    }
+}
+
+impl Reader {
+    pub(crate) fn open(path: &Path) -> rusqlite::Result<Reader> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        Ok(Reader { conn })
+    }
+
+    /// Feed records with `after < seq < before`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn feed(&self, after: u64, before: u64, limit: usize) -> rusqlite::Result<Vec<FeedRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {FEED_COLUMNS} FROM feed WHERE seq > ?1 AND seq < ?2 ORDER BY seq LIMIT ?3"
+            ))?
+            .query_map(
+                params![
+                    after as i64,
+                    before.min(i64::MAX as u64) as i64,
+                    limit as i64
+                ],
+                feed_row,
+            )?
+            .collect()
+    }
+
+    /// The lowest seq the feed still holds.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn first_seq(&self) -> rusqlite::Result<Option<u64>> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT MIN(seq) FROM feed", [], |r| r.get(0))?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    /// One page of actions.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn actions(&self, q: &ActionQuery) -> rusqlite::Result<ActionPage> {
+        let limit = q.limit.clamp(1, 1000);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT row, json FROM actions
+             WHERE row > ?1 AND (?2 IS NULL OR room = ?2) AND (?3 IS NULL OR ts >= ?3) AND (?4 IS NULL OR ts < ?4)
+             ORDER BY row LIMIT ?5",
+        )?;
+        let rows: Vec<(i64, String)> = stmt
+            .query_map(
+                params![
+                    q.cursor.unwrap_or(0) as i64,
+                    q.room,
+                    q.since.map(|v| v as i64),
+                    q.until.map(|v| v as i64),
+                    limit as i64 + 1
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        Ok(ActionPage {
+            next_cursor: more
+                .then(|| rows.last().map(|(row, _)| row.to_string()))
+                .flatten(),
+            actions: rows
+                .iter()
+                .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                .collect(),
+        })
+    }
+
+    /// Every action matching `q`, each with its evidence events and the lexicon that
+    /// decided it, as NDJSON lines written to `out`. Returns how many.
+    ///
+    /// # Errors
+    /// SQLite or I/O errors.
+    pub fn export(
+        &self,
+        q: &ExportQuery,
+        out: &mut dyn std::io::Write,
+    ) -> Result<usize, ExportError> {
+        let mut actions = self.conn.prepare(
+            "SELECT json, lexicon FROM actions
+             WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR ts >= ?2) AND (?3 IS NULL OR ts < ?3)
+             ORDER BY ts, row",
+        )?;
+        let mut event = self.conn.prepare_cached(
+            "SELECT event_id, ts, kind, user, role, text, normalized, decision, hits, lexicon FROM events
+             WHERE event_id = ?1 AND room = ?2 ORDER BY seq DESC LIMIT 1",
+        )?;
+        let mut lexicon = self.conn.prepare_cached(
+            "SELECT hash, origin, loaded_at, summary FROM lexicons WHERE version = ?1 ORDER BY loaded_at DESC LIMIT 1",
+        )?;
+        let mut rows = actions.query(params![
+            q.room,
+            q.since.map(|v| v as i64),
+            q.until.map(|v| v as i64)
+        ])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let json: String = row.get(0)?;
+            let version: String = row.get(1)?;
+            let mut action: serde_json::Value = serde_json::from_str(&json)?;
+            let room = action["room"].as_str().unwrap_or_default().to_owned();
+            let evidence: Vec<serde_json::Value> = action["evidence"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|id| id.as_str())
+                .map(|id| {
+                    event
+                        .query_row(params![id, room], |r| {
+                            Ok(serde_json::json!({
+                                "id": r.get::<_, String>(0)?,
+                                "ts": r.get::<_, i64>(1)?,
+                                "kind": r.get::<_, String>(2)?,
+                                "user": r.get::<_, Option<String>>(3)?,
+                                "role": r.get::<_, String>(4)?,
+                                "text": r.get::<_, String>(5)?,
+                                "normalized": r.get::<_, String>(6)?,
+                                "decision": r.get::<_, String>(7)?,
+                                "hits": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(8)?).unwrap_or_default(),
+                                "lexicon": r.get::<_, String>(9)?,
+                            }))
+                        })
+                        .optional()
+                        .map(|e| e.unwrap_or_else(|| serde_json::json!({"id": id, "stored": false})))
+                })
+                .collect::<rusqlite::Result<_>>()?;
+            let lex = lexicon
+                .query_row([&version], |r| {
+                    Ok(serde_json::json!({
+                        "version": version,
+                        "hash": r.get::<_, String>(0)?,
+                        "origin": r.get::<_, String>(1)?,
+                        "loaded_at": r.get::<_, i64>(2)?,
+                        "summary": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(3)?).unwrap_or_default(),
+                    }))
+                })
+                .optional()?
+                .unwrap_or_else(|| serde_json::json!({"version": version}));
+            action["evidence_events"] = serde_json::Value::Array(evidence);
+            action["lexicon"] = lex;
+            serde_json::to_writer(&mut *out, &action)?;
+            out.write_all(b"\n")?;
+            n += 1;
+        }
+        out.flush()?;
+        Ok(n)
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the store failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value is damaged, or writing failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Writing failed.
+    #[error("write: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,268 @@
+//! The schema, its migrations, and the writer's statements.
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::{FeedRecord, LexiconRecord, StoreConfig, Synchronous};
+use crate::event::Tier;
+
+/// Migrations, in order; `PRAGMA user_version` is the number applied. Never edit one
+/// that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    // 1: the evidence schema.
+    r#"
+    -- Every record of the alert feed, exactly as subscribers receive it (for replay).
+    CREATE TABLE feed (
+        seq        INTEGER PRIMARY KEY,
+        kind       TEXT    NOT NULL,          -- alert | review
+        ts         INTEGER NOT NULL,          -- ms since the epoch
+        room       TEXT    NOT NULL,
+        categories TEXT    NOT NULL,          -- comma-separated, for feed filters
+        severity   TEXT,
+        body       TEXT    NOT NULL           -- the frame without kind and seq
+    );
+    CREATE INDEX feed_ts ON feed (ts);
+
+    -- Flagged events: what was said, what was matched, what was decided.
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY,       -- the alert's feed seq
+        event_id   TEXT    NOT NULL,
+        ts         INTEGER NOT NULL,
+        room       TEXT    NOT NULL,
+        user       TEXT,
+        role       TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        text       TEXT    NOT NULL,
+        normalized TEXT    NOT NULL,
+        decision   TEXT    NOT NULL,
+        hits       TEXT    NOT NULL,          -- JSON
+        lexicon    TEXT    NOT NULL,
+        held       INTEGER NOT NULL           -- 1 while it may still await review
+    );
+    CREATE INDEX events_room_ts ON events (room, ts);
+    CREATE INDEX events_event_id ON events (event_id);
+
+    -- Disposal actions. action_id is stable: a retried event does not add a row.
+    CREATE TABLE actions (
+        row          INTEGER PRIMARY KEY AUTOINCREMENT,
+        action_id    TEXT    NOT NULL UNIQUE,
+        seq          INTEGER NOT NULL,        -- the alert that carried it
+        ts           INTEGER NOT NULL,
+        room         TEXT    NOT NULL,
+        type         TEXT    NOT NULL,
+        target_user  TEXT,
+        target_event TEXT,
+        target_room  TEXT,
+        duration_s   INTEGER,
+        basis        TEXT    NOT NULL,
+        lexicon      TEXT    NOT NULL,
+        json         TEXT    NOT NULL         -- the action as sent
+    );
+    CREATE INDEX actions_room_ts ON actions (room, ts);
+    CREATE INDEX actions_ts ON actions (ts);
+
+    -- Reviews of held messages: who decided what, when.
+    CREATE TABLE reviews (
+        seq       INTEGER PRIMARY KEY,        -- the review's feed seq
+        held_seq  INTEGER NOT NULL,           -- the held alert
+        event_id  TEXT    NOT NULL,
+        room      TEXT    NOT NULL,
+        decision  TEXT    NOT NULL,
+        by        TEXT    NOT NULL,
+        note      TEXT,
+        ts        INTEGER NOT NULL
+    );
+    CREATE INDEX reviews_held ON reviews (held_seq);
+
+    -- Every lexicon version that ran, so evidence can be traced to its rules.
+    CREATE TABLE lexicons (
+        version   TEXT    NOT NULL,
+        hash      TEXT    NOT NULL,
+        origin    TEXT    NOT NULL,
+        loaded_at INTEGER NOT NULL,
+        summary   TEXT    NOT NULL,           -- JSON: entries, patterns, rules
+        PRIMARY KEY (version, hash)
+    );
+
+    -- Monitoring tiers (Art 11).
+    CREATE TABLE room_tiers (
+        room       TEXT    PRIMARY KEY,
+        tier       TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+#[cfg(test)]
+pub(crate) fn current_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Pragmas and migrations.
+pub(crate) fn prepare(conn: &mut Connection, config: StoreConfig) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match config.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if config.max_size_mib > 0 {
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = (config.max_size_mib * 1024 * 1024) as i64 / page_size.max(512);
+        conn.pragma_update(None, "max_page_count", pages)?;
+    }
+    migrate(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let applied: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if applied as usize > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the store has schema version {applied}, newer than this build ({}): upgrade liveguard",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "Store schema migrated.");
+    }
+    Ok(())
+}
+
+/// Write one batch in one transaction.
+pub(crate) fn write(
+    conn: &mut Connection,
+    records: &[FeedRecord],
+    tiers: &[(String, Tier, u64)],
+    lexicons: &[LexiconRecord],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for r in records {
+        write_record(&tx, r)?;
+    }
+    for (room, tier, ts) in tiers {
+        tx.execute(
+            "INSERT INTO room_tiers (room, tier, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (room) DO UPDATE SET tier = excluded.tier, updated_at = excluded.updated_at",
+            params![room, tier.as_str(), *ts as i64],
+        )?;
+    }
+    for l in lexicons {
+        tx.execute(
+            "INSERT OR IGNORE INTO lexicons (version, hash, origin, loaded_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![l.version, l.hash, l.origin, l.loaded_at as i64, l.summary],
+        )?;
+    }
+    tx.commit()
+}
+
+fn write_record(tx: &Transaction<'_>, r: &FeedRecord) -> rusqlite::Result<()> {
+    let categories: Vec<&str> = r.categories.iter().map(|c| c.as_str()).collect();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO feed (seq, kind, ts, room, categories, severity, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.seq as i64,
+        r.kind,
+        r.ts as i64,
+        r.room,
+        categories.join(","),
+        r.severity.map(|s| s.as_str()),
+        r.body,
+    ])?;
+    if let Some(e) = &r.event {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO events (seq, event_id, ts, room, user, role, kind, text, normalized, decision, hits, lexicon, held)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?
+        .execute(params![
+            r.seq as i64,
+            e.event_id,
+            r.ts as i64,
+            r.room,
+            e.user,
+            e.role,
+            e.kind,
+            e.text,
+            e.normalized,
+            e.decision,
+            e.hits,
+            e.lexicon,
+            e.held,
+        ])?;
+    }
+    for a in &r.actions {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO actions (action_id, seq, ts, room, type, target_user, target_event, target_room, duration_s, basis, lexicon, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            a.action_id,
+            r.seq as i64,
+            r.ts as i64,
+            r.room,
+            a.action,
+            a.target_user,
+            a.target_event,
+            a.target_room,
+            a.duration_s.map(|d| d as i64),
+            a.basis,
+            a.lexicon,
+            a.json,
+        ])?;
+    }
+    if let Some(v) = &r.review {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO reviews (seq, held_seq, event_id, room, decision, by, note, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            r.seq as i64,
+            v.held_seq as i64,
+            v.event_id,
+            r.room,
+            v.decision,
+            v.by,
+            v.note,
+            r.ts as i64,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The held alerts no review has resolved: never purged.
+const UNDER_REVIEW: &str = "SELECT seq FROM events WHERE held = 1 AND NOT EXISTS (SELECT 1 FROM reviews WHERE reviews.held_seq = events.seq)";
+
+/// Delete everything older than `cutoff` (ms) except messages still under review
+/// and what belongs to them. Returns the rows deleted.
+pub(crate) fn purge(conn: &mut Connection, cutoff: u64) -> rusqlite::Result<usize> {
+    let cutoff = cutoff as i64;
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    // Order matters: "under review" is read from events and reviews, so those go last.
+    n += tx.execute(
+        &format!("DELETE FROM actions WHERE ts < ?1 AND seq NOT IN ({UNDER_REVIEW})"),
+        [cutoff],
+    )?;
+    n += tx.execute(
+        &format!("DELETE FROM feed WHERE ts < ?1 AND seq NOT IN ({UNDER_REVIEW})"),
+        [cutoff],
+    )?;
+    n += tx.execute(
+        &format!("DELETE FROM events WHERE ts < ?1 AND seq NOT IN ({UNDER_REVIEW})"),
+        [cutoff],
+    )?;
+    n += tx.execute("DELETE FROM reviews WHERE ts < ?1", [cutoff])?;
+    tx.commit()?;
+    Ok(n)
+}

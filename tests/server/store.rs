@@ -1,0 +1,377 @@
+//! The evidence store behind the server: replay across restarts, the audit query,
+//! export, a full store, and a real process killed with SIGKILL.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use liveguard::config::Config;
+use serde_json::Value;
+
+use crate::support::*;
+
+fn config_at(dir: &std::path::Path) -> Config {
+    Config {
+        data: dir.to_owned(),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn alerts_replay_from_the_store_after_a_restart_and_seq_continues() {
+    let dir = data_dir("restart");
+    let mut first = Server::start(config_at(&dir)).await;
+    let mut platform = first.ingest().await;
+    let events: Vec<String> = (0..5)
+        .map(|i| chat(&format!("e{i}"), "r1", &format!("u{i}"), "viewer", "加微信"))
+        .collect();
+    send(&mut platform, events.join("\n")).await;
+    collect(&mut platform, "verdict", 5).await;
+    let mut moderator = first.alerts("?since=0").await;
+    let before = collect(&mut moderator, "alert", 5).await;
+    first.shut_down();
+    (&mut first.handle).await.unwrap().unwrap();
+    drop(first);
+
+    // A new server on the same data: a small memory history, so most of the replay
+    // comes from the store.
+    let mut config = config_at(&dir);
+    config.alerts.history = 2;
+    let second = Server::start(config).await;
+    let mut moderator = second.alerts("?since=0").await;
+    let after = collect(&mut moderator, "alert", 5).await;
+    assert_eq!(
+        of_kind(&before, "alert"),
+        of_kind(&after, "alert"),
+        "the same records, byte for byte"
+    );
+    let mut platform = second.ingest().await;
+    send(&mut platform, chat("e5", "r1", "u5", "viewer", "加微信")).await;
+    collect(&mut platform, "verdict", 1).await;
+    let next = collect(&mut moderator, "alert", 1).await;
+    let last_seq = of_kind(&after, "alert").last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        of_kind(&next, "alert")[0]["seq"].as_u64().unwrap(),
+        last_seq + 1
+    );
+}
+
+#[tokio::test]
+async fn the_audit_query_pages_and_filters_actions() {
+    let server = Server::default().await;
+    let mut platform = server.ingest().await;
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let room = if i % 3 == 0 { "room-x" } else { "room-y" };
+        events.push(chat(
+            &format!("e{i}"),
+            room,
+            &format!("u{i}"),
+            "viewer",
+            "加微信",
+        ));
+    }
+    send(&mut platform, events.join("\n")).await;
+    collect(&mut platform, "verdict", 30).await;
+    // actions reach the store asynchronously: wait for the alert feed to show them
+    let mut moderator = server.alerts("?since=0").await;
+    collect(&mut moderator, "alert", 30).await;
+
+    let mut ids = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/actions?room=room-x&limit=4&cursor={c}"),
+            None => "/v1/actions?room=room-x&limit=4".to_owned(),
+        };
+        let (status, body) = server.http("GET", &path, None).await;
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        for a in page["actions"].as_array().unwrap() {
+            assert_eq!(a["room"], "room-x");
+            assert!(
+                ids.insert(a["action_id"].as_str().unwrap().to_owned()),
+                "no action twice"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 10, "one hide_message per room-x event");
+    let (status, body) = server
+        .http("GET", "/v1/actions?since=2026-13-01", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, body) = server
+        .http("GET", "/v1/actions?until=1970-01-02", None)
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["actions"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn export_hands_regulators_the_actions_with_their_evidence() {
+    let dir = data_dir("export");
+    let mut server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    send(
+        &mut platform,
+        transcript("t1", "room-e", "今天给大家上仿真枪"),
+    )
+    .await;
+    collect(&mut platform, "verdict", 1).await;
+    server.shut_down();
+    (&mut server.handle).await.unwrap().unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args([
+            "export",
+            "--room",
+            "room-e",
+            "--since",
+            "2020-01-01",
+            "--data",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: BTreeSet<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    for t in [
+        "hide_message",
+        "prompt_host_correction",
+        "suspend_stream",
+        "report_to_regulator",
+    ] {
+        assert!(types.contains(t), "{t} missing from {types:?}");
+    }
+    for l in &lines {
+        assert!(l["basis"].as_str().unwrap().contains("第"), "{l}");
+        assert!(l["lexicon"]["version"].is_string());
+        assert!(
+            l["lexicon"]["hash"].is_string(),
+            "the lexicon version was recorded: {l}"
+        );
+        assert_eq!(l["evidence_events"][0]["id"], "t1");
+        assert_eq!(l["evidence_events"][0]["text"], "今天给大家上仿真枪");
+    }
+}
+
+#[tokio::test]
+async fn a_full_store_keeps_verdicts_and_alerts_flowing_and_counts_what_it_lost() {
+    let mut config = Config::default();
+    config.store.max_size_mib = 1;
+    let server = Server::start(config).await;
+    let mut platform = server.ingest().await;
+    let mut moderator = server.alerts("").await;
+    // ~20 KiB of evidence per event against a 1 MiB cap
+    let big = "加微信".repeat(600);
+    let n = 120;
+    for i in 0..n {
+        send(
+            &mut platform,
+            chat(&format!("e{i}"), "r", &format!("u{i}"), "viewer", &big),
+        )
+        .await;
+    }
+    let verdicts = collect(&mut platform, "verdict", n).await;
+    assert_eq!(
+        of_kind(&verdicts, "verdict").len(),
+        n,
+        "every event answered"
+    );
+    let alerts = collect(&mut moderator, "alert", n).await;
+    let unstored = of_kind(&alerts, "alert")
+        .iter()
+        .filter(|a| a["stored"] == false)
+        .count();
+    assert!(unstored > 0, "the store filled up and said so");
+    // (The metrics are per process and other tests' servers share them: only the
+    // monotonic counter can be asserted on here.)
+    assert!(server.metric("liveguard_store_unstored_total", "").await >= unstored as f64);
+}
+
+/// The real binary, with its address read from its log.
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+fn spawn_server(data: &std::path::Path) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("LIVEGUARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "the server exited early"
+        );
+        if let Some(a) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+        {
+            break a.to_owned();
+        }
+    };
+    // keep draining the log so the server never blocks on a full pipe
+    std::thread::spawn(move || for _ in log.lines() {});
+    Process { child, addr }
+}
+
+#[tokio::test]
+async fn after_sigkill_every_alert_a_subscriber_saw_is_in_the_store() {
+    let dir = data_dir("sigkill");
+    let mut proc = spawn_server(&dir);
+    let url = |path: &str, addr: &str| format!("ws://{addr}{path}");
+    let mut moderator = connect(&url("/v1/alerts", &proc.addr)).await;
+    let platform = connect(&url("/v1/ingest", &proc.addr)).await;
+
+    // Stream flagged events in the background until the server dies.
+    let (mut sink, mut answers) = futures_util::StreamExt::split(platform);
+    let producer = tokio::spawn(async move {
+        use futures_util::SinkExt;
+        let mut i = 0u64;
+        loop {
+            let frame: Vec<String> = (0..20)
+                .map(|k| {
+                    let n = i * 20 + k;
+                    chat(
+                        &format!("k{n}"),
+                        &format!("room-{}", n % 4),
+                        &format!("u{}", n % 50),
+                        "viewer",
+                        "加微信私聊",
+                    )
+                })
+                .collect();
+            if sink
+                .send(tokio_tungstenite::tungstenite::Message::Text(
+                    frame.join("\n").into(),
+                ))
+                .await
+                .is_err()
+            {
+                return i;
+            }
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let drain = tokio::spawn(async move {
+        while futures_util::StreamExt::next(&mut answers).await.is_some() {}
+    });
+
+    // Collect what the moderator sees, then kill the server mid-stream.
+    let mut seen: Vec<Value> = Vec::new();
+    while of_kind(&seen, "alert").len() < 300 {
+        match recv(&mut moderator).await {
+            Incoming::Objects(o) => seen.extend(o),
+            Incoming::Closed(f) => panic!("closed early: {f:?}"),
+        }
+    }
+    proc.child.kill().unwrap(); // SIGKILL
+    proc.child.wait().unwrap();
+    // Whatever else was on its way before the kill also counts as seen.
+    while let Ok(Incoming::Objects(o)) =
+        tokio::time::timeout(Duration::from_secs(2), recv(&mut moderator)).await
+    {
+        seen.extend(o);
+    }
+    let _ = producer.await;
+    let _ = drain.await;
+    let seen_seqs: BTreeSet<u64> = of_kind(&seen, "alert")
+        .iter()
+        .map(|a| a["seq"].as_u64().unwrap())
+        .collect();
+    let seen_actions: BTreeSet<String> = of_kind(&seen, "alert")
+        .iter()
+        .flat_map(|a| a["actions"].as_array().unwrap().iter())
+        .map(|a| a["action_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!seen_actions.is_empty());
+
+    // Restart on the same data directory: it starts cleanly and holds everything seen.
+    let mut proc = spawn_server(&dir);
+    let mut replay = connect(&url("/v1/alerts?since=0", &proc.addr)).await;
+    let mut stored_seqs = BTreeSet::new();
+    let max_seen = *seen_seqs.iter().max().unwrap();
+    while stored_seqs.iter().max().copied().unwrap_or(0) < max_seen {
+        match recv(&mut replay).await {
+            Incoming::Objects(o) => {
+                for a in o.iter().filter(|v| v["kind"] == "alert") {
+                    assert_ne!(a["stored"], false);
+                    stored_seqs.insert(a["seq"].as_u64().unwrap());
+                }
+            }
+            Incoming::Closed(f) => panic!("replay closed: {f:?}"),
+        }
+    }
+    let missing: Vec<&u64> = seen_seqs.difference(&stored_seqs).collect();
+    assert!(
+        missing.is_empty(),
+        "alerts seen but not stored: {missing:?}"
+    );
+
+    let mut stored_actions = BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, body) = http_get(&proc.addr, &format!("/v1/actions?limit=1000{cursor}")).await;
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        for a in page["actions"].as_array().unwrap() {
+            stored_actions.insert(a["action_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let missing: Vec<&String> = seen_actions.difference(&stored_actions).collect();
+    assert!(
+        missing.is_empty(),
+        "actions seen but not stored: {missing:?}"
+    );
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let status = raw[9..12].parse().unwrap();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -35,6 +35,7 @@ pub mod engine;
 pub mod event;
 mod hash;
 pub mod lexicon;
+pub mod loadgen;
 pub mod matcher;
 pub mod normalize;
 pub mod policy;

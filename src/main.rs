@@ -46,6 +46,33 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Drive a server with realistic traffic at an open-loop rate and measure it.
+    Loadgen {
+        /// Ingest URL.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/v1/ingest")]
+        url: String,
+        /// Target events per second, over all connections.
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Rooms the events are spread over.
+        #[arg(long, default_value_t = 100)]
+        rooms: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 4)]
+        connections: u64,
+        /// Events per frame.
+        #[arg(long, default_value_t = 50)]
+        batch: u64,
+        /// Seconds to wait for the last verdicts.
+        #[arg(long, default_value_t = 10)]
+        drain: u64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the stored actions, with their evidence and lexicon, as NDJSON (for
     /// regulators).
     Export {
@@ -98,6 +125,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
         } => serve(config, listen, lexicons, data),
         Command::Scan { lexicons, file } => scan(lexicons, file),
+        Command::Loadgen {
+            url,
+            rate,
+            duration,
+            rooms,
+            connections,
+            batch,
+            drain,
+            json,
+        } => loadgen(
+            liveguard::loadgen::LoadConfig {
+                url,
+                rate,
+                duration_s: duration,
+                rooms,
+                connections,
+                batch,
+                drain_s: drain,
+                progress: !json,
+            },
+            json,
+        ),
         Command::Export {
             data,
             room,
@@ -225,6 +274,24 @@ fn scan(lexicons: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<Exit
         engine.rules().version()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn loadgen(config: liveguard::loadgen::LoadConfig, json: bool) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = runtime.block_on(liveguard::loadgen::run(config))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(if report.missing == 0 && report.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn export(

@@ -1,0 +1,363 @@
+//! `liveguard loadgen`: drive a server with realistic traffic and measure it.
+//!
+//! Many WebSocket connections send the [`sample`](crate::sample) mix (mostly benign
+//! chat, a few percent violations with evasions, some host transcripts) at an
+//! **open-loop** target rate: every frame has an intended send time on a fixed
+//! schedule, and latency is measured from that time, not from when the frame was
+//! actually written. A server that stalls cannot hide its queueing behind a client
+//! that politely waited (coordinated omission). Every verdict is read and matched to
+//! its event; what never comes back is reported as missing.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::sample::{Mix, Rng};
+
+/// Load generator settings (the command's flags).
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    /// `ws://HOST:PORT/v1/ingest`.
+    pub url: String,
+    /// Target events per second, over all connections.
+    pub rate: u64,
+    /// How long to send, in seconds.
+    pub duration_s: u64,
+    /// Rooms the events are spread over.
+    pub rooms: u64,
+    /// Concurrent connections.
+    pub connections: u64,
+    /// Events per frame.
+    pub batch: u64,
+    /// How long to wait for the last verdicts after sending stops.
+    pub drain_s: u64,
+    /// Print a progress line every second (on a terminal).
+    pub progress: bool,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Target rate, events/s.
+    pub target_rate: u64,
+    /// Seconds of sending.
+    pub duration_s: f64,
+    /// Connections that were opened.
+    pub connections: u64,
+    /// Events per frame.
+    pub batch: u64,
+    /// Events sent.
+    pub sent: u64,
+    /// Verdicts received.
+    pub answered: u64,
+    /// Events whose verdict never came.
+    pub missing: u64,
+    /// Error frames received.
+    pub errors: u64,
+    /// Connections that failed (could not connect, or dropped).
+    pub failed_connections: u64,
+    /// Verdicts per second, from the schedule's start to the last verdict.
+    pub throughput_eps: f64,
+    /// Decisions other than allow.
+    pub flagged: u64,
+    /// Intended send time to verdict, in milliseconds.
+    pub latency_ms: Latency,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    /// When the last verdict arrived, in µs after the schedule's start.
+    last_answer_us: AtomicU64,
+    sent: AtomicU64,
+    answered: AtomicU64,
+    errors: AtomicU64,
+    flagged: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Nonsense settings.
+    #[error("invalid load: {0}")]
+    Invalid(&'static str),
+    /// Not one connection could be opened.
+    #[error("cannot connect to {url}: {message}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// The error.
+        message: String,
+    },
+}
+
+/// Run the load and report.
+///
+/// # Errors
+/// [`LoadError`] for invalid settings or when no connection can be opened.
+pub async fn run(cfg: LoadConfig) -> Result<Report, LoadError> {
+    if cfg.rate == 0 || cfg.connections == 0 || cfg.batch == 0 || cfg.duration_s == 0 {
+        return Err(LoadError::Invalid(
+            "rate, connections, batch and duration must be positive",
+        ));
+    }
+    let counters = Arc::new(Counters::default());
+    let histogram = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
+    ));
+    // Connect everyone first: the schedule starts when all are ready.
+    let mut sockets = Vec::new();
+    for _ in 0..cfg.connections {
+        match tokio_tungstenite::connect_async(cfg.url.as_str()).await {
+            Ok((ws, _)) => sockets.push(ws),
+            Err(e) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                if sockets.is_empty() {
+                    return Err(LoadError::Connect {
+                        url: cfg.url.clone(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    let opened = sockets.len() as u64;
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + Duration::from_secs(cfg.duration_s);
+    // Each connection sends its share of frames on a fixed schedule.
+    let frames_per_s = (cfg.rate as f64 / cfg.batch as f64).max(1.0 / cfg.duration_s as f64);
+    let interval = Duration::from_secs_f64(opened as f64 / frames_per_s);
+    let mut tasks = Vec::new();
+    for (c, ws) in sockets.into_iter().enumerate() {
+        let cfg = cfg.clone();
+        let counters = counters.clone();
+        let histogram = histogram.clone();
+        // Stagger the connections across one interval.
+        let offset = interval.mul_f64(c as f64 / opened as f64);
+        tasks.push(tokio::spawn(connection(
+            c as u64, ws, cfg, start, offset, end, interval, counters, histogram,
+        )));
+    }
+    let progress = cfg.progress && std::io::stderr().is_terminal();
+    let ticker = progress.then(|| {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            let mut last = 0;
+            loop {
+                tick.tick().await;
+                let answered = counters.answered.load(Ordering::Relaxed);
+                eprint!(
+                    "\r[{:>4.0}s] sent {:>10} answered {:>10} ({:>8}/s) errors {}   ",
+                    start.elapsed().as_secs_f64(),
+                    counters.sent.load(Ordering::Relaxed),
+                    answered,
+                    answered - last,
+                    counters.errors.load(Ordering::Relaxed),
+                );
+                let _ = std::io::stderr().flush();
+                last = answered;
+            }
+        })
+    });
+    for t in tasks {
+        let _ = t.await;
+    }
+    if let Some(t) = ticker {
+        t.abort();
+        eprintln!();
+    }
+    // Throughput over the time verdicts kept coming (the drain wait is not work).
+    let elapsed = (counters.last_answer_us.load(Ordering::Relaxed) as f64 / 1e6)
+        .max(cfg.duration_s as f64 * 0.5);
+    let h = histogram.lock().await;
+    let ms = |v: u64| v as f64 / 1000.0;
+    let sent = counters.sent.load(Ordering::Relaxed);
+    let answered = counters.answered.load(Ordering::Relaxed);
+    let errors = counters.errors.load(Ordering::Relaxed);
+    Ok(Report {
+        target_rate: cfg.rate,
+        duration_s: cfg.duration_s as f64,
+        connections: opened,
+        batch: cfg.batch,
+        sent,
+        answered,
+        missing: sent.saturating_sub(answered + errors),
+        errors,
+        failed_connections: counters.failed.load(Ordering::Relaxed),
+        throughput_eps: answered as f64 / elapsed.max(1e-9),
+        flagged: counters.flagged.load(Ordering::Relaxed),
+        latency_ms: Latency {
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        },
+    })
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    conn: u64,
+    ws: Socket,
+    cfg: LoadConfig,
+    first: Instant,
+    offset: Duration,
+    end: Instant,
+    interval: Duration,
+    counters: Arc<Counters>,
+    histogram: Arc<Mutex<Histogram<u64>>>,
+) {
+    let (mut sink, mut stream) = ws.split();
+    // Intended send time of every frame in flight, by frame number.
+    let pending: Arc<std::sync::Mutex<HashMap<u64, (Instant, u64)>>> = Arc::default();
+    let reader = {
+        let pending = pending.clone();
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut local = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+            while let Some(Ok(m)) = stream.next().await {
+                let Message::Text(text) = m else { continue };
+                let now = Instant::now();
+                for line in text.as_str().lines() {
+                    if let Some(id) = line.strip_prefix("{\"kind\":\"verdict\",\"id\":\"") {
+                        counters.answered.fetch_add(1, Ordering::Relaxed);
+                        if !line.contains("\"decision\":\"allow\"") {
+                            counters.flagged.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // ids are "c{conn}-{frame}-{n}"
+                        let frame = id
+                            .split(['-', '"'])
+                            .nth(1)
+                            .and_then(|f| f.parse::<u64>().ok());
+                        if let Some(frame) = frame {
+                            let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+                            if let Some((intended, left)) = p.get_mut(&frame) {
+                                let us =
+                                    now.saturating_duration_since(*intended).as_micros() as u64;
+                                let _ = local.record(us.max(1));
+                                *left -= 1;
+                                if *left == 0 {
+                                    p.remove(&frame);
+                                }
+                            }
+                        }
+                    } else if line.starts_with("{\"kind\":\"error\"") {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                counters.last_answer_us.fetch_max(
+                    now.saturating_duration_since(first).as_micros() as u64,
+                    Ordering::Relaxed,
+                );
+            }
+            let _ = histogram.lock().await.add(&local);
+        })
+    };
+    let mix = Mix::default();
+    let mut rng = Rng::new(0x5eed ^ conn.wrapping_mul(0x9E37_79B9));
+    let mut frame_no = 0u64;
+    let mut due = first + offset;
+    let mut buf = String::with_capacity(cfg.batch as usize * 160);
+    while due < end {
+        tokio::time::sleep_until(due).await;
+        buf.clear();
+        for n in 0..cfg.batch {
+            let s = mix.draw(&mut rng);
+            let room = rng.below(cfg.rooms.max(1) as usize);
+            if n > 0 {
+                buf.push('\n');
+            }
+            let text = serde_json::to_string(s.text).unwrap_or_default();
+            if s.transcript {
+                buf.push_str(&format!(
+                    "{{\"kind\":\"transcript\",\"id\":\"c{conn}-{frame_no}-{n}\",\"room\":\"room-{room}\",\"speaker\":\"host-{room}\",\"text\":{text},\"final\":true}}"
+                ));
+            } else {
+                let user = rng.below(100_000);
+                buf.push_str(&format!(
+                    "{{\"kind\":\"chat\",\"id\":\"c{conn}-{frame_no}-{n}\",\"room\":\"room-{room}\",\"user\":\"u{user}\",\"text\":{text}}}"
+                ));
+            }
+        }
+        pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(frame_no, (due, cfg.batch));
+        if sink.send(Message::Text(buf.clone().into())).await.is_err() {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        counters.sent.fetch_add(cfg.batch, Ordering::Relaxed);
+        frame_no += 1;
+        due += interval;
+    }
+    // Wait for the last verdicts (at most the drain time), then close: the reader
+    // ends with the server's close and hands in its latencies.
+    let deadline = Instant::now() + Duration::from_secs(cfg.drain_s);
+    while Instant::now() < deadline && !pending.lock().map(|p| p.is_empty()).unwrap_or(true) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = sink.send(Message::Close(None)).await;
+    let mut reader = reader;
+    if tokio::time::timeout(Duration::from_secs(2), &mut reader)
+        .await
+        .is_err()
+    {
+        reader.abort();
+    }
+}
+
+impl Report {
+    /// A human summary.
+    pub fn text(&self) -> String {
+        format!(
+            "target {} events/s for {}s over {} connections (batch {}): sent {}, answered {} ({:.0}/s), missing {}, errors {}, flagged {}\n\
+             latency from intended send (ms): p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            self.target_rate,
+            self.duration_s,
+            self.connections,
+            self.batch,
+            self.sent,
+            self.answered,
+            self.throughput_eps,
+            self.missing,
+            self.errors,
+            self.flagged,
+            self.latency_ms.p50,
+            self.latency_ms.p90,
+            self.latency_ms.p99,
+            self.latency_ms.p999,
+            self.latency_ms.max,
+        )
+    }
+}

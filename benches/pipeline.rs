@@ -189,7 +189,7 @@ fn bench(c: &mut Criterion) {
                 let ev = parse_event(black_box(line)).unwrap();
                 let o = engine.process(&ev, 0, &mut scratch);
                 buf.clear();
-                serde_json::to_writer(&mut buf, &Verdict::new(&ev, &o, &[])).unwrap();
+                serde_json::to_writer(&mut buf, &Verdict::new(&ev, &o)).unwrap();
                 n += buf.len();
             }
             n

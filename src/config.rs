@@ -22,6 +22,7 @@
 //! | `store.purge_interval_s` | 3600 | how often the purge runs |
 //! | `store.max_pending` | 65536 | records queued for the writer before they go unstored |
 //! | `store.batch_max` | 2048 | records per transaction at most |
+//! | `store.linger_ms` | 10 | how long the writer gathers records before committing |
 //! | `store.synchronous` | `normal` | `full` to survive power loss, not just crashes |
 //! | `store.max_size_mib` | 0 (none) | cap on the database size |
 

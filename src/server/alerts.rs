@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::AppState;
 use crate::config::{AlertConfig, ReviewDecision};
-use crate::engine::{Outcome, Verdict};
+use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
 use crate::store::{FeedRecord, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
@@ -87,25 +87,6 @@ impl std::fmt::Debug for Hub {
 pub(crate) enum ReviewError {
     #[error("no held message with seq {0} (never held, already reviewed or expired)")]
     NotHeld(u64),
-}
-
-#[derive(Serialize)]
-struct AlertBody<'a> {
-    room: &'a str,
-    event: EventFrame<'a>,
-    verdict: Verdict<'a>,
-    actions: &'a [crate::dispatch::Action],
-}
-
-#[derive(Serialize)]
-struct EventFrame<'a> {
-    id: &'a str,
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<&'a str>,
-    role: &'static str,
-    ts: u64,
-    text: &'a str,
 }
 
 /// The fields of a review record (in the feed, after `kind` and `seq`; for the
@@ -255,24 +236,12 @@ impl Hub {
     /// Publish the alert of a flagged event sent on connection `conn`; registers a
     /// hold when the verdict is `hold`. Returns the alert's seq.
     pub(crate) fn publish(&self, ev: &Event<'_>, outcome: &Outcome, conn: u64) -> u64 {
-        let body = serde_json::to_string(&AlertBody {
-            room: &ev.room,
-            event: EventFrame {
-                id: &ev.id,
-                kind: ev.kind.as_str(),
-                user: ev.user.as_deref(),
-                role: ev.role.as_str(),
-                ts: outcome.ts,
-                text: &ev.text,
-            },
-            verdict: Verdict::new(ev, outcome),
-            actions: &outcome.actions,
-        })
-        .unwrap_or_else(|_| "{}".into());
+        // Serialize outside the lock; only the seq is given under it.
+        let mut record = FeedRecord::alert(ev, outcome);
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let record = FeedRecord::alert(seq, ev, outcome, body);
+        record.seq = seq;
         if outcome.decision == crate::event::Decision::Hold {
             inner.holds.insert(
                 seq,

@@ -28,7 +28,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 
 use crate::dispatch::Action;
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Verdict};
 use crate::event::{Category, Event, Severity, Tier};
 use crate::telemetry as t;
 
@@ -56,6 +56,10 @@ pub struct StoreConfig {
     pub max_pending: usize,
     /// Most records per transaction.
     pub batch_max: usize,
+    /// How long the writer waits for more records before it commits, in
+    /// milliseconds: fewer, larger transactions write far fewer pages. Alerts reach
+    /// subscribers at most this much later.
+    pub linger_ms: u64,
     /// `normal`: durable across process crashes (WAL); `full`: also across power loss.
     pub synchronous: Synchronous,
     /// Upper bound of the database size, in MiB (0: none). Writes beyond it fail like
@@ -82,6 +86,7 @@ impl Default for StoreConfig {
             purge_interval_s: 3600,
             max_pending: 65_536,
             batch_max: 2048,
+            linger_ms: 10,
             synchronous: Synchronous::Normal,
             max_size_mib: 0,
         }
@@ -148,14 +153,11 @@ pub struct EventRow {
     pub user: Option<String>,
     /// Sender's role.
     pub role: &'static str,
-    /// Original text.
-    pub text: String,
-    /// Normalized text, as matched.
+    /// Normalized text, as matched (the original text and the hits are in the feed
+    /// body).
     pub normalized: String,
     /// Decision.
     pub decision: &'static str,
-    /// Hits, as JSON.
-    pub hits: String,
     /// Lexicon version.
     pub lexicon: String,
     /// Whether the message was held for review.
@@ -201,13 +203,45 @@ pub struct ReviewRow {
 }
 
 impl FeedRecord {
-    /// The record of a flagged event.
-    pub fn alert(seq: u64, ev: &Event<'_>, outcome: &Outcome, body: String) -> FeedRecord {
+    /// The record of a flagged event: the alert body (event, verdict, actions) and
+    /// the rows to store. Its `seq` is set by the feed when it publishes it.
+    pub fn alert(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
+        #[derive(serde::Serialize)]
+        struct AlertBody<'a> {
+            room: &'a str,
+            event: EventFrame<'a>,
+            verdict: Verdict<'a>,
+            actions: &'a [Action],
+        }
+        #[derive(serde::Serialize)]
+        struct EventFrame<'a> {
+            id: &'a str,
+            kind: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            user: Option<&'a str>,
+            role: &'static str,
+            ts: u64,
+            text: &'a str,
+        }
+        let body = serde_json::to_string(&AlertBody {
+            room: &ev.room,
+            event: EventFrame {
+                id: &ev.id,
+                kind: ev.kind.as_str(),
+                user: ev.user.as_deref(),
+                role: ev.role.as_str(),
+                ts: outcome.ts,
+                text: &ev.text,
+            },
+            verdict: Verdict::new(ev, outcome),
+            actions: &outcome.actions,
+        })
+        .unwrap_or_else(|_| "{}".into());
         let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
         categories.sort_unstable();
         categories.dedup();
         FeedRecord {
-            seq,
+            seq: 0,
             kind: "alert",
             ts: outcome.ts,
             room: ev.room.to_string(),
@@ -219,10 +253,8 @@ impl FeedRecord {
                 kind: ev.kind.as_str(),
                 user: ev.user.as_deref().map(str::to_owned),
                 role: ev.role.as_str(),
-                text: ev.text.to_string(),
                 normalized: outcome.normalized.clone().unwrap_or_default(),
                 decision: outcome.decision.as_str(),
-                hits: hits_json(outcome),
                 lexicon: outcome.lexicon.to_string(),
                 held: outcome.decision == crate::event::Decision::Hold,
             }),
@@ -241,34 +273,6 @@ impl FeedRecord {
             self.kind, self.seq
         )
     }
-}
-
-fn hits_json(outcome: &Outcome) -> String {
-    #[derive(serde::Serialize)]
-    struct HitRow<'a> {
-        rule: &'a str,
-        term: &'a str,
-        category: Category,
-        severity: Severity,
-        start: usize,
-        end: usize,
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        window: &'a [String],
-    }
-    let rows: Vec<HitRow<'_>> = outcome
-        .hits
-        .iter()
-        .map(|h| HitRow {
-            rule: &h.rule,
-            term: &h.term,
-            category: h.category,
-            severity: h.severity,
-            start: h.start,
-            end: h.end,
-            window: &h.window,
-        })
-        .collect();
-    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
 }
 
 impl ActionRow {
@@ -373,7 +377,7 @@ impl Store {
         let (tx, rx) = mpsc::sync_channel(config.max_pending);
         let pending = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
-        let writer = Writer {
+        let mut writer = Writer {
             conn,
             rx,
             config,
@@ -381,7 +385,13 @@ impl Store {
             pending: pending.clone(),
             healthy: healthy.clone(),
             last_purge: Instant::now(),
+            action_ids: std::collections::HashSet::new(),
+            action_order: std::collections::VecDeque::new(),
         };
+        let recent = schema::recent_action_ids(&writer.conn, RECENT_ACTIONS).map_err(sqlite)?;
+        for id in recent.iter().rev() {
+            writer.remember(action_hash(id));
+        }
         std::thread::Builder::new()
             .name("liveguard-store".into())
             .spawn(move || writer.run())
@@ -483,6 +493,16 @@ pub fn open_reader(dir: &Path) -> Result<Reader, rusqlite::Error> {
     Reader::open(&dir.join(DB_FILE))
 }
 
+fn action_hash(id: &str) -> u64 {
+    crate::hash::KeyHash::new(0x6163_7469_6f6e)
+        .write(id.as_bytes())
+        .finish()
+}
+
+/// Action ids remembered to keep retried actions out of the store (a retry comes
+/// within seconds; this covers hours of actions).
+const RECENT_ACTIONS: usize = 1 << 18;
+
 struct Writer {
     conn: Connection,
     rx: Receiver<Command>,
@@ -491,15 +511,51 @@ struct Writer {
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
     last_purge: Instant,
+    /// Hashes of the most recent action ids, and their order for eviction. (A
+    /// unique index would do this in SQLite, at the cost of a random page write per
+    /// action.)
+    action_ids: std::collections::HashSet<u64>,
+    action_order: std::collections::VecDeque<u64>,
 }
 
 impl Writer {
+    /// Remember an action id as written.
+    fn remember(&mut self, h: u64) {
+        if self.action_ids.insert(h) {
+            self.action_order.push_back(h);
+        }
+        while self.action_order.len() > RECENT_ACTIONS {
+            if let Some(old) = self.action_order.pop_front() {
+                self.action_ids.remove(&old);
+            }
+        }
+    }
+
     fn run(mut self) {
+        let linger = Duration::from_millis(self.config.linger_ms);
         while let Ok(first) = self.rx.recv() {
+            // Group commit: gather what arrives within the linger time (a flush or a
+            // purge is answered without lingering).
+            let deadline = Instant::now() + linger;
+            let mut urgent = !matches!(
+                first,
+                Command::Feed(_) | Command::Tier(..) | Command::Lexicon(_)
+            );
             let mut batch = vec![first];
             while batch.len() < self.config.batch_max {
-                match self.rx.try_recv() {
-                    Ok(c) => batch.push(c),
+                let wait = if urgent {
+                    Duration::ZERO
+                } else {
+                    deadline.saturating_duration_since(Instant::now())
+                };
+                match self.rx.recv_timeout(wait) {
+                    Ok(c) => {
+                        urgent |= !matches!(
+                            c,
+                            Command::Feed(_) | Command::Tier(..) | Command::Lexicon(_)
+                        );
+                        batch.push(c);
+                    }
                     Err(_) => break,
                 }
             }
@@ -527,7 +583,19 @@ impl Writer {
             }
         }
         let started = Instant::now();
-        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons);
+        // Actions already written (a retried event repeats them) are left out; the
+        // batch's ids are remembered only if it commits.
+        let mut batch_ids = std::collections::HashSet::new();
+        let known = &self.action_ids;
+        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons, |id| {
+            let h = action_hash(id);
+            !known.contains(&h) && batch_ids.insert(h)
+        });
+        if result.is_ok() {
+            for h in batch_ids {
+                self.remember(h);
+            }
+        }
         let stored = match result {
             Ok(()) => {
                 if !self.healthy.swap(true, Ordering::Relaxed) {

@@ -264,9 +264,14 @@ impl Reader {
              WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR ts >= ?2) AND (?3 IS NULL OR ts < ?3)
              ORDER BY ts, row",
         )?;
+        // Evidence events are found by id among the room's events of the day before
+        // the action (windows and strike windows are far shorter); what was said and
+        // matched comes from the alert's feed body.
         let mut event = self.conn.prepare_cached(
-            "SELECT event_id, ts, kind, user, role, text, normalized, decision, hits, lexicon FROM events
-             WHERE event_id = ?1 AND room = ?2 ORDER BY seq DESC LIMIT 1",
+            "SELECT e.event_id, e.ts, e.kind, e.user, e.role, e.normalized, e.decision, e.lexicon, f.body
+             FROM events e JOIN feed f ON f.seq = e.seq
+             WHERE e.ts BETWEEN ?3 - 86400000 AND ?3 AND e.event_id = ?1 AND e.room = ?2
+             ORDER BY e.seq DESC LIMIT 1",
         )?;
         let mut lexicon = self.conn.prepare_cached(
             "SELECT hash, origin, loaded_at, summary FROM lexicons WHERE version = ?1 ORDER BY loaded_at DESC LIMIT 1",
@@ -282,6 +287,7 @@ impl Reader {
             let version: String = row.get(1)?;
             let mut action: serde_json::Value = serde_json::from_str(&json)?;
             let room = action["room"].as_str().unwrap_or_default().to_owned();
+            let action_ts = action["ts"].as_i64().unwrap_or(0);
             let evidence: Vec<serde_json::Value> = action["evidence"]
                 .as_array()
                 .cloned()
@@ -290,22 +296,26 @@ impl Reader {
                 .filter_map(|id| id.as_str())
                 .map(|id| {
                     event
-                        .query_row(params![id, room], |r| {
+                        .query_row(params![id, room, action_ts], |r| {
+                            let body: serde_json::Value =
+                                serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default();
                             Ok(serde_json::json!({
                                 "id": r.get::<_, String>(0)?,
                                 "ts": r.get::<_, i64>(1)?,
                                 "kind": r.get::<_, String>(2)?,
                                 "user": r.get::<_, Option<String>>(3)?,
                                 "role": r.get::<_, String>(4)?,
-                                "text": r.get::<_, String>(5)?,
-                                "normalized": r.get::<_, String>(6)?,
-                                "decision": r.get::<_, String>(7)?,
-                                "hits": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(8)?).unwrap_or_default(),
-                                "lexicon": r.get::<_, String>(9)?,
+                                "text": body["event"]["text"],
+                                "normalized": r.get::<_, String>(5)?,
+                                "decision": r.get::<_, String>(6)?,
+                                "hits": body["verdict"]["hits"],
+                                "lexicon": r.get::<_, String>(7)?,
                             }))
                         })
                         .optional()
-                        .map(|e| e.unwrap_or_else(|| serde_json::json!({"id": id, "stored": false})))
+                        .map(|e| {
+                            e.unwrap_or_else(|| serde_json::json!({"id": id, "stored": false}))
+                        })
                 })
                 .collect::<rusqlite::Result<_>>()?;
             let lex = lexicon

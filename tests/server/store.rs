@@ -375,3 +375,20 @@ async fn http_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+#[tokio::test]
+async fn a_corrupt_store_file_does_not_stop_moderation() {
+    let dir = data_dir("corrupt");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(liveguard::store::DB_FILE), vec![0x5a; 64 * 1024]).unwrap();
+    let server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    let mut moderator = server.alerts("").await;
+    send(&mut platform, chat("c1", "r", "u", "viewer", "加微信")).await;
+    let v = collect(&mut platform, "verdict", 1).await;
+    assert_eq!(of_kind(&v, "verdict")[0]["decision"], "block");
+    let a = collect(&mut moderator, "alert", 1).await;
+    assert_eq!(of_kind(&a, "alert")[0]["event"]["id"], "c1");
+    let (status, _) = server.http("GET", "/v1/actions", None).await;
+    assert_eq!(status, 503, "no store, said plainly");
+}

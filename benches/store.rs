@@ -55,7 +55,8 @@ fn bench(c: &mut Criterion) {
     let conn = rusqlite::Connection::open(base.join("bare.db")).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    conn.execute_batch("CREATE TABLE feed (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)").unwrap();
+    conn.execute_batch("CREATE TABLE feed (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .unwrap();
     let mut seq = 0i64;
     let bodies: Vec<String> = records(&engine, 0).into_iter().map(|r| r.body).collect();
     g.bench_function("baseline_bare_sqlite_inserts", |b| {

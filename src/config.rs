@@ -9,7 +9,6 @@
 //! | `data` | `./liveguard-data` | data directory (`--data`) |
 //! | `shutdown_grace_s` | 10 | how long shutdown waits for connections to drain |
 //! | `ingest.max_frame_bytes` | 65536 | larger frames close the connection with 1009 |
-//! | `ingest.max_queued_frames` | 32 | verdict frames queued per connection before reading pauses |
 //! | `ingest.ping_interval_s` | 20 | keep-alive ping period |
 //! | `ingest.idle_timeout_s` | 60 | a peer silent this long (no frame, no pong) is dropped |
 //! | `alerts.history` | 100000 | alerts kept in memory for `since` replay |
@@ -62,9 +61,6 @@ pub struct Config {
 pub struct IngestConfig {
     /// Largest accepted frame (and message), in bytes.
     pub max_frame_bytes: usize,
-    /// Verdict frames queued for a connection's writer; when full, the connection's
-    /// reader stops reading (backpressure to the platform). Events are never dropped.
-    pub max_queued_frames: usize,
     /// Keep-alive ping period, in seconds.
     pub ping_interval_s: u64,
     /// A peer that sends nothing (not even a pong) this long is disconnected.
@@ -125,7 +121,6 @@ impl Default for IngestConfig {
     fn default() -> IngestConfig {
         IngestConfig {
             max_frame_bytes: 64 * 1024,
-            max_queued_frames: 32,
             ping_interval_s: 20,
             idle_timeout_s: 60,
         }
@@ -199,9 +194,6 @@ impl Config {
         let i = &self.ingest;
         if !(1024..=16 << 20).contains(&i.max_frame_bytes) {
             return bad("ingest.max_frame_bytes must be between 1 KiB and 16 MiB");
-        }
-        if i.max_queued_frames == 0 {
-            return bad("ingest.max_queued_frames must be at least 1");
         }
         if i.ping_interval_s == 0 || i.idle_timeout_s <= i.ping_interval_s {
             return bad(

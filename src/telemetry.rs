@@ -24,8 +24,6 @@ pub const INGEST_LATENCY: &str = "liveguard_ingest_latency_seconds";
 pub const INGEST_FRAMES: &str = "liveguard_ingest_frames_total";
 /// Open connections, by `kind` (ingest, alerts).
 pub const CONNECTIONS: &str = "liveguard_connections";
-/// Verdict frames queued for ingest writers (all connections).
-pub const INGEST_QUEUED: &str = "liveguard_ingest_queued_frames";
 /// Alerts published to the feed.
 pub const ALERTS: &str = "liveguard_alerts_published_total";
 /// Alert subscribers disconnected for falling behind.
@@ -92,7 +90,6 @@ fn describe() {
     );
     describe_counter!(INGEST_FRAMES, "Frames read on ingest connections.");
     describe_gauge!(CONNECTIONS, "Open WebSocket connections, by kind.");
-    describe_gauge!(INGEST_QUEUED, "Verdict frames queued for ingest writers.");
     describe_counter!(ALERTS, "Alerts published to the feed.");
     describe_counter!(
         SUBSCRIBERS_LAGGED,

@@ -187,20 +187,25 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Store the record, or, without a store (or when it cannot take it), deliver it
-    /// now. Called with the lock held, so the store sees records in seq order.
-    fn emit(&self, inner: &mut Inner, record: FeedRecord) {
+    /// Store the records, or, without a store (or when it cannot take them), deliver
+    /// them now. Called with the lock held, so the store sees records in seq order.
+    fn emit(&self, inner: &mut Inner, records: Vec<FeedRecord>) {
         let Some(store) = self.store.get() else {
-            self.deliver(inner, &record, true);
+            for record in &records {
+                self.deliver(inner, record, true);
+            }
             return;
         };
-        if let Err(Rejected(record)) = store.submit(record) {
-            metrics::counter!(t::STORE_UNSTORED).increment(1);
+        if let Err(Rejected(records)) = store.submit_many(records) {
+            metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
             tracing::error!(
-                seq = record.seq,
-                "Store queue full: record delivered without being stored."
+                first_seq = records.first().map(|r| r.seq),
+                records = records.len(),
+                "Store queue full: records delivered without being stored."
             );
-            self.deliver(inner, &record, false);
+            for record in &records {
+                self.deliver(inner, record, false);
+            }
         }
     }
 
@@ -233,31 +238,35 @@ impl Hub {
         metrics::gauge!(t::ALERT_HISTORY).set(inner.history.len() as f64);
     }
 
-    /// Publish the alert of a flagged event sent on connection `conn`; registers a
-    /// hold when the verdict is `hold`. Returns the alert's seq.
-    pub(crate) fn publish(&self, ev: &Event<'_>, outcome: &Outcome, conn: u64) -> u64 {
-        // Serialize outside the lock; only the seq is given under it.
-        let mut record = FeedRecord::alert(ev, outcome);
+    /// Publish the alerts of the flagged events of one frame sent on connection
+    /// `conn`, in order; registers a hold for each `hold` verdict.
+    pub(crate) fn publish(&self, flagged: &[(Event<'_>, Outcome)], conn: u64) {
+        // Serialize outside the lock; only the seqs are given under it.
+        let mut records: Vec<FeedRecord> = flagged
+            .iter()
+            .map(|(ev, outcome)| FeedRecord::alert(ev, outcome))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(self.config.hold_timeout_s);
         let mut inner = self.lock();
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        record.seq = seq;
-        if outcome.decision == crate::event::Decision::Hold {
-            inner.holds.insert(
-                seq,
-                Hold {
-                    room: ev.room.as_ref().into(),
-                    event: ev.id.as_ref().into(),
-                    conn,
-                    deadline: Instant::now() + Duration::from_secs(self.config.hold_timeout_s),
-                    categories: record.categories.clone(),
-                    severity: record.severity,
-                },
-            );
-            metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
+        for (record, (ev, outcome)) in records.iter_mut().zip(flagged) {
+            record.seq = inner.next_seq;
+            inner.next_seq += 1;
+            if outcome.decision == crate::event::Decision::Hold {
+                inner.holds.insert(
+                    record.seq,
+                    Hold {
+                        room: ev.room.as_ref().into(),
+                        event: ev.id.as_ref().into(),
+                        conn,
+                        deadline,
+                        categories: record.categories.clone(),
+                        severity: record.severity,
+                    },
+                );
+                metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
+            }
         }
-        self.emit(&mut inner, record);
-        seq
+        self.emit(&mut inner, records);
     }
 
     /// Resolve the hold `held` with a moderator's decision.
@@ -323,7 +332,7 @@ impl Hub {
         inner.next_seq += 1;
         self.emit(
             inner,
-            FeedRecord {
+            vec![FeedRecord {
                 seq,
                 kind: "review",
                 ts,
@@ -340,7 +349,7 @@ impl Hub {
                     by: by.to_owned(),
                     note: note.map(str::to_owned),
                 }),
-            },
+            }],
         );
         metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
         let by_label = if by == "expiry" {

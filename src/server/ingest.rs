@@ -1,12 +1,13 @@
 //! One platform connection on `/v1/ingest`.
 //!
-//! The reader takes a frame (one event, or NDJSON lines of events), judges each event
-//! in order and queues one output frame holding, in the same order, the verdict of
-//! every event (each followed by the actions it triggered) or the error of every bad
-//! line. The writer sends queued frames, batching flushes. The queue is bounded
-//! (`ingest.max_queued_frames`): when the platform does not read its verdicts, the
-//! queue fills and the reader stops reading, so backpressure reaches the platform and
-//! no event is dropped.
+//! One task per connection reads a frame (one event, or NDJSON lines of events),
+//! judges each event in order, and writes one answer frame holding, in the same order,
+//! the verdict of every event (each followed by the actions it triggered) or the error
+//! of every bad line. It reads the next frame only once the answer is written: a
+//! platform that does not read its verdicts stops being read (backpressure, with one
+//! frame in flight per connection), and no event is dropped. (An earlier design
+//! handed answers to a writer task through a queue; the wake-ups between the two
+//! tasks cost more than the judging.)
 //!
 //! Close codes: 1000 normal, 1001 server shutting down or peer idle, 1007 invalid
 //! UTF-8 in a text frame (send raw bytes as a binary frame to get per-line errors
@@ -16,65 +17,94 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{AppState, ConnectionGauge, Outbound};
-use crate::engine::{Scratch, Verdict};
-use crate::event::{Decision, ErrorFrame, EventError, EventErrorKind, parse_event_bytes};
-use crate::telemetry as t;
+use super::tally::FrameTally;
+use super::{AppState, ConnectionGauge};
+use crate::engine::{Outcome, Scratch, Verdict};
+use crate::event::{
+    Decision, ErrorFrame, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
+};
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
 /// worker thread for milliseconds.
 const YIELD_EVERY: usize = 256;
+
+/// Review outcomes waiting for this connection (they are rare; a full queue makes
+/// the sender wait in a task of its own).
+pub(crate) const REVIEW_QUEUE: usize = 64;
+
+/// How long the final close frame may take to go out.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A frame's content: text frames are valid UTF-8 already; binary ones are checked
+/// line by line.
+enum Input<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
 
 /// Serve one ingest connection until it closes or the server shuts down.
 pub(crate) async fn connection(ws: WebSocket, state: Arc<AppState>) {
     let _gauge = ConnectionGauge::new("ingest");
     let conn = state.next_conn_id();
     let cfg = state.config.ingest;
-    let (tx, rx) = mpsc::channel::<Outbound>(cfg.max_queued_frames);
-    state.connections.insert(conn, tx.clone());
-    let (sink, mut stream) = ws.split();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        rx,
-        Duration::from_secs(cfg.ping_interval_s),
-    ));
-
+    let (tx, mut reviews) = mpsc::channel::<String>(REVIEW_QUEUE);
+    state.connections.insert(conn, tx);
+    let (mut sink, mut stream) = ws.split();
+    let mut ping = tokio::time::interval(Duration::from_secs(cfg.ping_interval_s));
+    ping.tick().await;
     let idle = Duration::from_secs(cfg.idle_timeout_s);
     let mut deadline = Instant::now() + idle;
     let mut scratch = Scratch::default();
+    let mut work = FrameWork::default();
     let shutdown = state.shutdown.clone();
     let close = loop {
         let msg = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break (1001, "server shutting down"),
             _ = tokio::time::sleep_until(deadline) => break (1001, "idle timeout"),
+            Some(review) = reviews.recv() => {
+                if sink.send(Message::Text(review.into())).await.is_err() {
+                    break (1011, "write failed");
+                }
+                continue;
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break (1011, "write failed");
+                }
+                continue;
+            }
             m = stream.next() => m,
         };
         deadline = Instant::now() + idle;
-        let bytes = match msg {
-            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
+        let input = match &msg {
+            Some(Ok(Message::Text(t))) => Input::Text(t.as_str()),
+            Some(Ok(Message::Binary(b))) => Input::Bytes(b),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) | None => break (1000, ""),
-            Some(Err(e)) => break read_error(e),
+            Some(Err(_)) => break read_error(msg.and_then(Result::err)),
         };
-        metrics::counter!(t::INGEST_FRAMES).increment(1);
-        let frame = judge_frame(&state, conn, &bytes, &mut scratch).await;
-        metrics::gauge!(t::INGEST_QUEUED).increment(1.0);
-        // A full queue parks the reader here: the platform is not reading its verdicts.
-        if tx.send(Outbound::Text(frame)).await.is_err() {
-            break (1011, "writer stopped");
+        let answer = work.judge(&state, conn, input, &mut scratch).await;
+        // The next frame is read once this one is answered: a platform that does not
+        // read its verdicts is not read either.
+        if sink.send(Message::Text(answer.into())).await.is_err() {
+            break (1011, "write failed");
         }
     };
     state.connections.remove(&conn);
-    let _ = tx.send(Outbound::Close(close.0, close.1)).await;
-    drop(tx);
-    let _ = writer.await;
+    let frame = Message::Close(Some(CloseFrame {
+        code: close.0,
+        reason: close.1.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(frame)).await;
+    reviews.close();
+    while reviews.recv().await.is_some() {
+        metrics::counter!(crate::telemetry::REVIEWS_UNDELIVERED).increment(1);
+    }
     tracing::debug!(
         conn,
         code = close.0,
@@ -84,18 +114,19 @@ pub(crate) async fn connection(ws: WebSocket, state: Arc<AppState>) {
 }
 
 /// Map a read error to the close code to answer it with.
-fn read_error(e: axum::Error) -> (u16, &'static str) {
+fn read_error(e: Option<axum::Error>) -> (u16, &'static str) {
     use tokio_tungstenite::tungstenite::Error as WsError;
     use tokio_tungstenite::tungstenite::error::CapacityError;
-    match e.into_inner().downcast::<WsError>().map(|b| *b) {
-        Ok(WsError::Capacity(
+    let kind = e.map(|e| e.into_inner().downcast::<WsError>().map(|b| *b));
+    match kind {
+        Some(Ok(WsError::Capacity(
             CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
-        )) => {
-            metrics::counter!(t::INGEST_ERRORS, "reason" => "too_large").increment(1);
+        ))) => {
+            FrameTally::rejected("too_large");
             (1009, "frame too large")
         }
-        Ok(WsError::Utf8(_)) => {
-            metrics::counter!(t::INGEST_ERRORS, "reason" => "utf8").increment(1);
+        Some(Ok(WsError::Utf8(_))) => {
+            FrameTally::rejected("utf8");
             (
                 1007,
                 "invalid UTF-8 in a text frame; send bytes as a binary frame",
@@ -105,147 +136,97 @@ fn read_error(e: axum::Error) -> (u16, &'static str) {
     }
 }
 
-/// Judge every line of a frame and build the answer frame.
-async fn judge_frame(
-    state: &Arc<AppState>,
-    conn: u64,
-    bytes: &[u8],
-    scratch: &mut Scratch,
-) -> String {
-    let started = std::time::Instant::now();
-    let mut out = String::with_capacity(bytes.len() * 4 + 64);
-    let mut judged = 0usize;
-    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        match parse_event_bytes(line) {
-            Ok(ev) => {
-                let outcome = state.engine.process(&ev, super::now_ms(), scratch);
-                record_metrics(&ev, &outcome);
-                write_json(&mut out, &Verdict::new(&ev, &outcome));
-                for a in &outcome.actions {
-                    out.push('\n');
-                    write_json(&mut out, a);
-                }
-                if outcome.decision != Decision::Allow || !outcome.actions.is_empty() {
-                    state.hub.publish(&ev, &outcome, conn);
-                }
-                metrics::histogram!(t::INGEST_LATENCY).record(started.elapsed().as_secs_f64());
-            }
-            Err(err) => {
-                metrics::counter!(t::INGEST_ERRORS, "reason" => error_label(&err)).increment(1);
-                write_json(&mut out, &ErrorFrame::new(&err, None).at_index(index));
-            }
-        }
-        judged += 1;
-        if judged.is_multiple_of(YIELD_EVERY) {
-            tokio::task::yield_now().await;
-        }
-    }
-    if out.is_empty() {
-        let err = EventError {
-            id: None,
-            kind: EventErrorKind::InvalidJson("empty frame".into()),
+/// Buffers reused from frame to frame.
+#[derive(Default)]
+struct FrameWork {
+    tally: FrameTally,
+}
+
+impl FrameWork {
+    /// Judge every line of a frame and build the answer frame.
+    async fn judge(
+        &mut self,
+        state: &Arc<AppState>,
+        conn: u64,
+        input: Input<'_>,
+        scratch: &mut Scratch,
+    ) -> String {
+        let started = std::time::Instant::now();
+        let len = match input {
+            Input::Text(s) => s.len(),
+            Input::Bytes(b) => b.len(),
         };
-        write_json(&mut out, &ErrorFrame::new(&err, None));
-    }
-    out
-}
-
-fn write_json<T: serde::Serialize>(out: &mut String, value: &T) {
-    // Serializing our own types to a String cannot fail.
-    if let Ok(s) = serde_json::to_string(value) {
-        out.push_str(&s);
-    }
-}
-
-fn error_label(err: &EventError) -> &'static str {
-    match err.kind {
-        EventErrorKind::InvalidUtf8 => "utf8",
-        EventErrorKind::InvalidJson(_) => "json",
-        EventErrorKind::NotAnObject => "not_an_object",
-        EventErrorKind::MissingField(_) => "missing_field",
-        EventErrorKind::UnknownKind(_) => "unknown_kind",
-        EventErrorKind::UnknownRole(_) => "unknown_role",
-        EventErrorKind::TooLong { .. } => "too_long",
-    }
-}
-
-fn record_metrics(ev: &crate::event::Event<'_>, outcome: &crate::engine::Outcome) {
-    metrics::counter!(t::EVENTS, "kind" => ev.kind.as_str()).increment(1);
-    metrics::counter!(t::VERDICTS, "decision" => outcome.decision.as_str()).increment(1);
-    for h in &outcome.hits {
-        metrics::counter!(t::HITS, "category" => h.category.as_str()).increment(1);
-    }
-    for a in &outcome.actions {
-        metrics::counter!(t::ACTIONS, "type" => a.action.as_str()).increment(1);
-    }
-}
-
-/// Send queued frames, feeding what is ready and flushing once; ping on a timer.
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outbound>,
-    ping_every: Duration,
-) {
-    let mut ping = tokio::time::interval(ping_every);
-    ping.tick().await;
-    loop {
-        let item = tokio::select! {
-            item = rx.recv() => item,
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
-                }
-                continue;
-            }
+        let mut out: Vec<u8> = Vec::with_capacity(len * 4 + 64);
+        let mut flagged: Vec<(Event<'_>, Outcome)> = Vec::new();
+        // (line index in the frame, parsed event); blank lines are skipped but counted.
+        type Lines<'a> =
+            Box<dyn Iterator<Item = (usize, Result<Event<'a>, EventError>)> + Send + 'a>;
+        let lines: Lines<'_> = match input {
+            Input::Text(s) => Box::new(
+                s.split('\n')
+                    .enumerate()
+                    .filter(|(_, l)| !blank(l.as_bytes()))
+                    .map(|(i, l)| (i, parse_event(l.strip_suffix('\r').unwrap_or(l)))),
+            ),
+            Input::Bytes(b) => Box::new(
+                b.split(|&c| c == b'\n')
+                    .enumerate()
+                    .filter(|(_, l)| !blank(l))
+                    .map(|(i, l)| (i, parse_event_bytes(l.strip_suffix(b"\r").unwrap_or(l)))),
+            ),
         };
-        let Some(mut item) = item else { break };
-        loop {
-            match item {
-                Outbound::Text(text) => {
-                    metrics::gauge!(t::INGEST_QUEUED).decrement(1.0);
-                    if sink.feed(Message::Text(text.into())).await.is_err() {
-                        return drain(rx).await;
+        let mut n = 0usize;
+        for (index, parsed) in lines {
+            if !out.is_empty() {
+                out.push(b'\n');
+            }
+            match parsed {
+                Ok(ev) => {
+                    let outcome = state.engine.process(&ev, super::now_ms(), scratch);
+                    self.tally.event(&ev, &outcome);
+                    write_json(&mut out, &Verdict::new(&ev, &outcome));
+                    for a in &outcome.actions {
+                        out.push(b'\n');
+                        write_json(&mut out, a);
+                    }
+                    self.tally.latency(started.elapsed());
+                    if outcome.decision != Decision::Allow || !outcome.actions.is_empty() {
+                        flagged.push((ev, outcome));
                     }
                 }
-                Outbound::Review(text) => {
-                    if sink.feed(Message::Text(text.into())).await.is_err() {
-                        return drain(rx).await;
-                    }
-                }
-                Outbound::Close(code, reason) => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        })))
-                        .await;
-                    return drain(rx).await;
+                Err(err) => {
+                    self.tally.error(&err);
+                    write_json(&mut out, &ErrorFrame::new(&err, None).at_index(index));
                 }
             }
-            match rx.try_recv() {
-                Ok(next) => item = next,
-                Err(_) => break,
+            n += 1;
+            if n.is_multiple_of(YIELD_EVERY) {
+                tokio::task::yield_now().await;
             }
         }
-        if sink.flush().await.is_err() {
-            return drain(rx).await;
+        if out.is_empty() {
+            let err = EventError {
+                id: None,
+                kind: EventErrorKind::InvalidJson("empty frame".into()),
+            };
+            self.tally.error(&err);
+            write_json(&mut out, &ErrorFrame::new(&err, None));
         }
+        // Alerts of the whole frame go out together: one lock, one hand-off to the store.
+        if !flagged.is_empty() {
+            state.hub.publish(&flagged, conn);
+        }
+        self.tally.flush();
+        // Only serde_json wrote to it: valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
-/// After the socket failed: keep the queue gauge honest and let the reader finish.
-async fn drain(mut rx: mpsc::Receiver<Outbound>) {
-    rx.close();
-    while let Some(item) = rx.recv().await {
-        if matches!(item, Outbound::Text(_)) {
-            metrics::gauge!(t::INGEST_QUEUED).decrement(1.0);
-        }
-    }
+fn blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+fn write_json<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
+    // Serializing our own types into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }

@@ -19,6 +19,7 @@
 
 mod alerts;
 mod ingest;
+mod tally;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,24 +68,13 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// A frame for an ingest connection's writer.
-#[derive(Debug)]
-enum Outbound {
-    /// Answers to one input frame.
-    Text(String),
-    /// A review outcome for an event this connection sent.
-    Review(String),
-    /// Close the connection with this code and reason.
-    Close(u16, &'static str),
-}
-
 /// Shared state of a running server.
 struct AppState {
     config: Config,
     engine: Engine,
     hub: Arc<alerts::Hub>,
-    /// Writers of open ingest connections, for review outcomes.
-    connections: DashMap<u64, mpsc::Sender<Outbound>>,
+    /// Review-outcome queues of open ingest connections.
+    connections: DashMap<u64, mpsc::Sender<String>>,
     next_conn: AtomicU64,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -109,7 +99,7 @@ impl AppState {
             );
             return;
         };
-        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(Outbound::Review(r.frame)) {
+        if let Err(mpsc::error::TrySendError::Full(item)) = tx.try_send(r.frame) {
             self.tracker.spawn(async move {
                 if tx.send(item).await.is_err() {
                     metrics::counter!(t::REVIEWS_UNDELIVERED).increment(1);

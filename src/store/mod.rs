@@ -293,11 +293,27 @@ impl ActionRow {
 
 /// What the writer is asked to do.
 enum Command {
-    Feed(Box<FeedRecord>),
+    /// The records of one ingest frame (or one review), in seq order.
+    Feed(Vec<FeedRecord>),
     Tier(String, Tier, u64),
     Lexicon(LexiconRecord),
     Purge(u64, mpsc::Sender<usize>),
     Flush(mpsc::Sender<()>),
+}
+
+impl Command {
+    /// Answered without lingering: someone waits for it.
+    fn is_urgent(&self) -> bool {
+        matches!(self, Command::Purge(..) | Command::Flush(_))
+    }
+
+    /// Feed records carried (commands other than feeds count as one).
+    fn records(&self) -> usize {
+        match self {
+            Command::Feed(r) => r.len(),
+            _ => 1,
+        }
+    }
 }
 
 /// A lexicon version as recorded (`lexicons` table).
@@ -336,6 +352,8 @@ pub struct Recovered {
 pub struct Store {
     path: PathBuf,
     tx: SyncSender<Command>,
+    /// Records queued at most (`max_pending`); `pending` counts them.
+    max_pending: usize,
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
 }
@@ -346,9 +364,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A record the writer's queue could not take.
+/// Records the writer's queue could not take.
 #[derive(Debug)]
-pub struct Rejected(pub Box<FeedRecord>);
+pub struct Rejected(pub Vec<FeedRecord>);
 
 impl Store {
     /// Open (creating if needed) the store in `dir`, migrate it, read what it holds
@@ -401,6 +419,7 @@ impl Store {
             Store {
                 path,
                 tx,
+                max_pending: config.max_pending,
                 pending,
                 healthy,
             },
@@ -418,16 +437,34 @@ impl Store {
     /// # Errors
     /// [`Rejected`] with the record when the queue is full or the writer is gone.
     pub fn submit(&self, record: FeedRecord) -> Result<(), Rejected> {
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(Command::Feed(Box::new(record))) {
+        self.submit_many(vec![record])
+    }
+
+    /// Queue the feed records of one frame together (one hand-off, one wake-up of
+    /// the writer). Never blocks: when the queue cannot take them all (it holds
+    /// `max_pending` records), they all come back.
+    ///
+    /// # Errors
+    /// [`Rejected`] with the records when the queue is full or the writer is gone.
+    pub fn submit_many(&self, records: Vec<FeedRecord>) -> Result<(), Rejected> {
+        let n = records.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let before = self.pending.fetch_add(n, Ordering::Relaxed);
+        if before + n > self.max_pending {
+            self.pending.fetch_sub(n, Ordering::Relaxed);
+            return Err(Rejected(records));
+        }
+        match self.tx.try_send(Command::Feed(records)) {
             Ok(()) => {
-                metrics::gauge!(t::STORE_PENDING).set(self.pending.load(Ordering::Relaxed) as f64);
+                metrics::gauge!(t::STORE_PENDING).set((before + n) as f64);
                 Ok(())
             }
             Err(
                 TrySendError::Full(Command::Feed(r)) | TrySendError::Disconnected(Command::Feed(r)),
             ) => {
-                self.pending.fetch_sub(1, Ordering::Relaxed);
+                self.pending.fetch_sub(n, Ordering::Relaxed);
                 Err(Rejected(r))
             }
             Err(_) => unreachable!("a feed command comes back as it went"),
@@ -534,26 +571,20 @@ impl Writer {
     fn run(mut self) {
         let linger = Duration::from_millis(self.config.linger_ms);
         while let Ok(first) = self.rx.recv() {
-            // Group commit: gather what arrives within the linger time (a flush or a
-            // purge is answered without lingering).
-            let deadline = Instant::now() + linger;
-            let mut urgent = !matches!(
-                first,
-                Command::Feed(_) | Command::Tier(..) | Command::Lexicon(_)
-            );
+            // Group commit: sleep through the linger time and take what arrived
+            // meanwhile (sleeping rather than waiting on the queue spares a wake-up
+            // per frame). A flush or a purge is answered without lingering, and a
+            // backlog of a full batch is written at once.
+            let backlog = self.pending.load(Ordering::Relaxed) >= self.config.batch_max;
+            if !linger.is_zero() && !first.is_urgent() && !backlog {
+                std::thread::sleep(linger);
+            }
+            let mut records = first.records();
             let mut batch = vec![first];
-            while batch.len() < self.config.batch_max {
-                let wait = if urgent {
-                    Duration::ZERO
-                } else {
-                    deadline.saturating_duration_since(Instant::now())
-                };
-                match self.rx.recv_timeout(wait) {
+            while records < self.config.batch_max {
+                match self.rx.try_recv() {
                     Ok(c) => {
-                        urgent |= !matches!(
-                            c,
-                            Command::Feed(_) | Command::Tier(..) | Command::Lexicon(_)
-                        );
+                        records += c.records();
                         batch.push(c);
                     }
                     Err(_) => break,
@@ -575,7 +606,7 @@ impl Writer {
         let mut purges = Vec::new();
         for c in batch {
             match c {
-                Command::Feed(r) => records.push(*r),
+                Command::Feed(r) => records.extend(r),
                 Command::Tier(room, tier, ts) => tiers.push((room, tier, ts)),
                 Command::Lexicon(l) => lexicons.push(l),
                 Command::Purge(now, ack) => purges.push((now, ack)),

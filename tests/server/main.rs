@@ -494,9 +494,7 @@ async fn hot_reload_under_traffic_answers_every_event() {
 
 #[tokio::test]
 async fn shutdown_answers_every_event_it_has_read_and_closes_with_1001() {
-    let mut config = Config::default();
-    config.ingest.max_queued_frames = 2;
-    let mut server = Server::start(config).await;
+    let mut server = Server::start(Config::default()).await;
     let mut platform = server.ingest().await;
     let frames = 20;
     let per_frame = 100;
@@ -514,7 +512,7 @@ async fn shutdown_answers_every_event_it_has_read_and_closes_with_1001() {
             .collect();
         send(&mut platform, frame.join("\n")).await;
     }
-    // The queue is full (the platform is not reading): events are in flight.
+    // The platform is not reading: answers back up and events are in flight.
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.shut_down();
     let mut answered = Vec::new();

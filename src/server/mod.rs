@@ -15,7 +15,7 @@
 //! | `GET /v1/actions?room=&since=&until=&limit=&cursor=` | the stored actions, paged (audit) |
 //!
 //! Shutdown: stop accepting, let every connection answer the events it has read and
-//! send a close frame, wait at most `shutdown_grace_s`, return.
+//! send a close frame, wait at most `shutdown_grace_s`, flush the store, return.
 
 mod alerts;
 mod ingest;
@@ -278,6 +278,11 @@ pub async fn run_with_reload(
             "Shutdown grace period elapsed with connections still open."
         );
     }
+    // Everything judged is written before `run` returns: the process may exit next.
+    if let Some(store) = state.hub.store().cloned() {
+        let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+        tracing::info!("Evidence store flushed.");
+    }
     tracing::info!("liveguard stopped.");
     Ok(())
 }
@@ -326,7 +331,8 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Once a second: resolve expired holds, sweep idle windows and strike logs.
+/// Once a second: resolve expired holds; every other second, sweep idle windows and
+/// strike logs (off the runtime's workers: millions of windows take milliseconds).
 async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut sweeps = 0u64;
@@ -339,9 +345,12 @@ async fn housekeeping(state: Arc<AppState>) {
             state.deliver(r);
         }
         sweeps += 1;
-        if sweeps.is_multiple_of(10) {
-            state.engine.sweep(now_ms());
-            metrics::gauge!(t::WINDOWS).set(state.engine.windows().len() as f64);
+        if sweeps.is_multiple_of(2) {
+            let s = state.clone();
+            let _ = tokio::task::spawn_blocking(move || s.engine.sweep(now_ms())).await;
+            let windows = state.engine.windows();
+            metrics::gauge!(t::WINDOWS).set(windows.len() as f64);
+            metrics::counter!(t::WINDOWS_REFUSED).absolute(windows.refused());
         }
     }
 }

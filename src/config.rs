@@ -15,7 +15,8 @@
 //! | `alerts.subscriber_queue` | 4096 | alerts a subscriber may lag behind before it is disconnected |
 //! | `alerts.hold_timeout_s` | 300 | a held message no moderator reviews is resolved after this |
 //! | `alerts.hold_default` | `reject` | the outcome of an expired hold |
-//! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events`, `chars`, `max_age_ms`) |
+//! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events` <= 64, `chars` <= 256, `max_age_ms`) |
+//! | `engine.windows.max_windows` | 4,000,000 | windows held at most (about 130 bytes each); new senders beyond get none |
 //! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |
 //! | `store.retention_days` | 1095 | purge records older than this (three years) |
 //! | `store.purge_interval_s` | 3600 | how often the purge runs |
@@ -209,6 +210,14 @@ impl Config {
         }
         if self.shutdown_grace_s == 0 {
             return bad("shutdown_grace_s must be positive");
+        }
+        let w = &self.engine.windows;
+        for limits in [w.chat, w.transcript] {
+            if limits.events > crate::window::MAX_WINDOW_EVENTS
+                || limits.chars > crate::window::MAX_WINDOW_CHARS
+            {
+                return bad("engine.windows: at most 64 events and 256 characters per window");
+            }
         }
         let st = &self.store;
         if st.retention_days == 0

@@ -40,6 +40,8 @@ pub const REVIEWS_UNDELIVERED: &str = "liveguard_reviews_undelivered_total";
 pub const RELOADS: &str = "liveguard_lexicon_reloads_total";
 /// Active windows (senders and rooms with recent history).
 pub const WINDOWS: &str = "liveguard_windows";
+/// New windows refused because `engine.windows.max_windows` were held.
+pub const WINDOWS_REFUSED: &str = "liveguard_windows_refused_total";
 /// 1 while the store's last transaction committed, 0 after a failure.
 pub const STORE_UP: &str = "liveguard_store_up";
 /// Records queued for the store writer.
@@ -104,6 +106,10 @@ fn describe() {
     );
     describe_counter!(RELOADS, "Lexicon reloads, by result.");
     describe_gauge!(WINDOWS, "Active sender and room windows.");
+    describe_counter!(
+        WINDOWS_REFUSED,
+        "New windows refused because engine.windows.max_windows were held."
+    );
     describe_gauge!(
         STORE_UP,
         "1 while the store commits, 0 after a failed transaction."

@@ -12,12 +12,14 @@
 //! allocate and an idle user costs a couple of hundred bytes until
 //! [`Windows::sweep`] reclaims it.
 
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 use std::ops::Range;
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use serde::Deserialize;
 
 use crate::event::{Event, EventKind};
@@ -44,7 +46,17 @@ pub struct WindowConfig {
     pub chat: WindowLimits,
     /// Per room transcript windows.
     pub transcript: WindowLimits,
+    /// Most windows held at once. A new sender beyond it gets no window (its event
+    /// is judged alone, and counted in [`Windows::refused`]) until the sweep frees
+    /// room: memory stays bounded whatever the number of senders. About 130 bytes
+    /// each; a sender keeps a window for `max_age_ms` after it last spoke.
+    pub max_windows: usize,
 }
+
+/// Most earlier events a window may keep (a window is packed with byte-sized counts).
+pub const MAX_WINDOW_EVENTS: usize = 64;
+/// Most characters a window may keep.
+pub const MAX_WINDOW_CHARS: usize = 256;
 
 impl Default for WindowConfig {
     fn default() -> WindowConfig {
@@ -62,61 +74,137 @@ impl Default for WindowConfig {
                 chars: 16,
                 max_age_ms: 20_000,
             },
+            max_windows: 4_000_000,
         }
     }
 }
 
-/// One earlier event of a tail: its id (in [`Tail::ids`]), time and kept characters.
-#[derive(Debug)]
-struct Part {
-    id_len: u16,
-    ts: u64,
-    chars: usize,
-}
-
-/// The kept history of one window. `text` holds one segment per part.
+/// The kept history of one window, packed in one buffer: per earlier event (a
+/// "part", oldest first) a header (time, id length, character count, packed length),
+/// the id, and the characters packed by [`NormText::pack`]. An idle sender costs
+/// this struct, one small allocation and a map slot: about 130 bytes, against 450
+/// for the same history in a `NormText` and a `VecDeque`.
 #[derive(Debug, Default)]
 struct Tail {
-    text: NormText,
-    ids: String,
-    parts: VecDeque<Part>,
+    buf: Vec<u8>,
+    parts: u8,
+    chars: u16,
+    /// Time of the newest part (the sweep's criterion).
+    newest: u64,
+}
+
+/// The header of a part in [`Tail::buf`].
+#[derive(Clone, Copy, Debug)]
+struct Part {
+    ts: u64,
+    id_len: u8,
+    chars: u16,
+    packed_len: u16,
+}
+
+const PART_HEADER: usize = 13;
+
+impl Part {
+    fn read(buf: &[u8]) -> Option<Part> {
+        let h = buf.get(..PART_HEADER)?;
+        Some(Part {
+            ts: u64::from_le_bytes(h[0..8].try_into().ok()?),
+            id_len: h[8],
+            chars: u16::from_le_bytes([h[9], h[10]]),
+            packed_len: u16::from_le_bytes([h[11], h[12]]),
+        })
+    }
+
+    fn write(self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&self.ts.to_le_bytes());
+        out[8] = self.id_len;
+        out[9..11].copy_from_slice(&self.chars.to_le_bytes());
+        out[11..13].copy_from_slice(&self.packed_len.to_le_bytes());
+    }
+
+    /// Bytes of the whole part in the buffer.
+    fn len(self) -> usize {
+        PART_HEADER + usize::from(self.id_len) + usize::from(self.packed_len)
+    }
 }
 
 impl Tail {
-    /// Forget everything, keep the buffers.
+    /// Forget everything, keep the buffer.
     fn clear(&mut self) {
-        self.text.clear();
-        self.ids.clear();
-        self.parts.clear();
+        self.buf.clear();
+        self.parts = 0;
+        self.chars = 0;
+    }
+
+    fn front(&self) -> Option<Part> {
+        Part::read(&self.buf)
+    }
+
+    /// Each part: its header, id and packed characters.
+    fn iter(&self) -> impl Iterator<Item = (Part, &[u8], &[u8])> {
+        let mut rest = self.buf.as_slice();
+        std::iter::from_fn(move || {
+            let p = Part::read(rest)?;
+            let id_end = PART_HEADER + usize::from(p.id_len);
+            let (part, after) = rest.split_at_checked(p.len())?;
+            rest = after;
+            Some((p, &part[PART_HEADER..id_end], &part[id_end..]))
+        })
+    }
+
+    fn push_back(&mut self, ts: u64, id: &str, text: &NormText, range: Range<usize>) {
+        let at = self.buf.len();
+        self.buf.resize(at + PART_HEADER, 0);
+        self.buf.extend_from_slice(id.as_bytes());
+        let chars = range.len();
+        text.pack(range, &mut self.buf);
+        let packed_len = self.buf.len() - at - PART_HEADER - id.len();
+        Part {
+            ts,
+            id_len: id.len() as u8,
+            chars: chars as u16,
+            packed_len: packed_len as u16,
+        }
+        .write(&mut self.buf[at..]);
+        self.parts += 1;
+        self.chars += chars as u16;
+        self.newest = ts;
     }
 
     /// Drop the oldest part.
     fn pop_front(&mut self) {
-        if let Some(p) = self.parts.pop_front() {
-            self.text.drain_front(p.chars);
-            self.ids.drain(..usize::from(p.id_len));
+        if let Some(p) = self.front() {
+            self.buf.drain(..p.len());
+            self.parts -= 1;
+            self.chars -= p.chars;
         }
+    }
+
+    /// Drop the first `n` characters of the oldest part (fewer than it has).
+    fn cut_front(&mut self, n: u16) {
+        let Some(mut p) = self.front() else { return };
+        let packed = PART_HEADER + usize::from(p.id_len);
+        let cut = crate::normalize::packed_len(&self.buf[packed..], usize::from(n));
+        self.buf.drain(packed..packed + cut);
+        p.chars -= n;
+        p.packed_len -= cut as u16;
+        p.write(&mut self.buf);
+        self.chars -= n;
     }
 
     /// Drop the oldest parts until at most `events` parts and `chars` characters remain
     /// (the oldest part kept may lose its first characters).
     fn trim(&mut self, events: usize, chars: usize) {
-        while self.parts.len() > events {
+        while usize::from(self.parts) > events {
             self.pop_front();
         }
-        let mut total = self.text.chars().len();
-        while total > chars {
-            let Some(front) = self.parts.front_mut() else {
-                break;
-            };
-            let excess = total - chars;
-            if excess >= front.chars {
-                total -= front.chars;
+        while usize::from(self.chars) > chars {
+            let Some(front) = self.front() else { break };
+            let excess = usize::from(self.chars) - chars;
+            if excess >= usize::from(front.chars) {
                 self.pop_front();
             } else {
-                front.chars -= excess;
-                self.text.drain_front(excess);
-                total -= excess;
+                self.cut_front(excess as u16);
             }
         }
     }
@@ -131,7 +219,17 @@ pub struct Windows {
     /// random seed keeps out of reach of anyone choosing ids.
     tails: DashMap<u64, Tail, BuildHasherDefault<KeyHasher>>,
     seed: u64,
+    /// Windows held (kept beside the map: `DashMap::len` locks every shard).
+    held: AtomicUsize,
+    /// New windows refused because `max_windows` were held.
+    refused: AtomicU64,
 }
+
+/// Shards of the window map. Many shards keep each one small, so that growing a
+/// shard's table or sweeping it holds its lock for microseconds, not milliseconds
+/// (with the default of 4 x cores, a shard of a few hundred thousand windows
+/// stalled every event hashed to it while it grew).
+const SHARDS: usize = 512;
 
 /// The earlier events replayed into a text by [`Window::replay`]: their ids,
 /// one per replayed segment, in a reusable buffer.
@@ -169,9 +267,16 @@ impl Windows {
     pub fn new(config: WindowConfig) -> Windows {
         Windows {
             config,
-            tails: DashMap::default(),
+            tails: DashMap::with_hasher_and_shard_amount(BuildHasherDefault::default(), SHARDS),
             seed: RandomState::new().hash_one(0x6c67_7561_7264u64),
+            held: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// How many new windows were refused so far because `max_windows` were held.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// The configured bounds.
@@ -181,12 +286,12 @@ impl Windows {
 
     /// Number of windows currently held (for metrics).
     pub fn len(&self) -> usize {
-        self.tails.len()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Whether no window is held.
     pub fn is_empty(&self) -> bool {
-        self.tails.is_empty()
+        self.len() == 0
     }
 
     fn key(&self, ev: &Event<'_>) -> Option<u64> {
@@ -219,13 +324,23 @@ impl Windows {
             return None;
         }
         let key = self.key(ev)?;
-        let mut tail = self.tails.entry(key).or_default();
+        let mut tail = match self.tails.entry(key) {
+            Entry::Occupied(o) => o.into_ref(),
+            Entry::Vacant(v) => {
+                if self.held.load(Ordering::Relaxed) >= self.config.max_windows {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                self.held.fetch_add(1, Ordering::Relaxed);
+                v.insert(Tail::default())
+            }
+        };
         let oldest = ts.saturating_sub(limits.max_age_ms);
-        if tail.parts.back().is_some_and(|p| p.ts < oldest) {
+        if tail.newest < oldest {
             // All of it aged out (the usual case for a viewer who speaks now and then).
             tail.clear();
         }
-        while tail.parts.front().is_some_and(|p| p.ts < oldest) {
+        while tail.front().is_some_and(|p| p.ts < oldest) {
             tail.pop_front();
         }
         Some(Window {
@@ -242,20 +357,22 @@ impl Windows {
     /// Forget windows whose newest event is older than their maximum age at `now_ms`.
     /// Returns how many were removed.
     pub fn sweep(&self, now_ms: u64) -> usize {
-        let before = self.tails.len();
         let (chat, transcript) = (self.config.chat, self.config.transcript);
         let max_age = chat.max_age_ms.max(transcript.max_age_ms);
+        let mut removed = 0;
+        // One shard locked at a time.
         self.tails.retain(|_, tail| {
-            tail.parts
-                .back()
-                .is_some_and(|p| p.ts.saturating_add(max_age) >= now_ms)
+            let keep = tail.parts > 0 && tail.newest.saturating_add(max_age) >= now_ms;
+            removed += usize::from(!keep);
+            keep
         });
-        before - self.tails.len()
+        self.held.fetch_sub(removed, Ordering::Relaxed);
+        removed
     }
 }
 
 /// Ids longer than this are cut when kept for evidence in a window.
-const MAX_ID_BYTES: usize = 256;
+const MAX_ID_BYTES: usize = u8::MAX as usize;
 
 fn truncate_id(id: &str) -> &str {
     if id.len() <= MAX_ID_BYTES {
@@ -281,16 +398,17 @@ impl Window<'_> {
     /// Append the earlier events to `out`, one segment each, and their ids to `ids`.
     pub fn replay(&self, out: &mut NormText, ids: &mut SegmentIds) {
         let tail = &*self.tail;
-        if tail.parts.is_empty() || out.segments() + tail.parts.len() >= MAX_SEGMENTS {
+        let parts = usize::from(tail.parts);
+        if parts == 0 || out.segments() + parts >= MAX_SEGMENTS {
             return;
         }
-        out.extend_from(&tail.text);
-        let mut at = 0;
-        for p in &tail.parts {
+        for (_, id, packed) in tail.iter() {
+            out.push_packed(packed);
             let start = ids.text.len();
-            ids.text.push_str(&tail.ids[at..at + usize::from(p.id_len)]);
+            // Ids were cut at a char boundary when recorded.
+            ids.text
+                .push_str(std::str::from_utf8(id).unwrap_or_default());
             ids.ranges.push(start..ids.text.len());
-            at += usize::from(p.id_len);
         }
     }
 
@@ -307,14 +425,7 @@ impl Window<'_> {
             // The event alone fills the window: nothing older can be kept.
             tail.clear();
         }
-        tail.text.push_copy(text, from..n);
-        let id = truncate_id(id);
-        tail.ids.push_str(id);
-        tail.parts.push_back(Part {
-            id_len: id.len() as u16,
-            ts: self.ts,
-            chars: n - from,
-        });
+        tail.push_back(self.ts, truncate_id(id), text, from..n);
         tail.trim(self.limits.events, self.keep);
     }
 }
@@ -424,5 +535,26 @@ mod tests {
         feed(&w, &chat(&long, "u", 1, "处"), 8);
         let (_, ids) = feed(&w, &chat("2", "u", 2, "方"), 8);
         assert_eq!(ids[0].len(), MAX_ID_BYTES);
+    }
+
+    #[test]
+    fn a_full_map_refuses_new_senders_until_the_sweep_frees_room() {
+        let w = Windows::new(WindowConfig {
+            max_windows: 2,
+            ..WindowConfig::default()
+        });
+        feed(&w, &chat("1", "u", 1000, "处"), 8);
+        feed(&w, &chat("2", "v", 1000, "处"), 8);
+        // a third sender is judged alone, and counted
+        feed(&w, &chat("3", "x", 1000, "处"), 8);
+        let (text, _) = feed(&w, &chat("4", "x", 1001, "方"), 8);
+        assert_eq!(text, "方");
+        assert_eq!((w.len(), w.refused()), (2, 2));
+        // senders who have a window keep it
+        assert_eq!(feed(&w, &chat("5", "u", 1002, "方"), 8).0, "处方");
+        assert_eq!(w.sweep(100_000), 2);
+        let (text, _) = feed(&w, &chat("6", "x", 100_000, "方"), 8);
+        assert_eq!(text, "方");
+        assert_eq!(feed(&w, &chat("7", "x", 100_001, "药"), 8).0, "方药");
     }
 }

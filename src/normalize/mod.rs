@@ -29,6 +29,38 @@ pub enum Gap {
     Hard,
 }
 
+impl Gap {
+    /// The gap stored in the low two bits of a packed character's flags.
+    fn from_bits(bits: u8) -> Gap {
+        match bits & 0b11 {
+            0 => Gap::None,
+            1 => Gap::Soft,
+            2 => Gap::Event,
+            _ => Gap::Hard,
+        }
+    }
+}
+
+/// Bytes taken by the first `n` packed characters (see [`NormText::pack`]).
+pub fn packed_len(packed: &[u8], n: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..n {
+        let Some(flags) = packed.get(at) else { break };
+        at += 2 + usize::from(flags >> 3 & 0b11) + 1;
+    }
+    at.min(packed.len())
+}
+
+/// Length of the UTF-8 sequence a lead byte starts.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0..0x80 => 1,
+        0xC0..0xE0 => 2,
+        0xE0..0xF0 => 3,
+        _ => 4,
+    }
+}
+
 /// One normalized character and where it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NormChar {
@@ -172,75 +204,62 @@ impl NormText {
             .map(|c| self.text.as_bytes()[c.byte as usize])
     }
 
-    /// Append a copy of characters `range` of `other` as a new segment (used to replay a
-    /// window's stored tail without normalizing it again).
-    pub fn push_copy(&mut self, other: &NormText, range: std::ops::Range<usize>) {
+    /// Append characters `range` of this text to `out` in the packed form a window
+    /// keeps them in: per character a flags byte (gap, numeral, UTF-8 length), the
+    /// run and the UTF-8 bytes; 3 to 6 bytes instead of the 16 of a [`NormChar`].
+    /// Source offsets are dropped: spans are only ever reported in the current event.
+    pub fn pack(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        for c in &self.chars[range] {
+            let end = self.byte_of_next(c.byte as usize);
+            let utf8 = &self.text.as_bytes()[c.byte as usize..end];
+            let flags = c.gap as u8 | u8::from(c.numeral) << 2 | ((utf8.len() - 1) as u8) << 3;
+            out.push(flags);
+            out.push(c.run);
+            out.extend_from_slice(utf8);
+        }
+    }
+
+    /// Append packed characters (see [`NormText::pack`]) as a new segment, their source
+    /// offsets 0. The first one stands after an event gap, unless it starts the text.
+    pub fn push_packed(&mut self, packed: &[u8]) {
         let seg = self.next_segment();
-        let first = !self.chars.is_empty();
-        let Some(start) = other.chars.get(range.start) else {
-            return;
-        };
-        let from = start.byte;
-        let to = other.byte_of(range.end);
-        let base = self.text.len() as u32;
-        self.numeral_runs |= other.numeral_runs;
-        self.text.push_str(&other.text[from as usize..to]);
         let at = self.chars.len();
-        self.chars
-            .extend(other.chars[range].iter().map(|c| NormChar {
-                byte: c.byte - from + base,
+        let mut rest = packed;
+        while let [flags, run, tail @ ..] = rest {
+            let len = usize::from(flags >> 3 & 0b11) + 1;
+            let Some((utf8, after)) = tail.split_at_checked(len) else {
+                break;
+            };
+            rest = after;
+            let Ok(c) = std::str::from_utf8(utf8) else {
+                continue;
+            };
+            let numeral = flags & 0b100 != 0;
+            self.numeral_runs |= numeral && *run > 1;
+            let byte = self.text.len() as u32;
+            self.text.push_str(c);
+            self.chars.push(NormChar {
+                byte,
+                src_start: 0,
+                src_end: 0,
+                run: *run,
+                gap: Gap::from_bits(*flags),
                 seg,
-                ..*c
-            }));
-        self.chars[at].gap = if first { Gap::Event } else { Gap::None };
+                numeral,
+            });
+        }
+        if let Some(c) = self.chars.get_mut(at) {
+            c.gap = if at == 0 { Gap::None } else { Gap::Event };
+        }
         let (letters, digits) = self.count(at..self.chars.len());
         self.letters += letters;
         self.digits += digits;
     }
 
-    /// Append every segment of `other`, renumbered after this text's segments.
-    pub fn extend_from(&mut self, other: &NormText) {
-        let first = !self.chars.is_empty();
-        let shift = self.text.len() as u32;
-        let seg0 = self.segments;
-        self.numeral_runs |= other.numeral_runs;
-        self.text.push_str(&other.text);
-        let at = self.chars.len();
-        self.chars.extend(other.chars.iter().map(|c| NormChar {
-            byte: c.byte + shift,
-            seg: c.seg + seg0,
-            ..*c
-        }));
-        if first && let Some(c) = self.chars.get_mut(at) {
-            c.gap = Gap::Event;
-        }
-        self.segments = self.segments.saturating_add(other.segments);
-        self.letters += other.letters;
-        self.digits += other.digits;
-    }
-
-    /// Remove the first `n` characters; segments left empty disappear and the rest are
-    /// renumbered from 0. Keeps the allocations.
-    pub fn drain_front(&mut self, n: usize) {
-        let n = n.min(self.chars.len());
-        if n == 0 {
-            return;
-        }
-        let cut = self.byte_of(n);
-        let gone_segments = self.chars.get(n).map_or(self.segments, |c| c.seg);
-        let (letters, digits) = self.count(0..n);
-        self.letters -= letters;
-        self.digits -= digits;
-        self.text.drain(..cut);
-        self.chars.drain(..n);
-        for c in &mut self.chars {
-            c.byte -= cut as u32;
-            c.seg -= gone_segments;
-        }
-        if let Some(c) = self.chars.first_mut() {
-            c.gap = Gap::None;
-        }
-        self.segments -= gone_segments;
+    /// The byte after the character starting at `byte`.
+    fn byte_of_next(&self, byte: usize) -> usize {
+        let lead = self.text.as_bytes()[byte];
+        byte + utf8_len(lead)
     }
 
     fn next_segment(&mut self) -> u8 {

@@ -110,42 +110,46 @@ fn segments_keep_their_own_offsets() {
 }
 
 #[test]
-fn push_copy_replays_a_tail() {
+fn packed_characters_replay_as_segments() {
     let a = NormText::normalized("大家看这个独一");
+    let mut packed = Vec::new();
+    a.pack(4..a.chars().len(), &mut packed);
     let mut t = NormText::new();
-    t.push_copy(&a, 4..a.chars().len());
+    t.push_packed(&packed);
     t.push_segment("无二的");
     assert_eq!(t.as_str(), "个独1无2的");
     assert_eq!(t.chars()[0].gap, Gap::None);
     assert_eq!(t.chars()[3].gap, Gap::Event);
     assert_eq!(t.chars()[3].seg, 1);
+    assert_eq!(t.digits(), 2);
+
+    // after some text, a replayed segment starts with an event gap; runs, numerals,
+    // gaps and the letter count survive packing
+    let b = NormText::normalized("加 V V 壹壹");
+    let mut packed = Vec::new();
+    b.pack(0..b.chars().len(), &mut packed);
+    assert_eq!(packed_len(&packed, b.chars().len()), packed.len());
+    let mut out = NormText::normalized("看");
+    out.push_packed(&packed);
+    assert_eq!(out.as_str(), format!("看{}", b.as_str()));
+    assert_eq!(out.chars()[1].gap, Gap::Event);
+    for (x, y) in out.chars()[2..].iter().zip(&b.chars()[1..]) {
+        assert_eq!((x.run, x.gap, x.numeral), (y.run, y.gap, y.numeral));
+    }
+    assert_eq!(out.letters(), b.letters());
+    assert_eq!(out.has_numeral_runs(), b.has_numeral_runs());
+    assert_eq!(out.segments(), 2);
 }
 
 #[test]
-fn extend_and_drain_keep_segments_consistent() {
-    let mut tail = NormText::new();
-    tail.push_segment("处方");
-    tail.push_segment("药");
-    tail.drain_front(1);
-    assert_eq!(tail.as_str(), "方药");
-    assert_eq!(tail.segments(), 2);
-    assert_eq!(tail.chars()[0].gap, Gap::None);
-    tail.drain_front(1);
-    assert_eq!(tail.as_str(), "药");
-    assert_eq!(tail.segments(), 1);
-    assert_eq!((tail.chars()[0].seg, tail.chars()[0].byte), (0, 0));
-
-    let mut out = NormText::normalized("看");
-    out.extend_from(&tail);
-    out.push_segment("好");
-    assert_eq!(out.as_str(), "看药好");
-    assert_eq!(out.segments(), 3);
-    let segs: Vec<u8> = out.chars().iter().map(|c| c.seg).collect();
-    assert_eq!(segs, [0, 1, 2]);
-    assert_eq!(out.chars()[1].gap, Gap::Event);
-    tail.drain_front(5);
-    assert!(tail.is_empty());
-    assert_eq!(tail.segments(), 0);
+fn packed_len_counts_characters_of_every_width() {
+    // a 1-, 3- and 4-byte character (CJK extension B is kept as it is)
+    let t = NormText::normalized("a中𠀀");
+    assert_eq!(t.as_str(), "a中𠀀");
+    let mut packed = Vec::new();
+    t.pack(0..3, &mut packed);
+    let widths: Vec<usize> = (0..=4).map(|n| packed_len(&packed, n)).collect();
+    assert_eq!(widths, [0, 3, 8, 14, 14]);
 }
 
 #[test]

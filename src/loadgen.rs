@@ -132,7 +132,7 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, LoadError> {
     // Connect everyone first: the schedule starts when all are ready.
     let mut sockets = Vec::new();
     for _ in 0..cfg.connections {
-        match tokio_tungstenite::connect_async(cfg.url.as_str()).await {
+        match tokio_tungstenite::connect_async_with_config(cfg.url.as_str(), None, true).await {
             Ok((ws, _)) => sockets.push(ws),
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);

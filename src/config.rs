@@ -16,7 +16,8 @@
 //! | `alerts.hold_timeout_s` | 300 | a held message no moderator reviews is resolved after this |
 //! | `alerts.hold_default` | `reject` | the outcome of an expired hold |
 //! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events` <= 64, `chars` <= 256, `max_age_ms`) |
-//! | `engine.windows.max_windows` | 4,000,000 | windows held at most (about 130 bytes each); new senders beyond get none |
+//! | `engine.max_strike_logs` | 1,000,000 | escalation logs held at most (about 120 bytes each) (per rung, room and user, for the rung's window); a strike beyond counts alone |
+//! | `engine.windows.max_windows` | 2,000,000 | windows held at most (about 200 bytes each); new senders beyond get none |
 //! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |
 //! | `store.retention_days` | 1095 | purge records older than this (three years) |
 //! | `store.purge_interval_s` | 3600 | how often the purge runs |

@@ -20,13 +20,15 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use serde::Serialize;
 
 use crate::engine::Hit;
 use crate::event::{ActionKind, Decision, Event, Tier};
-use crate::hash::{KeyHash, KeyHasher};
+use crate::hash::{KeyHash, KeyHasher, STATE_SHARDS, random_seed};
 use crate::lexicon::{EscalateRule, Scope};
 
 /// One disposal action.
@@ -87,10 +89,26 @@ struct Strike {
 const MAX_STRIKES: usize = 256;
 
 /// Escalation state: the strike logs of every (rung, scope).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dispatcher {
-    /// Keyed by a stable hash of (rung id, room, user).
+    /// Keyed by a hash of (rung id, room, user), seeded at random per process.
     strikes: DashMap<u64, VecDeque<Strike>, BuildHasherDefault<KeyHasher>>,
+    seed: u64,
+    /// Most strike logs held at once (see [`Dispatcher::with_limit`]).
+    max_logs: usize,
+    /// Logs held (kept beside the map: `DashMap::len` locks every shard).
+    held: AtomicUsize,
+    /// Strikes that found no room for a new log.
+    refused: AtomicU64,
+}
+
+/// Default bound on strike logs: about 120 bytes each with one strike.
+pub const DEFAULT_MAX_STRIKE_LOGS: usize = 1_000_000;
+
+impl Default for Dispatcher {
+    fn default() -> Dispatcher {
+        Dispatcher::with_limit(DEFAULT_MAX_STRIKE_LOGS)
+    }
 }
 
 /// What the dispatcher needs to know about a judged event.
@@ -121,19 +139,42 @@ fn action_id(parts: &[&str]) -> String {
 }
 
 impl Dispatcher {
-    /// An empty dispatcher.
+    /// An empty dispatcher with the default bound on strike logs.
     pub fn new() -> Dispatcher {
         Dispatcher::default()
     }
 
+    /// An empty dispatcher holding at most `max_logs` strike logs. A log is kept per
+    /// (rung, room, user) for as long as its rung's window; when `max_logs` are held,
+    /// a strike that would open a new log counts alone (the event's own rungs still
+    /// fire) and is counted in [`Dispatcher::refused`]: memory stays bounded whatever
+    /// the number of offenders, and escalation degrades only for new ones.
+    pub fn with_limit(max_logs: usize) -> Dispatcher {
+        Dispatcher {
+            strikes: DashMap::with_hasher_and_shard_amount(
+                BuildHasherDefault::default(),
+                STATE_SHARDS,
+            ),
+            seed: random_seed(),
+            max_logs,
+            held: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
     /// Number of strike logs held (for metrics).
     pub fn len(&self) -> usize {
-        self.strikes.len()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Whether no strike log is held.
     pub fn is_empty(&self) -> bool {
-        self.strikes.is_empty()
+        self.len() == 0
+    }
+
+    /// Strikes so far that found no room for a new log.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// The actions that follow `j` under the ladder `rungs`.
@@ -190,12 +231,6 @@ impl Dispatcher {
     fn climb(&self, rung: &EscalateRule, j: &Judged<'_>, matching: &[&Hit]) -> Option<Action> {
         let ev = j.event;
         let user = ev.user.as_deref();
-        let threshold = match j.tier {
-            Tier::Standard => rung.count,
-            Tier::Enhanced => rung
-                .enhanced_count
-                .unwrap_or_else(|| rung.count.saturating_sub(1).max(1)),
-        };
         let (count, strikes): (usize, Vec<String>) = match rung.scope {
             Scope::Event => (1, evidence(ev, matching.iter().copied())),
             Scope::User | Scope::Room => {
@@ -203,7 +238,7 @@ impl Dispatcher {
                 if rung.scope == Scope::User && user.is_none() {
                     return None;
                 }
-                let key = KeyHash::new(ACTION_ID_KEY)
+                let key = KeyHash::new(self.seed)
                     .write(rung.id.as_bytes())
                     .write(ev.room.as_bytes())
                     .write(
@@ -216,7 +251,18 @@ impl Dispatcher {
                     )
                     .finish();
                 let window_ms = rung.window_s.saturating_mul(1000);
-                let mut log = self.strikes.entry(key).or_default();
+                let mut log = match self.strikes.entry(key) {
+                    Entry::Occupied(o) => o.into_ref(),
+                    Entry::Vacant(v) => {
+                        if self.held.load(Ordering::Relaxed) >= self.max_logs {
+                            self.refused.fetch_add(1, Ordering::Relaxed);
+                            return self.fire(rung, j, matching, 1, vec![ev.id.to_string()]);
+                        }
+                        self.held.fetch_add(1, Ordering::Relaxed);
+                        // Most logs never see a second strike.
+                        v.insert(VecDeque::with_capacity(1))
+                    }
+                };
                 // A retried event is found in the log and counted where it stood.
                 let at = match log.iter().rposition(|s| *s.event == *ev.id) {
                     Some(at) => at,
@@ -240,6 +286,27 @@ impl Dispatcher {
                 let ids = within.iter().map(|s| s.event.to_string()).collect();
                 (within.len(), ids)
             }
+        };
+        self.fire(rung, j, matching, count, strikes)
+    }
+
+    /// The action of `rung` for `j` with `count` strikes in its window (their event
+    /// ids in `strikes`), if the rung fires at that count.
+    fn fire(
+        &self,
+        rung: &EscalateRule,
+        j: &Judged<'_>,
+        matching: &[&Hit],
+        count: usize,
+        strikes: Vec<String>,
+    ) -> Option<Action> {
+        let ev = j.event;
+        let user = ev.user.as_deref();
+        let threshold = match j.tier {
+            Tier::Standard => rung.count,
+            Tier::Enhanced => rung
+                .enhanced_count
+                .unwrap_or_else(|| rung.count.saturating_sub(1).max(1)),
         };
         // A rung fires when the count is reached; beyond it, only rungs with a duration
         // fire again (each time for twice as long), so a warning is given once while
@@ -303,12 +370,16 @@ impl Dispatcher {
     /// Forget strike logs whose newest strike is older than `max_window_ms` at
     /// `now_ms`. Returns how many were removed.
     pub fn sweep(&self, now_ms: u64, max_window_ms: u64) -> usize {
-        let before = self.strikes.len();
+        let mut removed = 0;
         self.strikes.retain(|_, log| {
-            log.back()
-                .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms)
+            let keep = log
+                .back()
+                .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms);
+            removed += usize::from(!keep);
+            keep
         });
-        before - self.strikes.len()
+        self.held.fetch_sub(removed, Ordering::Relaxed);
+        removed
     }
 }
 

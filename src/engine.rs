@@ -110,11 +110,22 @@ pub struct Scratch {
 }
 
 /// Engine settings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Window bounds.
     pub windows: WindowConfig,
+    /// Most escalation strike logs held at once (see [`Dispatcher::with_limit`]).
+    pub max_strike_logs: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            windows: WindowConfig::default(),
+            max_strike_logs: crate::dispatch::DEFAULT_MAX_STRIKE_LOGS,
+        }
+    }
 }
 
 /// The moderation pipeline with its state: the current ruleset, windows, room tiers.
@@ -134,7 +145,7 @@ impl Engine {
         Engine {
             rules: ArcSwap::from_pointee(rules),
             windows: Windows::new(config.windows),
-            dispatcher: Dispatcher::new(),
+            dispatcher: Dispatcher::with_limit(config.max_strike_logs),
             tiers: DashMap::new(),
             tiered_rooms: AtomicUsize::new(0),
         }

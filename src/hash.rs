@@ -5,7 +5,18 @@
 //! pipeline when it hashed window keys. Seed it at random where ids come from outside
 //! (window keys), with a fixed seed where the result must be stable (action ids).
 
-use std::hash::Hasher;
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+/// Shards of the maps of per-sender state (windows, strike logs). Many shards keep
+/// each one small, so that growing a shard's table or sweeping it holds its lock for
+/// microseconds, not milliseconds (with DashMap's default of 4 x cores, a shard of a
+/// few hundred thousand windows stalled every event hashed to it while it grew).
+pub(crate) const STATE_SHARDS: usize = 512;
+
+/// A random seed for map keys, so that nobody choosing ids can aim at one bucket.
+pub(crate) fn random_seed() -> u64 {
+    RandomState::new().hash_one(0x6c67_7561_7264u64)
+}
 
 /// Fold bytes into a 64-bit state: multiply-rotate per 8-byte word, then an avalanche.
 #[derive(Clone, Copy, Debug)]

@@ -40,6 +40,10 @@ pub const REVIEWS_UNDELIVERED: &str = "liveguard_reviews_undelivered_total";
 pub const RELOADS: &str = "liveguard_lexicon_reloads_total";
 /// Active windows (senders and rooms with recent history).
 pub const WINDOWS: &str = "liveguard_windows";
+/// Escalation strike logs held.
+pub const STRIKE_LOGS: &str = "liveguard_strike_logs";
+/// Strikes counted alone because `engine.max_strike_logs` were held.
+pub const STRIKES_REFUSED: &str = "liveguard_strike_logs_refused_total";
 /// New windows refused because `engine.windows.max_windows` were held.
 pub const WINDOWS_REFUSED: &str = "liveguard_windows_refused_total";
 /// 1 while the store's last transaction committed, 0 after a failure.
@@ -106,6 +110,11 @@ fn describe() {
     );
     describe_counter!(RELOADS, "Lexicon reloads, by result.");
     describe_gauge!(WINDOWS, "Active sender and room windows.");
+    describe_gauge!(STRIKE_LOGS, "Escalation strike logs held.");
+    describe_counter!(
+        STRIKES_REFUSED,
+        "Strikes counted alone because engine.max_strike_logs were held."
+    );
     describe_counter!(
         WINDOWS_REFUSED,
         "New windows refused because engine.windows.max_windows were held."

@@ -12,7 +12,7 @@
 //! allocate and an idle user costs a couple of hundred bytes until
 //! [`Windows::sweep`] reclaims it.
 
-use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+use std::hash::BuildHasherDefault;
 
 use std::ops::Range;
 
@@ -23,7 +23,7 @@ use dashmap::mapref::entry::Entry;
 use serde::Deserialize;
 
 use crate::event::{Event, EventKind};
-use crate::hash::{KeyHash, KeyHasher};
+use crate::hash::{KeyHash, KeyHasher, STATE_SHARDS, random_seed};
 use crate::normalize::{MAX_SEGMENTS, NormText};
 
 /// Bounds of one kind of window.
@@ -48,7 +48,7 @@ pub struct WindowConfig {
     pub transcript: WindowLimits,
     /// Most windows held at once. A new sender beyond it gets no window (its event
     /// is judged alone, and counted in [`Windows::refused`]) until the sweep frees
-    /// room: memory stays bounded whatever the number of senders. About 130 bytes
+    /// room: memory stays bounded whatever the number of senders. About 200 bytes
     /// each; a sender keeps a window for `max_age_ms` after it last spoke.
     pub max_windows: usize,
 }
@@ -74,7 +74,7 @@ impl Default for WindowConfig {
                 chars: 16,
                 max_age_ms: 20_000,
             },
-            max_windows: 4_000_000,
+            max_windows: 2_000_000,
         }
     }
 }
@@ -82,7 +82,7 @@ impl Default for WindowConfig {
 /// The kept history of one window, packed in one buffer: per earlier event (a
 /// "part", oldest first) a header (time, id length, character count, packed length),
 /// the id, and the characters packed by [`NormText::pack`]. An idle sender costs
-/// this struct, one small allocation and a map slot: about 130 bytes, against 450
+/// this struct, one exactly sized allocation and a map slot: about 200 bytes, against 450
 /// for the same history in a `NormText` and a `VecDeque`.
 #[derive(Debug, Default)]
 struct Tail {
@@ -154,6 +154,13 @@ impl Tail {
 
     fn push_back(&mut self, ts: u64, id: &str, text: &NormText, range: Range<usize>) {
         let at = self.buf.len();
+        let need = PART_HEADER + id.len() + text.packed_size(range.clone());
+        if self.buf.is_empty() {
+            // Most windows hold one event until they expire: no slack for growth.
+            self.buf.reserve_exact(need);
+        } else {
+            self.buf.reserve(need);
+        }
         self.buf.resize(at + PART_HEADER, 0);
         self.buf.extend_from_slice(id.as_bytes());
         let chars = range.len();
@@ -225,12 +232,6 @@ pub struct Windows {
     refused: AtomicU64,
 }
 
-/// Shards of the window map. Many shards keep each one small, so that growing a
-/// shard's table or sweeping it holds its lock for microseconds, not milliseconds
-/// (with the default of 4 x cores, a shard of a few hundred thousand windows
-/// stalled every event hashed to it while it grew).
-const SHARDS: usize = 512;
-
 /// The earlier events replayed into a text by [`Window::replay`]: their ids,
 /// one per replayed segment, in a reusable buffer.
 #[derive(Clone, Debug, Default)]
@@ -267,8 +268,11 @@ impl Windows {
     pub fn new(config: WindowConfig) -> Windows {
         Windows {
             config,
-            tails: DashMap::with_hasher_and_shard_amount(BuildHasherDefault::default(), SHARDS),
-            seed: RandomState::new().hash_one(0x6c67_7561_7264u64),
+            tails: DashMap::with_hasher_and_shard_amount(
+                BuildHasherDefault::default(),
+                STATE_SHARDS,
+            ),
+            seed: random_seed(),
             held: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
         }

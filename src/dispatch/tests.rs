@@ -192,3 +192,44 @@ fn a_buyer_complaint_triggers_nothing() {
     assert_eq!(o.decision, Decision::Allow);
     assert!(o.actions.is_empty());
 }
+
+#[test]
+fn a_full_strike_table_counts_new_offenders_alone_and_keeps_the_known_ones() {
+    // Each diversion hit opens logs on a few rungs (viewer.repeated_diversion,
+    // viewer.warn, viewer.mute, ...): room for one offender's logs, not two.
+    let probe = engine();
+    let mut s = Scratch::default();
+    probe.process(&chat("p", "u0", "viewer", 0, "加微信"), 0, &mut s);
+    let per_offender = probe.dispatcher().len();
+    assert!(per_offender >= 1);
+    let config = EngineConfig {
+        max_strike_logs: per_offender,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new(Ruleset::embedded(), config);
+    let texts = ["加微信", "加 v 信", "私聊我发你"];
+    let mut known = Vec::new();
+    let mut other = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        let ts = i as u64 * MIN;
+        known.push(e.process(&chat(&format!("k{i}"), "u1", "viewer", ts, t), 0, &mut s));
+        other.push(e.process(&chat(&format!("o{i}"), "u2", "viewer", ts, t), 0, &mut s));
+    }
+    assert_eq!(e.dispatcher().len(), per_offender, "the bound holds");
+    assert!(e.dispatcher().refused() >= 3);
+    // the first offender still climbs the ladder; the second is judged strike by
+    // strike (its messages are still hidden or held, its event rungs still fire)
+    assert!(kinds(&known[2].actions).contains(&ActionKind::MuteUser));
+    assert!(!kinds(&other[2].actions).contains(&ActionKind::MuteUser));
+    assert_eq!(other[2].decision, known[2].decision);
+    // the sweep frees room once the logs age out
+    e.sweep(10 * 24 * 3600 * 1000);
+    assert!(e.dispatcher().is_empty());
+    let again = e.process(
+        &chat("o9", "u2", "viewer", 10 * 24 * 60 * MIN, "加微信"),
+        0,
+        &mut s,
+    );
+    assert!(!again.actions.is_empty());
+    assert_eq!(e.dispatcher().len(), per_offender);
+}

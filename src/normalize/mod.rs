@@ -219,6 +219,11 @@ impl NormText {
         }
     }
 
+    /// Bytes [`NormText::pack`] writes for characters `range`.
+    pub fn packed_size(&self, range: std::ops::Range<usize>) -> usize {
+        2 * range.len() + self.byte_of(range.end) - self.byte_of(range.start)
+    }
+
     /// Append packed characters (see [`NormText::pack`]) as a new segment, their source
     /// offsets 0. The first one stands after an event gap, unless it starts the text.
     pub fn push_packed(&mut self, packed: &[u8]) {

@@ -148,6 +148,8 @@ fn packed_len_counts_characters_of_every_width() {
     assert_eq!(t.as_str(), "a中𠀀");
     let mut packed = Vec::new();
     t.pack(0..3, &mut packed);
+    assert_eq!(t.packed_size(0..3), packed.len());
+    assert_eq!(t.packed_size(1..2), 5);
     let widths: Vec<usize> = (0..=4).map(|n| packed_len(&packed, n)).collect();
     assert_eq!(widths, [0, 3, 8, 14, 14]);
 }

@@ -1,6 +1,7 @@
 //! Criterion benches of the hot path, each group with its baseline measured in the same
 //! run: raw Aho-Corasick over the un-normalized messages (the lexicon's literal terms,
-//! no normalization, no checks) against normalize, match and the whole pipeline.
+//! no normalization, no checks) against normalize, match, policy and the whole
+//! pipeline. The server end to end (WebSocket in and out) is `benches/server.rs`.
 //!
 //! Run: `cargo bench --bench pipeline`. Figures and how to read them: docs/PERFORMANCE.md.
 
@@ -8,11 +9,13 @@ use std::hint::black_box;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use liveguard::dispatch::{Dispatcher, Judged};
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch, Verdict};
-use liveguard::event::parse_event;
+use liveguard::event::{Decision, parse_event};
 use liveguard::lexicon::{Lexicon, Matching};
 use liveguard::matcher::{self, AutomatonKind, BuildOptions, Matcher};
 use liveguard::normalize::NormText;
+use liveguard::policy::HitContext;
 use liveguard::sample::{Mix, Rng};
 
 /// 1,000 chat messages: the default mix (3% violations) without transcripts.
@@ -175,6 +178,47 @@ fn bench(c: &mut Criterion) {
             let mut n = 0;
             for ev in &parsed {
                 n += engine.process(black_box(ev), 0, &mut scratch).hits.len();
+            }
+            n
+        })
+    });
+
+    // Policy alone: for every message, the decision of each of its hits (the table of
+    // policy.toml) and the dispatcher's ladder (strike logs, actions). The hits come
+    // from a judged run; events are the same every round, so the dispatcher
+    // recognises them as retries and the strike logs stay the same size.
+    let rules = Ruleset::embedded();
+    let judged: Vec<_> = parsed
+        .iter()
+        .map(|ev| engine.process(ev, 0, &mut scratch))
+        .collect();
+    let dispatcher = Dispatcher::new();
+    g.bench_function("policy_decide_and_dispatch", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for (ev, outcome) in parsed.iter().zip(&judged) {
+                let mut decision = Decision::Allow;
+                for h in &outcome.hits {
+                    decision = decision.max(rules.policy.decide(HitContext {
+                        category: h.category,
+                        severity: h.severity,
+                        role: ev.role,
+                        kind: ev.kind,
+                        tier: outcome.tier,
+                    }));
+                }
+                let actions = dispatcher.dispatch(
+                    Judged {
+                        event: black_box(ev),
+                        ts: outcome.ts,
+                        decision,
+                        hits: &outcome.hits,
+                        tier: outcome.tier,
+                        lexicon: &outcome.lexicon,
+                    },
+                    rules.policy.ladder(),
+                );
+                n += actions.len() + decision as usize;
             }
             n
         })

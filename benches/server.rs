@@ -108,9 +108,13 @@ async fn rounds(clients: &mut [Client], frames: &[String], iters: u64) -> Durati
             let frame = &frames[(i * CONNECTIONS + c) % frames.len()];
             async move {
                 ws.send(Message::Text(frame.as_str().into())).await.unwrap();
-                match ws.next().await {
-                    Some(Ok(Message::Text(t))) => t.len(),
-                    other => panic!("no answer: {other:?}"),
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) => break t.len(),
+                        // Keep-alive pings (answered by tungstenite).
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        other => panic!("no answer: {other:?}"),
+                    }
                 }
             }
         });

@@ -12,13 +12,6 @@ use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use liveguard::lexicon::{Lexicon, LexiconSource};
 use liveguard::matcher::BuildOptions;
 
-/// mimalloc rather than glibc's malloc: with millions of small window and strike-log
-/// buffers living and dying at random, glibc spent a tenth of the server's time in
-/// `malloc_consolidate` and friends and held far more memory than it used
-/// (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Real-time moderation for live e-commerce rooms.
 #[derive(Debug, Parser)]
 #[command(name = "liveguard", version, about)]

@@ -11,6 +11,7 @@
 //! | `ingest.max_frame_bytes` | 65536 | larger frames close the connection with 1009 |
 //! | `ingest.ping_interval_s` | 20 | keep-alive ping period |
 //! | `ingest.idle_timeout_s` | 60 | a peer silent this long (no frame, no pong) is dropped |
+//! | `ingest.handshake_timeout_s` | 10 | time to finish the TLS handshake and send the request head (slowloris) |
 //! | `alerts.history` | 100000 | alerts kept in memory for `since` replay |
 //! | `alerts.subscriber_queue` | 4096 | alerts a subscriber may lag behind before it is disconnected |
 //! | `alerts.hold_timeout_s` | 300 | a held message no moderator reviews is resolved after this |
@@ -26,12 +27,24 @@
 //! | `store.linger_ms` | 10 | how long the writer gathers records before committing |
 //! | `store.synchronous` | `normal` | `full` to survive power loss, not just crashes |
 //! | `store.max_size_mib` | 0 (none) | cap on the database size |
+//! | `insecure` | false | serve a non-loopback address with no tokens (`--insecure`) |
+//! | `tls.cert` / `tls.key` | none | PEM certificate chain and private key: serve `wss://` (`--tls-cert`, `--tls-key`) |
+//! | `auth.tokens` | none | scoped tokens (`[[auth.tokens]]`, see [`crate::auth`]) |
+//! | `limits.max_connections` | 20,000 | open connections (ingest and alerts) at most; more get HTTP 503 |
+//! | `limits.connections_per_token` | 10,000 | connections one token (or the open server's one caller) may hold; more get HTTP 429 |
+//! | `limits.events_per_second` | 100,000 | per ingest connection (token bucket); events over it get a `rate_limited` error |
+//! | `limits.burst` | 100,000 | events a connection may send at once before the rate applies |
+//! | `limits.max_text_bytes` | 4096 | longer `text` gets a `too_long` error |
+//! | `limits.rooms_per_tenant` | 100,000 | active rooms one ingest token may send for; more get `room_limit` |
+//! | `limits.room_idle_s` | 600 | a room silent this long no longer counts as active |
+//! | `limits.subscribers_per_moderator` | 16 | alert feeds one moderate token may hold open |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::auth::TokenSpec;
 use crate::engine::EngineConfig;
 use crate::store::StoreConfig;
 
@@ -55,6 +68,69 @@ pub struct Config {
     pub engine: EngineConfig,
     /// The evidence store.
     pub store: StoreConfig,
+    /// Serve a non-loopback address even with no tokens configured.
+    pub insecure: bool,
+    /// Serve TLS (`wss://`, `https://`).
+    pub tls: Option<TlsConfig>,
+    /// Scoped tokens.
+    pub auth: AuthConfig,
+    /// Per-caller limits.
+    pub limits: LimitsConfig,
+}
+
+/// Certificate and key of the TLS listener.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// The tokens (`[[auth.tokens]]`); none: an open server, loopback only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The configured tokens.
+    pub tokens: Vec<TokenSpec>,
+}
+
+/// What one caller may take; see the module table for each key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Connections per token at most (a token's `max_connections` overrides it).
+    pub connections_per_token: usize,
+    /// Events per second per ingest connection.
+    pub events_per_second: u32,
+    /// Events a connection may send at once.
+    pub burst: u32,
+    /// Longest `text`, in bytes.
+    pub max_text_bytes: usize,
+    /// Active rooms per ingest token (a token's `max_rooms` overrides it).
+    pub rooms_per_tenant: usize,
+    /// Seconds after which a silent room stops counting as active.
+    pub room_idle_s: u64,
+    /// Alert feeds per moderate token.
+    pub subscribers_per_moderator: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            max_connections: 20_000,
+            connections_per_token: 10_000,
+            events_per_second: 100_000,
+            burst: 100_000,
+            max_text_bytes: 4096,
+            rooms_per_tenant: 100_000,
+            room_idle_s: 600,
+            subscribers_per_moderator: 16,
+        }
+    }
 }
 
 /// Ingest connection limits.
@@ -67,6 +143,9 @@ pub struct IngestConfig {
     pub ping_interval_s: u64,
     /// A peer that sends nothing (not even a pong) this long is disconnected.
     pub idle_timeout_s: u64,
+    /// A caller must complete its TLS handshake and request head within this many
+    /// seconds (every connection, ingest or not).
+    pub handshake_timeout_s: u64,
 }
 
 /// Alert feed settings.
@@ -115,6 +194,10 @@ impl Default for Config {
             alerts: AlertConfig::default(),
             engine: EngineConfig::default(),
             store: StoreConfig::default(),
+            insecure: false,
+            tls: None,
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -125,6 +208,7 @@ impl Default for IngestConfig {
             max_frame_bytes: 64 * 1024,
             ping_interval_s: 20,
             idle_timeout_s: 60,
+            handshake_timeout_s: 10,
         }
     }
 }
@@ -202,6 +286,9 @@ impl Config {
                 "ingest.idle_timeout_s must exceed ingest.ping_interval_s, which must be positive",
             );
         }
+        if i.handshake_timeout_s == 0 {
+            return bad("ingest.handshake_timeout_s must be positive");
+        }
         let a = &self.alerts;
         if a.history == 0 || a.subscriber_queue == 0 {
             return bad("alerts.history and alerts.subscriber_queue must be at least 1");
@@ -229,6 +316,20 @@ impl Config {
             return bad(
                 "store.retention_days, purge_interval_s, max_pending and batch_max must be positive",
             );
+        }
+        let l = &self.limits;
+        if l.max_connections == 0
+            || l.connections_per_token == 0
+            || l.events_per_second == 0
+            || l.burst == 0
+            || l.rooms_per_tenant == 0
+            || l.room_idle_s == 0
+            || l.subscribers_per_moderator == 0
+        {
+            return bad("limits: every limit must be positive");
+        }
+        if !(16..=1 << 20).contains(&l.max_text_bytes) {
+            return bad("limits.max_text_bytes must be between 16 bytes and 1 MiB");
         }
         Ok(())
     }

@@ -294,6 +294,47 @@ pub enum EventErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The connection's token does not cover the event's room.
+    #[error("room `{0}` is not among this token's rooms")]
+    RoomForbidden(String),
+    /// The tenant already sends for as many rooms as it may.
+    #[error("this token already has {0} active rooms, its limit")]
+    RoomLimit(usize),
+    /// The connection sends faster than it may.
+    #[error("over {0} events per second on this connection: slow down")]
+    RateLimited(u32),
+}
+
+impl EventErrorKind {
+    /// Every [`EventErrorKind::code`].
+    pub const CODES: [&'static str; 10] = [
+        "utf8",
+        "json",
+        "not_an_object",
+        "missing_field",
+        "unknown_kind",
+        "unknown_role",
+        "too_long",
+        "room_forbidden",
+        "room_limit",
+        "rate_limited",
+    ];
+
+    /// A stable machine-readable name (the error frame's `code`, the metric label).
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventErrorKind::InvalidUtf8 => "utf8",
+            EventErrorKind::InvalidJson(_) => "json",
+            EventErrorKind::NotAnObject => "not_an_object",
+            EventErrorKind::MissingField(_) => "missing_field",
+            EventErrorKind::UnknownKind(_) => "unknown_kind",
+            EventErrorKind::UnknownRole(_) => "unknown_role",
+            EventErrorKind::TooLong { .. } => "too_long",
+            EventErrorKind::RoomForbidden(_) => "room_forbidden",
+            EventErrorKind::RoomLimit(_) => "room_limit",
+            EventErrorKind::RateLimited(_) => "rate_limited",
+        }
+    }
 }
 
 /// A rejected event: the reason, and the event id when it could be read.
@@ -487,6 +528,8 @@ pub struct ErrorFrame<'a> {
     /// The event id, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
+    /// Machine-readable reason ([`EventErrorKind::code`]).
+    pub code: &'static str,
     /// Human-readable reason.
     pub reason: String,
 }
@@ -499,6 +542,7 @@ impl<'a> ErrorFrame<'a> {
             line,
             index: None,
             id: err.id.as_deref(),
+            code: err.kind.code(),
             reason: err.kind.to_string(),
         }
     }

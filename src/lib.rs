@@ -23,11 +23,13 @@
 //! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.
 //! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
 //!   ruleset swaps.
+//! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod check;
 pub mod config;
 pub mod dispatch;

@@ -42,6 +42,8 @@ pub struct LoadConfig {
     pub drain_s: u64,
     /// Print a progress line every second (on a terminal).
     pub progress: bool,
+    /// Bearer token of an `ingest` scope, for servers with tokens.
+    pub token: Option<String>,
 }
 
 /// What a run measured.
@@ -199,8 +201,17 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, LoadError> {
     // Connect everyone first: the schedule starts when all are ready.
     let mut sockets = Vec::new();
     for _ in 0..cfg.connections {
+        let request = match request(&cfg) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(LoadError::Connect {
+                    url: cfg.url.clone(),
+                    message: e.to_string(),
+                });
+            }
+        };
         match tokio_tungstenite::connect_async_with_config(
-            cfg.url.as_str(),
+            request,
             Some(
                 WebSocketConfig::default()
                     .read_buffer_size(16 * 1024)
@@ -443,4 +454,22 @@ impl Report {
             self.send_lag_ms.max,
         )
     }
+}
+
+/// The upgrade request, with the token if there is one.
+fn request(
+    cfg: &LoadConfig,
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::client::Request,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut request = cfg.url.as_str().into_client_request()?;
+    if let Some(token) = &cfg.token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
+        request.headers_mut().insert("authorization", value);
+    }
+    Ok(request)
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use liveguard::auth::{Auth, check_exposure};
 use liveguard::config::Config;
 use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use liveguard::lexicon::{Lexicon, LexiconSource};
@@ -36,6 +37,25 @@ enum Command {
         /// Data directory (default ./liveguard-data).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// Serve a non-loopback address with no tokens configured: anyone who can
+        /// reach it may read every room and silence users.
+        #[arg(long)]
+        insecure: bool,
+        /// PEM certificate chain: serve wss:// and https:// (with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Print a new random token and the `[[auth.tokens]]` entry that admits it.
+    Token {
+        /// The scope: ingest, moderate or admin.
+        #[arg(long, default_value = "ingest")]
+        scope: String,
+        /// Who holds it (the tenant or moderator).
+        #[arg(long, default_value = "platform")]
+        name: String,
     },
     /// Judge NDJSON events from FILE (or stdin) and write one verdict per event.
     Scan {
@@ -72,6 +92,9 @@ enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Bearer token (scope `ingest`) for a server with tokens.
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
     },
     /// Write the stored actions, with their evidence and lexicon, as NDJSON (for
     /// regulators).
@@ -123,7 +146,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             lexicons,
             data,
-        } => serve(config, listen, lexicons, data),
+            insecure,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| liveguard::config::TlsConfig { cert, key });
+            serve(config, listen, lexicons, data, insecure, tls)
+        }
+        Command::Token { scope, name } => token(&scope, &name),
         Command::Scan { lexicons, file } => scan(lexicons, file),
         Command::Loadgen {
             url,
@@ -134,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             drain,
             json,
+            token,
         } => loadgen(
             liveguard::loadgen::LoadConfig {
                 url,
@@ -144,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 batch,
                 drain_s: drain,
                 progress: !json,
+                token,
             },
             json,
         ),
@@ -164,6 +198,8 @@ fn serve(
     listen: Option<std::net::SocketAddr>,
     lexicons: Option<PathBuf>,
     data: Option<PathBuf>,
+    insecure: bool,
+    tls: Option<liveguard::config::TlsConfig>,
 ) -> anyhow::Result<ExitCode> {
     init_tracing();
     let mut cfg = Config::load(config.as_deref()).context("loading the configuration")?;
@@ -176,7 +212,25 @@ fn serve(
     if let Some(d) = data {
         cfg.data = d;
     }
+    cfg.insecure |= insecure;
+    if tls.is_some() {
+        cfg.tls = tls;
+    }
     cfg.validate().context("invalid configuration")?;
+    // Checked before binding: a misconfigured token or an exposed open server never
+    // listens, not even for a moment.
+    let auth = Auth::from_env(&cfg.auth.tokens).context("invalid tokens")?;
+    check_exposure(cfg.listen, &auth, cfg.insecure)?;
+    if let Some(tls) = &cfg.tls {
+        liveguard::server::tls_acceptor(tls).context("loading the TLS certificate and key")?;
+    }
+    if auth.is_open() && !cfg.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %cfg.listen,
+            "INSECURE: serving the network with no tokens. Anyone who can connect may read \
+             every room's chat, review holds and reload the lexicon."
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -235,6 +289,26 @@ fn init_tracing() {
         .with_ansi(io::stderr().is_terminal())
         .with_writer(io::stderr)
         .init();
+}
+
+fn token(scope: &str, name: &str) -> anyhow::Result<ExitCode> {
+    if !["ingest", "moderate", "admin"].contains(&scope) {
+        anyhow::bail!("--scope must be ingest, moderate or admin");
+    }
+    let token = liveguard::auth::generate().context("reading the random source")?;
+    println!("token: {token}");
+    println!();
+    println!("# Give the token to its holder; put this in the server's configuration:");
+    println!("[[auth.tokens]]");
+    println!("name = {}", toml_string(name));
+    println!("scope = \"{scope}\"");
+    println!("sha256 = \"{}\"", liveguard::auth::hash_hex(&token));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 fn now_ms() -> u64 {

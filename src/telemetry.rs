@@ -46,6 +46,11 @@ pub const STRIKE_LOGS: &str = "liveguard_strike_logs";
 pub const STRIKES_REFUSED: &str = "liveguard_strike_logs_refused_total";
 /// New windows refused because `engine.windows.max_windows` were held.
 pub const WINDOWS_REFUSED: &str = "liveguard_windows_refused_total";
+/// Requests refused for their token, by `reason` (missing, invalid, scope).
+pub const AUTH_DENIED: &str = "liveguard_auth_denied_total";
+/// Connections refused by a limit, by `limit` (connections, connections_per_token,
+/// subscribers_per_moderator). Per-event limits count in `liveguard_ingest_errors_total`.
+pub const LIMITED: &str = "liveguard_limited_total";
 /// 1 while the store's last transaction committed, 0 after a failure.
 pub const STORE_UP: &str = "liveguard_store_up";
 /// Records queued for the store writer.
@@ -109,6 +114,8 @@ fn describe() {
         "Review frames whose platform connection was gone."
     );
     describe_counter!(RELOADS, "Lexicon reloads, by result.");
+    describe_counter!(AUTH_DENIED, "Requests refused for their token, by reason.");
+    describe_counter!(LIMITED, "Connections refused by a limit, by limit.");
     describe_gauge!(WINDOWS, "Active sender and room windows.");
     describe_gauge!(STRIKE_LOGS, "Escalation strike logs held.");
     describe_counter!(

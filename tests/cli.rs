@@ -210,3 +210,55 @@ fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn serve_refuses_the_network_without_tokens_before_binding() {
+    let data = temp_dir("exposed");
+    let out = liveguard()
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(&data)
+        .env_remove("LIVEGUARD_INGEST_TOKEN")
+        .env_remove("LIVEGUARD_MODERATE_TOKEN")
+        .env_remove("LIVEGUARD_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--insecure"), "{stderr}");
+    assert!(!data.join("liveguard.db").exists(), "nothing was started");
+}
+
+#[test]
+fn token_prints_a_token_and_the_entry_that_admits_it() {
+    let out = liveguard()
+        .args(["token", "--scope", "moderate", "--name", "审核组"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap();
+    assert_eq!(token.len(), 64);
+    let entry: String = text
+        .lines()
+        .filter(|l| !l.starts_with("token:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    #[derive(serde::Deserialize)]
+    struct Entries {
+        auth: liveguard::config::AuthConfig,
+    }
+    let parsed: Entries = toml::from_str(&entry).unwrap();
+    let spec = &parsed.auth.tokens[0];
+    assert_eq!(spec.name, "审核组");
+    assert_eq!(spec.scope, Some(liveguard::auth::Scope::Moderate));
+    assert_eq!(
+        spec.sha256.as_deref(),
+        Some(liveguard::auth::hash_hex(token).as_str())
+    );
+    let auth = liveguard::auth::Auth::new(&parsed.auth.tokens, |_| None).unwrap();
+    auth.authorize(Some(token), liveguard::auth::Scope::Moderate)
+        .unwrap();
+}

@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::config::{AlertConfig, ReviewDecision};
 use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
@@ -270,14 +271,24 @@ impl Hub {
     }
 
     /// Resolve the hold `held` with a moderator's decision.
+    /// A hold in a room `principal` does not cover is answered as if it did not exist:
+    /// a moderator learns nothing of other rooms.
     pub(crate) fn review(
         &self,
         held: u64,
         decision: ReviewDecision,
+        principal: &Principal,
         by: &str,
         note: Option<&str>,
     ) -> Result<Resolution, ReviewError> {
         let mut inner = self.lock();
+        if !inner
+            .holds
+            .get(&held)
+            .is_some_and(|h| principal.may_access(&h.room))
+        {
+            return Err(ReviewError::NotHeld(held));
+        }
         let hold = inner
             .holds
             .remove(&held)
@@ -401,16 +412,17 @@ pub(crate) struct AlertQuery {
     moderator: Option<String>,
 }
 
-/// A parsed subscription filter.
+/// A parsed subscription filter, within what the subscriber's token covers.
 #[derive(Debug)]
 pub(crate) struct Filter {
+    principal: Arc<Principal>,
     rooms: Option<HashSet<String>>,
     categories: Option<HashSet<Category>>,
     min_severity: Option<Severity>,
 }
 
 impl AlertQuery {
-    pub(crate) fn filter(&self) -> Result<Filter, String> {
+    pub(crate) fn filter(&self, principal: Arc<Principal>) -> Result<Filter, String> {
         let list = |s: &Option<String>| {
             s.as_ref().map(|s| {
                 s.split(',')
@@ -434,8 +446,17 @@ impl AlertQuery {
                     .collect::<Result<HashSet<Category>, String>>()?,
             ),
         };
+        let rooms = list(&self.rooms);
+        if let Some(outside) = rooms
+            .iter()
+            .flatten()
+            .find(|room| !principal.may_access(room))
+        {
+            return Err(format!("room `{outside}` is not among this token's rooms"));
+        }
         Ok(Filter {
-            rooms: list(&self.rooms),
+            principal,
+            rooms,
             categories,
             min_severity: self.min_severity,
         })
@@ -448,7 +469,8 @@ impl Filter {
     }
 
     fn accepts(&self, room: &str, categories: &[Category], severity: Option<Severity>) -> bool {
-        self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
+        self.principal.may_access(room)
+            && self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
             && self
                 .categories
                 .as_ref()
@@ -488,7 +510,13 @@ pub(crate) async fn subscriber(
         .unwrap_or_else(|| state.hub.next_seq().saturating_sub(1));
     let mut live = state.hub.subscribe();
     let (backlog, first) = state.hub.since(since);
-    let moderator = query.moderator.as_deref().unwrap_or("moderator").to_owned();
+    // With tokens, the reviewer is who the token says, not what the query claims.
+    let moderator = match (&filter.principal.scope, query.moderator.as_deref()) {
+        (None, Some(name)) => name.to_owned(),
+        (None, None) => "moderator".to_owned(),
+        (Some(_), Some(name)) => format!("{}/{name}", filter.principal.name),
+        (Some(_), None) => filter.principal.name.to_string(),
+    };
     let (mut sink, mut stream) = ws.split();
     let mut last = since;
     let close = |code: u16, reason: String| {
@@ -561,7 +589,7 @@ pub(crate) async fn subscriber(
             },
             m = stream.next() => match m {
                 Some(Ok(Message::Text(text))) => {
-                    let reply = handle_moderator_frame(&state, &text, &moderator).await;
+                    let reply = handle_moderator_frame(&state, &text, &filter.principal, &moderator).await;
                     if sink.send(Message::Text(reply.into())).await.is_err() {
                         return;
                     }
@@ -652,7 +680,12 @@ async fn replay_from_store(
     }
 }
 
-async fn handle_moderator_frame(state: &Arc<AppState>, text: &str, moderator: &str) -> String {
+async fn handle_moderator_frame(
+    state: &Arc<AppState>,
+    text: &str,
+    principal: &Principal,
+    moderator: &str,
+) -> String {
     let error = |seq: Option<u64>, reason: String| {
         serde_json::json!({"kind":"error","seq":seq,"reason":reason}).to_string()
     };
@@ -671,7 +704,7 @@ async fn handle_moderator_frame(state: &Arc<AppState>, text: &str, moderator: &s
     };
     match state
         .hub
-        .review(seq, decision, moderator, frame.note.as_deref())
+        .review(seq, decision, principal, moderator, frame.note.as_deref())
     {
         Ok(resolution) => {
             state.deliver(resolution);

@@ -21,8 +21,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::limits::{Slot, TenantRooms, TokenBucket};
 use super::tally::FrameTally;
 use super::{AppState, ConnectionGauge};
+use crate::auth::Principal;
 use crate::engine::{Outcome, Scratch, Verdict};
 use crate::event::{
     Decision, ErrorFrame, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
@@ -46,8 +48,77 @@ enum Input<'a> {
     Bytes(&'a [u8]),
 }
 
-/// Serve one ingest connection until it closes or the server shuts down.
-pub(crate) async fn connection(ws: WebSocket, state: Arc<AppState>) {
+/// What a connection's caller may send: checked per event before it is judged.
+struct Gate {
+    principal: Arc<Principal>,
+    bucket: TokenBucket,
+    rate: u32,
+    /// The tenant's active rooms; `None` on an open server (one caller, no tenants).
+    rooms: Option<TenantRooms>,
+    room_limit: usize,
+    max_text: usize,
+}
+
+impl Gate {
+    fn new(state: &AppState, principal: Arc<Principal>) -> Gate {
+        let l = &state.limiter.config;
+        let rooms = principal
+            .scope
+            .is_some()
+            .then(|| state.limiter.rooms.tenant(&principal.name));
+        Gate {
+            bucket: TokenBucket::new(l.events_per_second, l.burst),
+            rate: l.events_per_second,
+            rooms,
+            room_limit: principal.max_rooms.unwrap_or(l.rooms_per_tenant),
+            max_text: l.max_text_bytes,
+            principal,
+        }
+    }
+
+    /// Whether `ev` may be judged; the error to answer it with if not.
+    fn admit(&mut self, ev: &Event<'_>, now_ms: u64) -> Result<(), EventErrorKind> {
+        if ev.text.len() > self.max_text {
+            return Err(EventErrorKind::TooLong {
+                field: "text",
+                len: ev.text.len(),
+                limit: self.max_text,
+            });
+        }
+        if !self.principal.may_access(&ev.room) {
+            return Err(EventErrorKind::RoomForbidden(truncated(&ev.room)));
+        }
+        if let Some(rooms) = &mut self.rooms
+            && !rooms.admit(&ev.room, self.room_limit, now_ms)
+        {
+            return Err(EventErrorKind::RoomLimit(self.room_limit));
+        }
+        if !self.bucket.take() {
+            return Err(EventErrorKind::RateLimited(self.rate));
+        }
+        Ok(())
+    }
+}
+
+/// A room name echoed in an error, cut short.
+fn truncated(room: &str) -> String {
+    const MAX: usize = 64;
+    let mut end = room.len().min(MAX);
+    while !room.is_char_boundary(end) {
+        end -= 1;
+    }
+    room[..end].to_owned()
+}
+
+/// Serve one ingest connection until it closes or the server shuts down. `slot` is
+/// its connection slot, given back when it ends.
+pub(crate) async fn connection(
+    ws: WebSocket,
+    state: Arc<AppState>,
+    principal: Arc<Principal>,
+    slot: Slot,
+) {
+    let _slot = slot;
     let _gauge = ConnectionGauge::new("ingest");
     let conn = state.next_conn_id();
     let cfg = state.config.ingest;
@@ -59,7 +130,10 @@ pub(crate) async fn connection(ws: WebSocket, state: Arc<AppState>) {
     let idle = Duration::from_secs(cfg.idle_timeout_s);
     let mut deadline = Instant::now() + idle;
     let mut scratch = Scratch::default();
-    let mut work = FrameWork::default();
+    let mut work = FrameWork {
+        tally: FrameTally::default(),
+        gate: Gate::new(&state, principal),
+    };
     let shutdown = state.shutdown.clone();
     let close = loop {
         let msg = tokio::select! {
@@ -136,10 +210,10 @@ fn read_error(e: Option<axum::Error>) -> (u16, &'static str) {
     }
 }
 
-/// Buffers reused from frame to frame.
-#[derive(Default)]
+/// What a connection keeps from frame to frame.
 struct FrameWork {
     tally: FrameTally,
+    gate: Gate,
 }
 
 impl FrameWork {
@@ -176,13 +250,22 @@ impl FrameWork {
             ),
         };
         let mut n = 0usize;
+        self.gate.bucket.refill(Instant::now().into_std());
+        let now = super::now_ms();
         for (index, parsed) in lines {
+            let parsed = parsed.and_then(|ev| match self.gate.admit(&ev, now) {
+                Ok(()) => Ok(ev),
+                Err(kind) => Err(EventError {
+                    id: Some(ev.id.into_owned()),
+                    kind,
+                }),
+            });
             if !out.is_empty() {
                 out.push(b'\n');
             }
             match parsed {
                 Ok(ev) => {
-                    let outcome = state.engine.process(&ev, super::now_ms(), scratch);
+                    let outcome = state.engine.process(&ev, now, scratch);
                     self.tally.event(&ev, &outcome);
                     write_json(&mut out, &Verdict::new(&ev, &outcome));
                     for a in &outcome.actions {

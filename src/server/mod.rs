@@ -19,10 +19,11 @@
 
 mod alerts;
 mod ingest;
+mod limits;
+mod listen;
 mod tally;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,10 +31,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use dashmap::DashMap;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{Auth, AuthError, Denied, Principal, Scope};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Ruleset};
 use crate::event::Tier;
@@ -51,6 +52,7 @@ use crate::store::{ActionQuery, LexiconRecord, OnCommit, Store, parse_time};
 use crate::telemetry as t;
 
 pub use alerts::CLOSE_LAGGED;
+pub use listen::{TlsError, tls_acceptor};
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,12 @@ pub enum ServerError {
     /// The lexicon cannot be compiled.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// The tokens are misconfigured, or the server would be open to the network.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listener failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -72,6 +80,8 @@ pub enum ServerError {
 /// Shared state of a running server.
 struct AppState {
     config: Config,
+    auth: Auth,
+    limiter: limits::Limiter,
     engine: Engine,
     hub: Arc<alerts::Hub>,
     /// Review-outcome queues of open ingest connections.
@@ -229,6 +239,12 @@ pub async fn run_with_reload(
     reloads: impl Stream<Item = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     config.validate()?;
+    let auth = Auth::from_env(&config.auth.tokens)?;
+    crate::auth::check_exposure(listener.local_addr()?, &auth, config.insecure)?;
+    if auth.is_open() {
+        tracing::warn!("No tokens configured: every caller may ingest, moderate and administer.");
+    }
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let lexicon = Lexicon::load(config.lexicons.as_deref())?;
     let rules = Ruleset::compile(&lexicon, BuildOptions::default())?;
     t::prometheus();
@@ -239,6 +255,8 @@ pub async fn run_with_reload(
         open_store(&config, &engine, &hub);
     }
     let state = Arc::new(AppState {
+        auth,
+        limiter: limits::Limiter::new(config.limits),
         engine,
         hub,
         connections: DashMap::new(),
@@ -250,7 +268,12 @@ pub async fn run_with_reload(
     });
     state.record_lexicon();
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, lexicon = %state.engine.rules().version(), "liveguard serving.");
+    let scheme = if tls.is_some() {
+        "https/wss"
+    } else {
+        "http/ws"
+    };
+    tracing::info!(%addr, scheme, lexicon = %state.engine.rules().version(), "liveguard serving.");
 
     let token = state.shutdown.clone();
     tokio::spawn(async move {
@@ -261,19 +284,9 @@ pub async fn run_with_reload(
     state.tracker.spawn(reload_on(state.clone(), reloads));
 
     let app = router(state.clone());
+    let handshake = Duration::from_secs(state.config.ingest.handshake_timeout_s);
     let stop = state.shutdown.clone();
-    // Verdicts are small writes that must leave at once: no Nagle delay.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set.");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.cancelled().await })
-    .await?;
+    listen::serve(listener, tls, app, stop, handshake, grace).await;
     tracing::info!("No longer accepting connections; draining.");
     state.tracker.close();
     if tokio::time::timeout(grace, state.tracker.wait())
@@ -360,9 +373,13 @@ async fn housekeeping(state: Arc<AppState>) {
         if sweeps.is_multiple_of(SWEEP_EVERY_S) {
             let s = state.clone();
             let started = std::time::Instant::now();
-            let removed = tokio::task::spawn_blocking(move || s.engine.sweep(now_ms()))
-                .await
-                .unwrap_or(0);
+            let idle_ms = state.limiter.config.room_idle_s * 1000;
+            let removed = tokio::task::spawn_blocking(move || {
+                let now = now_ms();
+                s.engine.sweep(now) + s.limiter.rooms.sweep(now.saturating_sub(idle_ms))
+            })
+            .await
+            .unwrap_or(0);
             tracing::debug!(removed, took = ?started.elapsed(), "Swept windows and strike logs.");
             let windows = state.engine.windows();
             metrics::gauge!(t::WINDOWS).set(windows.len() as f64);
@@ -392,37 +409,182 @@ async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send 
 /// batch of 50 events is about 8 KiB, and larger frames are still read whole.
 const SOCKET_BUFFER: usize = 16 * 1024;
 
-async fn ingest_upgrade(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+/// The token a request presents: `Authorization: Bearer T`, or `?access_token=T` for
+/// browsers, which cannot set headers on a WebSocket.
+#[derive(Debug, Default, Deserialize)]
+struct TokenParam {
+    access_token: Option<String>,
+}
+
+/// A request refused before it is served: `{"error": ...}` with its status.
+#[derive(Debug)]
+struct Refused {
+    status: StatusCode,
+    error: String,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let body = axum::Json(serde_json::json!({"error": self.error}));
+        if self.status == StatusCode::UNAUTHORIZED {
+            (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (self.status, body).into_response()
+        }
+    }
+}
+
+/// The caller, if its token has `scope`.
+fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    param: &TokenParam,
+    scope: Scope,
+) -> Result<Arc<Principal>, Refused> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (kind, token) = v.split_once(' ')?;
+            kind.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        });
+    let token = header.or(param.access_token.as_deref());
+    state.auth.authorize(token, scope).map_err(|denied| {
+        let reason = match denied {
+            Denied::Missing => "missing",
+            Denied::Invalid => "invalid",
+            Denied::Scope(_) => "scope",
+        };
+        metrics::counter!(t::AUTH_DENIED, "reason" => reason).increment(1);
+        let status = match denied {
+            Denied::Scope(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        Refused {
+            status,
+            error: denied.to_string(),
+        }
+    })
+}
+
+/// Extractor: the request carries a token of the `admin` scope.
+struct Admin;
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = Refused;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Admin, Refused> {
+        let param = Query::<TokenParam>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+        authorize(state, &parts.headers, &param, Scope::Admin).map(|_| Admin)
+    }
+}
+
+/// Take a connection slot for `principal` (`kind` is `ingest` or `alerts`).
+fn connection_slot(
+    state: &AppState,
+    principal: &Principal,
+    kind: &str,
+    per_principal: usize,
+) -> Result<limits::Slot, Refused> {
+    let total = state.limiter.config.max_connections;
+    let key = format!("{kind}:{}", principal.name);
+    state
+        .limiter
+        .slots
+        .acquire(key, total, per_principal)
+        .map_err(|refused| {
+            let (status, limit, why) = match refused {
+                limits::SlotRefused::Server => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "connections",
+                    format!("the server holds its limit of {total} connections"),
+                ),
+                limits::SlotRefused::Token => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    if kind == "alerts" {
+                        "subscribers_per_moderator"
+                    } else {
+                        "connections_per_token"
+                    },
+                    format!("this token holds its limit of {per_principal} {kind} connections"),
+                ),
+            };
+            limits::refused(limit);
+            tracing::info!(principal = %principal.name, limit, "Connection refused by a limit.");
+            Refused { status, error: why }
+        })
+}
+
+async fn ingest_upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(param): Query<TokenParam>,
+    ws: WebSocketUpgrade,
+) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    let principal = match authorize(&state, &headers, &param, Scope::Ingest) {
+        Ok(p) => p,
+        Err(denied) => return denied.into_response(),
+    };
+    let per_token = principal
+        .max_connections
+        .unwrap_or(state.limiter.config.connections_per_token);
+    let slot = match connection_slot(&state, &principal, "ingest", per_token) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
     let max = state.config.ingest.max_frame_bytes;
     let tracker = state.tracker.clone();
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| tracker.track_future(ingest::connection(socket, state)))
+        .on_upgrade(move |socket| {
+            tracker.track_future(ingest::connection(socket, state, principal, slot))
+        })
 }
 
 async fn alerts_upgrade(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(param): Query<TokenParam>,
     Query(query): Query<alerts::AlertQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    let filter = match query.filter() {
+    let principal = match authorize(&state, &headers, &param, Scope::Moderate) {
+        Ok(p) => p,
+        Err(denied) => return denied.into_response(),
+    };
+    let filter = match query.filter(principal.clone()) {
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let per_moderator = principal
+        .max_connections
+        .unwrap_or(state.limiter.config.subscribers_per_moderator);
+    let slot = match connection_slot(&state, &principal, "alerts", per_moderator) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
     };
     let tracker = state.tracker.clone();
     ws.max_message_size(64 * 1024)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
         .on_upgrade(move |socket| {
-            tracker.track_future(alerts::subscriber(socket, state, query, filter))
+            tracker.track_future(async move {
+                let _slot = slot;
+                alerts::subscriber(socket, state, query, filter).await;
+            })
         })
 }
 
@@ -440,11 +602,11 @@ async fn metrics_text() -> impl IntoResponse {
     )
 }
 
-async fn lexicon_info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    axum::Json(LexiconInfo::of(&state.engine.rules()))
+async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
+    axum::Json(LexiconInfo::of(&state.engine.rules())).into_response()
 }
 
-async fn reload(State(state): State<Arc<AppState>>) -> Response {
+async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
     match state.reload().await {
         Ok(info) => axum::Json(info).into_response(),
         Err(e) => {
@@ -475,24 +637,27 @@ struct TierBody {
 
 async fn get_tier(
     State(state): State<Arc<AppState>>,
+    _admin: Admin,
     Path(room): Path<String>,
-) -> impl IntoResponse {
+) -> Response {
     axum::Json(TierBody {
         tier: state.engine.tier(&room),
     })
+    .into_response()
 }
 
 async fn put_tier(
     State(state): State<Arc<AppState>>,
+    _admin: Admin,
     Path(room): Path<String>,
     axum::Json(body): axum::Json<TierBody>,
-) -> impl IntoResponse {
+) -> Response {
     state.engine.set_tier(&room, body.tier);
     if let Some(store) = state.hub.store() {
         store.set_tier(&room, body.tier, now_ms());
     }
     tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
-    axum::Json(body)
+    axum::Json(body).into_response()
 }
 
 /// `GET /v1/actions?room=&since=&until=&limit=&cursor=`.
@@ -507,6 +672,7 @@ struct ActionsParams {
 
 async fn list_actions(
     State(state): State<Arc<AppState>>,
+    _admin: Admin,
     Query(p): Query<ActionsParams>,
 ) -> Response {
     let bad = |msg: String| {

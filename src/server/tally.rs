@@ -33,16 +33,17 @@ const ACTIONS: [ActionKind; 12] = [
     ActionKind::SuspendStream,
     ActionKind::ReportToRegulator,
 ];
-const ERRORS: [&str; 8] = [
-    "utf8",
-    "json",
-    "not_an_object",
-    "missing_field",
-    "unknown_kind",
-    "unknown_role",
-    "too_long",
-    "too_large",
-];
+/// Error labels: every event error code, then whole-frame rejections.
+const ERRORS: [&str; EventErrorKind::CODES.len() + 1] = {
+    let mut all = [""; EventErrorKind::CODES.len() + 1];
+    let mut i = 0;
+    while i < EventErrorKind::CODES.len() {
+        all[i] = EventErrorKind::CODES[i];
+        i += 1;
+    }
+    all[i] = "too_large";
+    all
+};
 
 /// Handles of every labelled series the ingest path touches.
 struct Handles {
@@ -51,7 +52,7 @@ struct Handles {
     verdicts: [Counter; 4],
     hits: [Counter; 6],
     actions: [Counter; 12],
-    errors: [Counter; 8],
+    errors: [Counter; ERRORS.len()],
     latency: Histogram,
 }
 
@@ -79,7 +80,7 @@ pub(crate) struct FrameTally {
     verdicts: [u64; 4],
     hits: [u64; 6],
     actions: [u64; 12],
-    errors: [u64; 8],
+    errors: [u64; ERRORS.len()],
     latencies: Vec<f64>,
 }
 
@@ -101,15 +102,7 @@ impl FrameTally {
     }
 
     pub(crate) fn error(&mut self, err: &EventError) {
-        let label = match err.kind {
-            EventErrorKind::InvalidUtf8 => "utf8",
-            EventErrorKind::InvalidJson(_) => "json",
-            EventErrorKind::NotAnObject => "not_an_object",
-            EventErrorKind::MissingField(_) => "missing_field",
-            EventErrorKind::UnknownKind(_) => "unknown_kind",
-            EventErrorKind::UnknownRole(_) => "unknown_role",
-            EventErrorKind::TooLong { .. } => "too_long",
-        };
+        let label = err.kind.code();
         self.errors[index(&ERRORS, &label)] += 1;
     }
 

@@ -1,5 +1,7 @@
 //! The real server on an ephemeral port, driven by real WebSocket and HTTP clients.
 
+mod hostile;
+mod security;
 mod store;
 mod support;
 

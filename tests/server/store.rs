@@ -177,6 +177,7 @@ async fn export_hands_regulators_the_actions_with_their_evidence() {
 async fn a_full_store_keeps_verdicts_and_alerts_flowing_and_counts_what_it_lost() {
     let mut config = Config::default();
     config.store.max_size_mib = 1;
+    config.limits.max_text_bytes = 8192;
     let server = Server::start(config).await;
     let mut platform = server.ingest().await;
     let mut moderator = server.alerts("").await;

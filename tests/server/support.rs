@@ -83,10 +83,22 @@ impl Server {
 
     /// An HTTP/1.1 request; returns (status, body).
     pub async fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.http_as(None, method, path, body).await
+    }
+
+    /// An HTTP/1.1 request with a bearer token; returns (status, body).
+    pub async fn http_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
+        let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         s.write_all(req.as_bytes()).await.unwrap();
@@ -140,6 +152,28 @@ fn dechunk(s: &str) -> String {
     out
 }
 
+/// Open a WebSocket presenting `token` as a bearer header; the handshake's HTTP status
+/// if it is refused.
+pub async fn connect_as(url: &str, token: Option<&str>) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    if let Some(t) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    match tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("handshake in time")
+    {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(e) => panic!("handshake failed: {e}"),
+    }
+}
+
 pub async fn connect(url: &str) -> Ws {
     let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
         .await
@@ -158,7 +192,10 @@ pub fn transcript(id: &str, room: &str, text: &str) -> String {
     serde_json::json!({"kind":"transcript","id":id,"room":room,"speaker":"host","text":text,"final":true}).to_string()
 }
 
-pub async fn send(ws: &mut Ws, text: String) {
+pub async fn send<S>(ws: &mut WebSocketStream<S>, text: String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     ws.send(Message::Text(text.into())).await.unwrap();
 }
 

@@ -296,9 +296,15 @@ impl NormText {
             match folder.fold(c) {
                 Fold::Char(f) if f.is_ascii_digit() => w.digit(f, is_chinese_numeral(c), i, end),
                 Fold::Char(f) => w.emit(f, false, i, end),
+                // Expansions (㎥ → m3) go through the digit rules like typed text, or
+                // normalizing the output again would change it.
                 Fold::Expand(s) => {
                     for f in s.chars() {
-                        w.emit(f, false, i, end);
+                        if f.is_ascii_digit() {
+                            w.digit(f, false, i, end);
+                        } else {
+                            w.emit(f, false, i, end);
+                        }
                     }
                 }
                 Fold::Drop => {}
@@ -415,7 +421,9 @@ impl Writer<'_> {
         {
             last.run = last.run.saturating_add(1);
             last.src_end = end as u32;
-            self.out.numeral_runs |= numeral;
+            // What the stored character is decides, as in `push_packed`: a numeral
+            // read as a letter that joins a plain letter's run is not a numeral run.
+            self.out.numeral_runs |= last.numeral;
             self.pending = Gap::None;
             return;
         }

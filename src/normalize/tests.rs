@@ -166,6 +166,29 @@ fn every_fold_is_a_fixpoint() {
     }
 }
 
+/// Found by the `normalizer` fuzz target.
+#[test]
+fn expansions_and_numeral_runs_survive_a_second_pass_and_a_replay() {
+    for s in ["㎥v", "k㎦x", "㍹y"] {
+        let once = n(s);
+        assert_eq!(n(&once), once, "{s:?}");
+    }
+    for s in ["i四a", "i一i", "一一a", "a一一"] {
+        let t = NormText::normalized(s);
+        let mut packed = Vec::new();
+        t.pack(0..t.chars().len(), &mut packed);
+        let mut replayed = NormText::new();
+        replayed.push_packed(&packed);
+        assert_eq!(replayed.as_str(), t.as_str());
+        assert_eq!(
+            replayed.has_numeral_runs(),
+            t.has_numeral_runs(),
+            "{s:?} normalizes to {:?}",
+            t.as_str()
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

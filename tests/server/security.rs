@@ -404,3 +404,32 @@ async fn wss_with_a_certificate_and_nothing_in_plain_text() {
     .unwrap();
     assert!(!status.contains("HTTP/1.1 200"), "{status}");
 }
+
+#[tokio::test]
+async fn loadgen_presents_its_token() {
+    let server = Server::start(secured()).await;
+    let load = |token: Option<&str>| liveguard::loadgen::LoadConfig {
+        url: server.url("/v1/ingest"),
+        rate: 2_000,
+        duration_s: 1,
+        rooms: 10,
+        connections: 2,
+        batch: 10,
+        drain_s: 5,
+        progress: false,
+        token: token.map(str::to_owned),
+    };
+    let refused = liveguard::loadgen::run(load(None)).await;
+    assert!(
+        matches!(&refused, Err(liveguard::loadgen::LoadError::Connect { message, .. }) if message.contains("401")),
+        "{refused:?}"
+    );
+    let report = liveguard::loadgen::run(load(Some(INGEST_ALL)))
+        .await
+        .unwrap();
+    assert!(report.sent > 0);
+    assert_eq!(
+        (report.answered, report.missing, report.errors),
+        (report.sent, 0, 0)
+    );
+}

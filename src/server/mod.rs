@@ -515,7 +515,8 @@ fn connection_slot(
                 ),
             };
             limits::refused(limit);
-            tracing::info!(principal = %principal.name, limit, "Connection refused by a limit.");
+            // Counted in metrics; a flood of refusals must not flood the log too.
+            tracing::debug!(principal = %principal.name, limit, "Connection refused by a limit.");
             Refused { status, error: why }
         })
 }

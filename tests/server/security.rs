@@ -59,6 +59,19 @@ async fn every_route_but_health_needs_a_token_of_its_scope() {
     let mut ws = connect_as(&ingest, Some(INGEST_ALL)).await.unwrap();
     send(&mut ws, chat("e1", "r1", "u1", "viewer", "你好")).await;
     assert_eq!(collect(&mut ws, "verdict", 1).await[0]["id"], "e1");
+    // The open /metrics carries no room, user or text.
+    let secret = chat(
+        "e2",
+        "secret-room-7",
+        "secret-user-7",
+        "viewer",
+        "加v信私聊",
+    );
+    send(&mut ws, secret).await;
+    assert_eq!(collect(&mut ws, "verdict", 1).await[0]["id"], "e2");
+    let (_, metrics) = server.http("GET", "/metrics", None).await;
+    assert!(metrics.contains("liveguard_events_total"));
+    assert!(!metrics.contains("secret-") && !metrics.contains("私聊"));
     // Browsers cannot set headers on a WebSocket: the query parameter works too.
     let url = server.url(&format!("/v1/alerts?access_token={MOD_A}"));
     connect_as(&url, None).await.unwrap();

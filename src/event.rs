@@ -502,7 +502,7 @@ fn recover_error(line: &str, e: serde_json::Error) -> EventError {
 }
 
 /// Echo at most a short prefix of untrusted input in error messages.
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     const MAX: usize = 64;
     if s.len() <= MAX {
         return s.to_owned();

@@ -9,6 +9,10 @@
 //! handed answers to a writer task through a queue; the wake-ups between the two
 //! tasks cost more than the judging.)
 //!
+//! Before an event is judged, its connection's gate checks the token's rooms, the
+//! tenant's active rooms, the text length and the connection's token bucket; an event
+//! that fails is answered with an error line and not judged.
+//!
 //! Close codes: 1000 normal, 1001 server shutting down or peer idle, 1007 invalid
 //! UTF-8 in a text frame (send raw bytes as a binary frame to get per-line errors
 //! instead), 1009 frame larger than `ingest.max_frame_bytes`, 1011 internal error.
@@ -28,6 +32,7 @@ use crate::auth::Principal;
 use crate::engine::{Outcome, Scratch, Verdict};
 use crate::event::{
     Decision, ErrorFrame, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
+    truncate,
 };
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
@@ -86,7 +91,7 @@ impl Gate {
             });
         }
         if !self.principal.may_access(&ev.room) {
-            return Err(EventErrorKind::RoomForbidden(truncated(&ev.room)));
+            return Err(EventErrorKind::RoomForbidden(truncate(&ev.room)));
         }
         if let Some(rooms) = &mut self.rooms
             && !rooms.admit(&ev.room, self.room_limit, now_ms)
@@ -98,16 +103,6 @@ impl Gate {
         }
         Ok(())
     }
-}
-
-/// A room name echoed in an error, cut short.
-fn truncated(room: &str) -> String {
-    const MAX: usize = 64;
-    let mut end = room.len().min(MAX);
-    while !room.is_char_boundary(end) {
-        end -= 1;
-    }
-    room[..end].to_owned()
 }
 
 /// Serve one ingest connection until it closes or the server shuts down. `slot` is

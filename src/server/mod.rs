@@ -484,19 +484,32 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
     }
 }
 
-/// Take a connection slot for `principal` (`kind` is `ingest` or `alerts`).
+/// Take a connection slot for `principal` on the WebSocket route of `scope` (ingest
+/// or alerts), within the server's limit and the principal's share.
 fn connection_slot(
     state: &AppState,
     principal: &Principal,
-    kind: &str,
-    per_principal: usize,
+    scope: Scope,
 ) -> Result<limits::Slot, Refused> {
-    let total = state.limiter.config.max_connections;
+    let l = &state.limiter.config;
+    let (kind, share, share_limit) = match scope {
+        Scope::Moderate => (
+            "alerts",
+            l.subscribers_per_moderator,
+            "subscribers_per_moderator",
+        ),
+        // (Admin has no WebSocket route.)
+        Scope::Ingest | Scope::Admin => {
+            ("ingest", l.connections_per_token, "connections_per_token")
+        }
+    };
+    let share = principal.max_connections.unwrap_or(share);
+    let total = l.max_connections;
     let key = format!("{kind}:{}", principal.name);
     state
         .limiter
         .slots
-        .acquire(key, total, per_principal)
+        .acquire(key, total, share)
         .map_err(|refused| {
             let (status, limit, why) = match refused {
                 limits::SlotRefused::Server => (
@@ -506,12 +519,8 @@ fn connection_slot(
                 ),
                 limits::SlotRefused::Token => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    if kind == "alerts" {
-                        "subscribers_per_moderator"
-                    } else {
-                        "connections_per_token"
-                    },
-                    format!("this token holds its limit of {per_principal} {kind} connections"),
+                    share_limit,
+                    format!("this token holds its limit of {share} {kind} connections"),
                 ),
             };
             limits::refused(limit);
@@ -534,10 +543,7 @@ async fn ingest_upgrade(
         Ok(p) => p,
         Err(denied) => return denied.into_response(),
     };
-    let per_token = principal
-        .max_connections
-        .unwrap_or(state.limiter.config.connections_per_token);
-    let slot = match connection_slot(&state, &principal, "ingest", per_token) {
+    let slot = match connection_slot(&state, &principal, Scope::Ingest) {
         Ok(slot) => slot,
         Err(refused) => return refused.into_response(),
     };
@@ -570,10 +576,7 @@ async fn alerts_upgrade(
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    let per_moderator = principal
-        .max_connections
-        .unwrap_or(state.limiter.config.subscribers_per_moderator);
-    let slot = match connection_slot(&state, &principal, "alerts", per_moderator) {
+    let slot = match connection_slot(&state, &principal, Scope::Moderate) {
         Ok(slot) => slot,
         Err(refused) => return refused.into_response(),
     };

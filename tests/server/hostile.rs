@@ -13,14 +13,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::support::*;
 
-/// The objects of the next data frame; panics on a close.
-async fn answer(ws: &mut Ws) -> Vec<serde_json::Value> {
-    match recv(ws).await {
-        Incoming::Objects(o) => o,
-        Incoming::Closed(f) => panic!("closed: {f:?}"),
-    }
-}
-
 /// The connection still judges events.
 async fn still_serves(ws: &mut Ws) {
     send(ws, chat("alive", "r", "u", "viewer", "你好")).await;

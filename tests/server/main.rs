@@ -107,9 +107,7 @@ async fn bad_input_gets_an_error_and_the_connection_stays_open() {
         r#"{"kind":"chat","id":"e9","room":"r"}"#.to_owned(),
     )
     .await;
-    let Incoming::Objects(o) = recv(&mut ws).await else {
-        panic!()
-    };
+    let o = answer(&mut ws).await;
     assert_eq!(o[0]["id"], "e9");
     // a batch mixes verdicts and errors in input order, errors naming their line
     let batch = [
@@ -119,9 +117,7 @@ async fn bad_input_gets_an_error_and_the_connection_stays_open() {
     ]
     .join("\n");
     send(&mut ws, batch).await;
-    let Incoming::Objects(o) = recv(&mut ws).await else {
-        panic!()
-    };
+    let o = answer(&mut ws).await;
     let kinds: Vec<&str> = o.iter().map(|v| v["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["verdict", "error", "verdict"]);
     assert_eq!(o[1]["index"], 1);

@@ -125,10 +125,7 @@ async fn an_ingest_token_sends_only_for_its_rooms() {
     ]
     .join("\n");
     send(&mut ws, frame).await;
-    let out = match recv(&mut ws).await {
-        Incoming::Objects(o) => o,
-        Incoming::Closed(f) => panic!("closed: {f:?}"),
-    };
+    let out = answer(&mut ws).await;
     let answered: Vec<(&str, &str)> = out
         .iter()
         .filter(|o| o["kind"] != "action")
@@ -310,10 +307,7 @@ async fn events_are_limited_in_rate_text_length_and_rooms_per_tenant() {
     ]
     .join("\n");
     send(&mut ws, frame).await;
-    let out = match recv(&mut ws).await {
-        Incoming::Objects(o) => o,
-        Incoming::Closed(f) => panic!("closed: {f:?}"),
-    };
+    let out = answer(&mut ws).await;
     let answers: Vec<String> = out
         .iter()
         .filter(|o| o["kind"] != "action")
@@ -395,10 +389,7 @@ async fn wss_with_a_certificate_and_nothing_in_plain_text() {
     );
     let (mut ws, _) = tokio_tungstenite::client_async(request, tls).await.unwrap();
     send(&mut ws, chat("s1", "r1", "u1", "viewer", "加v信私聊")).await;
-    let out = match recv(&mut ws).await {
-        Incoming::Objects(o) => o,
-        Incoming::Closed(f) => panic!("closed: {f:?}"),
-    };
+    let out = answer(&mut ws).await;
     assert_eq!(out[0]["id"], "s1");
     assert_ne!(out[0]["decision"], "allow");
 

@@ -231,6 +231,17 @@ where
     }
 }
 
+/// The objects of the next data frame; panics on a close.
+pub async fn answer<S>(ws: &mut WebSocketStream<S>) -> Vec<Value>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match recv(ws).await {
+        Incoming::Objects(o) => o,
+        Incoming::Closed(f) => panic!("closed: {f:?}"),
+    }
+}
+
 /// Objects until `n` of kind `kind` have arrived (others are kept too).
 pub async fn collect(ws: &mut Ws, kind: &str, n: usize) -> Vec<Value> {
     let mut out = Vec::new();

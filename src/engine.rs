@@ -395,4 +395,4 @@ impl<'a> Verdict<'a> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,18 +1,6 @@
 use super::*;
+use crate::engine::tests::{chat, engine};
 use crate::engine::{Engine, EngineConfig, Ruleset, Scratch};
-use crate::event::parse_event;
-
-fn engine() -> Engine {
-    Engine::new(Ruleset::embedded(), EngineConfig::default())
-}
-
-fn chat(id: &str, user: &str, role: &str, ts: u64, text: &str) -> Event<'static> {
-    let line = serde_json::json!({
-        "kind": "chat", "id": id, "room": "r1", "user": user, "role": role, "ts": ts, "text": text
-    })
-    .to_string();
-    parse_event(&line).unwrap().into_owned()
-}
 
 fn kinds(actions: &[Action]) -> Vec<ActionKind> {
     actions.iter().map(|a| a.action).collect()

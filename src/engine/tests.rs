@@ -1,11 +1,13 @@
 use super::*;
 use crate::event::{Decision, parse_event};
 
-fn engine() -> Engine {
+/// An engine on the embedded lexicon (also used by the dispatcher's tests).
+pub(crate) fn engine() -> Engine {
     Engine::new(Ruleset::embedded(), EngineConfig::default())
 }
 
-fn chat(id: &str, user: &str, role: &str, ts: u64, text: &str) -> Event<'static> {
+/// A chat event in room `r1`.
+pub(crate) fn chat(id: &str, user: &str, role: &str, ts: u64, text: &str) -> Event<'static> {
     let line = serde_json::json!({
         "kind": "chat", "id": id, "room": "r1", "user": user, "role": role, "ts": ts, "text": text
     })

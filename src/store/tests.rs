@@ -1,7 +1,8 @@
 use std::sync::mpsc;
 
 use super::*;
-use crate::engine::{Engine, EngineConfig, Ruleset, Scratch};
+use crate::engine::tests::engine;
+use crate::engine::{Engine, Scratch};
 use crate::event::parse_event;
 
 const DAY: u64 = 24 * 3600 * 1000;
@@ -46,8 +47,10 @@ fn alert(engine: &Engine, seq: u64, id: &str, ts: u64, text: &str) -> FeedRecord
     record
 }
 
-fn engine() -> Engine {
-    Engine::new(Ruleset::embedded(), EngineConfig::default())
+/// The seqs of the stored feed, oldest first (at most `limit`).
+fn feed_seqs(reader: &Reader, limit: usize) -> Vec<u64> {
+    let feed = reader.feed(0, u64::MAX, limit).unwrap();
+    feed.iter().map(|r| r.seq).collect()
 }
 
 #[test]
@@ -166,12 +169,7 @@ fn purge_keeps_three_years_and_whatever_is_under_review() {
     let purged = store.purge(now);
     assert!(purged >= 2, "the old alert and its action went ({purged})");
     let reader = store.reader().unwrap();
-    let seqs: Vec<u64> = reader
-        .feed(0, u64::MAX, 10)
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
+    let seqs: Vec<u64> = feed_seqs(&reader, 10);
     assert_eq!(seqs, [2, 3]);
     // once reviewed, the held one goes too
     store
@@ -196,12 +194,7 @@ fn purge_keeps_three_years_and_whatever_is_under_review() {
         .unwrap();
     store.flush();
     store.purge(now);
-    let seqs: Vec<u64> = reader
-        .feed(0, u64::MAX, 10)
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
+    let seqs: Vec<u64> = feed_seqs(&reader, 10);
     assert_eq!(seqs, [3]);
 }
 
@@ -240,12 +233,7 @@ fn a_full_store_fails_writes_but_hands_every_record_on_unstored() {
         .map(|(seq, _)| *seq)
         .collect();
     let reader = store.reader().unwrap();
-    let kept: Vec<u64> = reader
-        .feed(0, u64::MAX, 1000)
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
+    let kept: Vec<u64> = feed_seqs(&reader, 1000);
     assert_eq!(
         kept, stored,
         "what was reported stored is exactly what is there"

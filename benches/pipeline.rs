@@ -205,6 +205,8 @@ fn bench(c: &mut Criterion) {
                         role: ev.role,
                         kind: ev.kind,
                         tier: outcome.tier,
+                        via: h.via,
+                        context: h.context,
                     }));
                 }
                 let actions = dispatcher.dispatch(

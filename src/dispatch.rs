@@ -383,12 +383,23 @@ impl Dispatcher {
     }
 }
 
+/// Whether `h` is a strike for `rung`. A mention (a hit with a context: negated,
+/// questioned, quoted, reported) is no strike; a guess (a weak channel: homophone,
+/// look-alike, emoji, initials) counts as `high` at most, so that one ambiguous term
+/// never climbs a `critical` rung (suspending the stream, reporting the room).
 fn counts(rung: &EscalateRule, ev: &Event<'_>, h: &Hit) -> bool {
-    rung.category
-        .as_ref()
-        .is_none_or(|c| c.contains(&h.category))
+    let severity = if h.via.is_weak() {
+        h.severity.min(crate::event::Severity::High)
+    } else {
+        h.severity
+    };
+    h.context.is_empty()
+        && rung
+            .category
+            .as_ref()
+            .is_none_or(|c| c.contains(&h.category))
         && rung.role.as_ref().is_none_or(|r| r.contains(&ev.role))
-        && h.severity >= rung.min_severity
+        && severity >= rung.min_severity
 }
 
 fn terms<'h>(hits: impl Iterator<Item = &'h Hit>) -> String {

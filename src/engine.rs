@@ -9,6 +9,8 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use serde::Serialize;
 
+use crate::channel::{Via, emoji};
+use crate::context::{self, Context, ContextSet};
 use crate::dispatch::{Action, Dispatcher, Judged};
 use crate::event::{Category, Decision, Event, Severity, Tier};
 use crate::lexicon::Lexicon;
@@ -77,6 +79,19 @@ pub struct Hit {
     pub end: usize,
     /// Ids of earlier events that hold the rest of the term, oldest first.
     pub window: Vec<String>,
+    /// How the term matched.
+    pub via: Via,
+    /// How the term stands in its sentence (negated, questioned, …).
+    pub context: ContextSet,
+}
+
+impl Hit {
+    /// Whether the hit can count towards the `critical` rungs of the ladder (suspending
+    /// a stream, reporting the room): the term as written, asserted. A guess (a weak
+    /// channel) or a mere mention never suspends a stream on its own.
+    pub fn is_unambiguous(&self) -> bool {
+        !self.via.is_weak() && self.context.is_empty()
+    }
 }
 
 /// The engine's answer to one event.
@@ -106,6 +121,10 @@ pub struct Scratch {
     text: NormText,
     ids: SegmentIds,
     raw: Vec<RawHit>,
+    /// The emoji channel's view of the event and its hits (only for events with an
+    /// emoji that stands for a word).
+    emoji_text: NormText,
+    emoji_raw: Vec<RawHit>,
     matcher: matcher::Scratch,
 }
 
@@ -234,23 +253,58 @@ impl Engine {
             &mut scratch.raw,
         );
 
-        let tier = if scratch.raw.is_empty() {
+        // The emoji channel reads its own view of the event, built only when an emoji
+        // that stands for a word was seen; a term the other channels found stays theirs.
+        scratch.emoji_raw.clear();
+        if text.has_word_emoji() {
+            scratch.emoji_text.clear();
+            scratch
+                .emoji_text
+                .push_segment_keeping(&ev.text, emoji::is_table_emoji);
+            matcher.scan_emoji(
+                &scratch.emoji_text,
+                ev.role,
+                &mut scratch.matcher,
+                &mut scratch.emoji_raw,
+            );
+            let found = &scratch.raw;
+            scratch
+                .emoji_raw
+                .retain(|h| !found.iter().any(|f| f.entry == h.entry));
+        }
+
+        let tier = if scratch.raw.is_empty() && scratch.emoji_raw.is_empty() {
             Tier::Standard
         } else {
             self.tier(&ev.room)
         };
         let mut decision = Decision::Allow;
-        let mut hits = Vec::with_capacity(scratch.raw.len());
-        for raw in &scratch.raw {
-            let entry = matcher.entry(raw.entry);
-            decision = decision.max(rules.policy.decide(HitContext {
-                category: entry.category,
-                severity: entry.severity,
-                role: ev.role,
-                kind: ev.kind,
-                tier,
-            }));
-            hits.push(locate(entry, raw, text, current, &scratch.ids));
+        let mut hits = Vec::with_capacity(scratch.raw.len() + scratch.emoji_raw.len());
+        let views = [
+            (text, current, &scratch.raw, &scratch.ids),
+            (
+                &scratch.emoji_text,
+                0,
+                &scratch.emoji_raw,
+                &SegmentIds::default(),
+            ),
+        ];
+        for (view, seg, raws, ids) in views {
+            for raw in raws.iter() {
+                let entry = matcher.entry(raw.entry);
+                let mut hit = locate(entry, raw, view, seg, ids);
+                hit.context = context::mark(view, seg, raw.start, raw.end, ev.role, &ev.text);
+                decision = decision.max(rules.policy.decide(HitContext {
+                    category: entry.category,
+                    severity: entry.severity,
+                    role: ev.role,
+                    kind: ev.kind,
+                    tier,
+                    via: hit.via,
+                    context: hit.context,
+                }));
+                hits.push(hit);
+            }
         }
         let masked = (decision == Decision::Mask).then(|| mask(&ev.text, &hits));
         let normalized = (!hits.is_empty()).then(|| {
@@ -300,6 +354,7 @@ fn locate(
         .iter()
         .position(|c| c.seg as usize == current)
         .unwrap_or(0);
+    let here = &chars[first_here..];
     let mut window: Vec<String> = Vec::new();
     for c in &chars[..first_here] {
         if let Some(id) = ids.get(c.seg as usize)
@@ -314,9 +369,11 @@ fn locate(
         category: entry.category,
         severity: entry.severity,
         basis: entry.basis.clone(),
-        start: chars[first_here].src_start as usize,
-        end: chars[chars.len() - 1].src_end as usize,
+        start: here.iter().map(|c| c.src_start).min().unwrap_or(0) as usize,
+        end: here.iter().map(|c| c.src_end).max().unwrap_or(0) as usize,
         window,
+        via: raw.via,
+        context: ContextSet::default(),
     }
 }
 
@@ -359,6 +416,9 @@ struct HitFrame<'a> {
     matched: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     window: &'a [String],
+    via: Via,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    context: Vec<Context>,
 }
 
 impl<'a> Verdict<'a> {
@@ -382,6 +442,8 @@ impl<'a> Verdict<'a> {
                     end: h.end,
                     matched: ev.text.get(h.start..h.end).unwrap_or_default(),
                     window: &h.window,
+                    via: h.via,
+                    context: h.context.iter().collect(),
                 })
                 .collect(),
             masked: outcome.masked.as_deref(),

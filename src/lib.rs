@@ -30,8 +30,10 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod channel;
 pub mod check;
 pub mod config;
+pub mod context;
 pub mod dispatch;
 pub mod engine;
 pub mod event;

@@ -5,6 +5,8 @@
 //! the strictest decision of its hits. The ladder of `[[escalate]]` rungs is kept here
 //! with the table (they are versioned together) and applied by [`crate::dispatch`].
 
+use crate::channel::Via;
+use crate::context::{Context, ContextSet};
 use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
 use crate::lexicon::{DecideRule, EscalateRule, Lexicon};
 
@@ -28,6 +30,10 @@ pub struct HitContext {
     pub kind: EventKind,
     /// The room's tier.
     pub tier: Tier,
+    /// How the hit matched.
+    pub via: Via,
+    /// How it stands in its sentence.
+    pub context: ContextSet,
 }
 
 impl Policy {
@@ -63,6 +69,10 @@ impl Policy {
                     && matches(&r.role, hit.role)
                     && matches(&r.kind, hit.kind)
                     && matches(&r.tier, hit.tier)
+                    && matches(&r.via, hit.via)
+                    && r.context
+                        .as_ref()
+                        .is_none_or(|cs| cs.iter().any(|c: &Context| hit.context.contains(*c)))
             })
             .map_or(Decision::Allow, |r| r.decision)
     }
@@ -87,6 +97,8 @@ mod tests {
                 EventKind::Chat
             },
             tier,
+            via: Via::Exact,
+            context: ContextSet::default(),
         }
     }
 

@@ -19,6 +19,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::channel::{ChannelSet, Via};
+use crate::context::Context;
 use crate::event::{ActionKind, Category, Decision, EventKind, Role, Severity, Tier};
 
 /// The raw files of a lexicon directory: (file name, contents).
@@ -249,6 +251,14 @@ struct EntryDef {
     unless: Vec<String>,
     #[serde(default)]
     pinyin: Option<bool>,
+    #[serde(default)]
+    initials: Option<bool>,
+    #[serde(default)]
+    lookalike: Option<bool>,
+    #[serde(default)]
+    emoji: Option<bool>,
+    #[serde(default)]
+    homophone: Option<bool>,
     note: String,
     #[serde(default)]
     basis: Option<String>,
@@ -283,10 +293,47 @@ fn default_role() -> Role {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     version: String,
+    #[serde(default)]
+    channels: ChannelSwitches,
     #[serde(default, rename = "decide")]
     rules: Vec<DecideRule>,
     #[serde(default, rename = "escalate")]
     escalate: Vec<EscalateRule>,
+}
+
+/// `[channels]` in `policy.toml`: which match channels the whole lexicon uses (all by
+/// default). An entry can switch a channel off for itself (`homophone = false`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+struct ChannelSwitches {
+    pinyin: bool,
+    initials: bool,
+    lookalike: bool,
+    emoji: bool,
+    homophone: bool,
+}
+
+impl Default for ChannelSwitches {
+    fn default() -> ChannelSwitches {
+        ChannelSwitches {
+            pinyin: true,
+            initials: true,
+            lookalike: true,
+            emoji: true,
+            homophone: true,
+        }
+    }
+}
+
+impl ChannelSwitches {
+    fn set(self) -> ChannelSet {
+        ChannelSet::all()
+            .with(Via::Pinyin, self.pinyin)
+            .with(Via::Initials, self.initials)
+            .with(Via::Lookalike, self.lookalike)
+            .with(Via::Emoji, self.emoji)
+            .with(Via::Homophone, self.homophone)
+    }
 }
 
 /// One row of the decision table in `policy.toml`: the first row whose every given
@@ -309,6 +356,15 @@ pub struct DecideRule {
     /// Room tiers this row applies to.
     #[serde(default)]
     pub tier: Option<Vec<Tier>>,
+    /// Match channels this row applies to (`exact`, `pinyin`, `initials`, `lookalike`,
+    /// `emoji`, `homophone`).
+    #[serde(default)]
+    pub via: Option<Vec<Via>>,
+    /// Contexts this row applies to: the row matches a hit marked with any of them
+    /// (`negated`, `questioned`, `quoted`, `reported`), or, with `none`, a hit with no
+    /// context.
+    #[serde(default)]
+    pub context: Option<Vec<Context>>,
     /// The decision.
     pub decision: Decision,
 }
@@ -418,7 +474,8 @@ pub enum Matching {
         term: String,
         /// Other spellings: homophones, abbreviations.
         variants: Vec<String>,
-        /// Whether to add pinyin spellings automatically.
+        /// Whether to add pinyin spellings automatically (kept for the `pinyin` key;
+        /// the same as [`Entry::channels`] containing [`Via::Pinyin`]).
         pinyin: bool,
     },
     /// A regular expression over the normalized text.
@@ -459,6 +516,9 @@ pub struct Entry {
     pub note: String,
     /// Legal basis cited in actions.
     pub basis: String,
+    /// The match channels this entry uses (the lexicon's `[channels]` less the entry's
+    /// own switches).
+    pub channels: ChannelSet,
 }
 
 /// A parsed, validated lexicon directory.
@@ -553,6 +613,7 @@ impl Lexicon {
                 problems.push(Problem::error(POLICY_FILE, None, "missing policy.toml"));
                 PolicyFile {
                     version: String::new(),
+                    channels: ChannelSwitches::default(),
                     rules: Vec::new(),
                     escalate: Vec::new(),
                 }
@@ -560,6 +621,13 @@ impl Lexicon {
         };
         if policy.version.trim().is_empty() && !problems.iter().any(|p| p.file == POLICY_FILE) {
             problems.push(Problem::error(POLICY_FILE, None, "`version` is empty"));
+        }
+        let lexicon_channels = policy.channels.set();
+        for e in &mut entries {
+            e.channels = e.channels.intersect(lexicon_channels);
+            if let Matching::Terms { pinyin, .. } = &mut e.matching {
+                *pinyin = e.channels.contains(Via::Pinyin);
+            }
         }
         validate(&entries, &groups, &mut problems);
         validate_escalation(&policy.escalate, &mut problems);
@@ -624,6 +692,13 @@ fn entry_from_def(
     file_allow: &[Allow],
     e: EntryDef,
 ) -> Entry {
+    let on = |switch: Option<bool>| switch.unwrap_or(true);
+    let channels = ChannelSet::all()
+        .with(Via::Pinyin, on(e.pinyin))
+        .with(Via::Initials, on(e.initials))
+        .with(Via::Lookalike, on(e.lookalike))
+        .with(Via::Emoji, on(e.emoji))
+        .with(Via::Homophone, on(e.homophone));
     let matching = match (e.term, e.pattern) {
         (Some(term), _) => Matching::Terms {
             term,
@@ -656,6 +731,7 @@ fn entry_from_def(
         unless: e.unless,
         note: e.note,
         basis: e.basis.unwrap_or_else(|| file_basis.to_owned()),
+        channels,
     }
 }
 

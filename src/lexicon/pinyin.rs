@@ -78,6 +78,42 @@ pub fn spellings(term: &str) -> Vec<String> {
     out
 }
 
+/// The pinyin initials of `term` (`jwx` for 加微信), from each character's most common
+/// reading (a rare reading's initial turns everyday abbreviations into terms: 角 can be
+/// read lu), or nothing unless the term is two or more Chinese characters and nothing
+/// else.
+pub fn initials(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() < 2 {
+        return Vec::new();
+    }
+    let mut out = vec![String::new()];
+    for &c in &chars {
+        let Some(rs) = readings(c) else {
+            return Vec::new();
+        };
+        let firsts: Vec<char> = rs
+            .first()
+            .and_then(|r| r.chars().next())
+            .into_iter()
+            .collect();
+        out = out
+            .iter()
+            .flat_map(|prefix| {
+                firsts.iter().map(move |f| {
+                    let mut p = prefix.clone();
+                    p.push(*f);
+                    p
+                })
+            })
+            .take(MAX_SPELLINGS)
+            .collect();
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +143,13 @@ mod tests {
         assert!(s.contains(&"dan药".to_owned()) && s.contains(&"tan药".to_owned()));
         let s = spellings("绿");
         assert!(s.contains(&"lu".to_owned()) && s.contains(&"lv".to_owned()));
+    }
+
+    #[test]
+    fn initials_of_chinese_terms() {
+        assert_eq!(initials("加微信"), ["jwx"]);
+        assert_eq!(initials("刷单"), ["sd"]);
+        assert!(initials("v信").is_empty() && initials("烟").is_empty());
     }
 
     #[test]

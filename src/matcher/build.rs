@@ -8,10 +8,21 @@ use regex::Regex;
 
 use super::{
     Automaton, CompiledAllow, CompiledEntry, CompiledGroup, CompiledRule, Matcher, MatcherStats,
-    Partition, RoleSet, Shape, Target,
+    Partition, RoleSet, Shape, SoundLiteral, Target,
 };
+use crate::channel::{self, Via, emoji, shape, sound};
 use crate::lexicon::{Lexicon, Matching, pinyin, template};
 use crate::normalize::NormText;
+
+/// Latin abbreviations chat uses for other things, never read as a term's initials
+/// (`qq` is not 气枪, `sf` is the courier, `yyds` praise). A term that has one of them
+/// as an established short form lists it as a variant.
+const COMMON_ABBREVIATIONS: &[&str] = &[
+    "aa", "bb", "cc", "dd", "ee", "gg", "hh", "jj", "ll", "mm", "nn", "oo", "pp", "qq", "ss", "tt",
+    "ww", "xx", "yy", "zz", "ok", "nb", "sf", "jd", "tb", "dy", "ks", "pdd", "xhs", "cp", "pk",
+    "dj", "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg",
+    "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx",
+];
 
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the
 /// measurements behind the default).
@@ -66,28 +77,39 @@ struct Collector {
     index: HashMap<String, usize>,
     /// Normalized text, length in characters, shape, targets.
     patterns: Vec<(String, u16, Shape, Vec<Target>)>,
+    /// Keep the emoji of the emoji channel as characters when normalizing.
+    keep_emoji: bool,
 }
 
 impl Collector {
     /// Normalize `s` and file it under `target`. Returns the pattern's length in
     /// normalized characters (0 if it normalizes to nothing).
     fn add(&mut self, s: &str, target: Target) -> usize {
-        let nt = NormText::normalized(s);
+        let mut nt = NormText::new();
+        if self.keep_emoji {
+            nt.push_segment_keeping(s, emoji::is_table_emoji);
+        } else {
+            nt.push_segment(s);
+        }
         if nt.is_empty() {
             return 0;
         }
         let len = nt.chars().len();
-        let i = *self.index.entry(nt.as_str().to_owned()).or_insert_with(|| {
+        self.add_normalized(nt.as_str(), len, shape_of(&nt), target);
+        len
+    }
+
+    /// File an already normalized pattern (a sound spelling) under `target`.
+    fn add_normalized(&mut self, s: &str, len: usize, shape: Shape, target: Target) {
+        let i = *self.index.entry(s.to_owned()).or_insert_with(|| {
             let chars = u16::try_from(len).unwrap_or(u16::MAX);
-            self.patterns
-                .push((nt.as_str().to_owned(), chars, shape_of(&nt), Vec::new()));
+            self.patterns.push((s.to_owned(), chars, shape, Vec::new()));
             self.patterns.len() - 1
         });
         let targets = &mut self.patterns[i].3;
         if !targets.contains(&target) {
             targets.push(target);
         }
-        len
     }
 
     fn build(self, kind: AutomatonKind) -> Result<Partition, BuildError> {
@@ -134,6 +156,10 @@ impl Collector {
             targets,
         })
     }
+}
+
+fn shape_of_nonempty(nt: &NormText) -> Option<Shape> {
+    (!nt.is_empty()).then(|| shape_of(nt))
 }
 
 fn shape_of(nt: &NormText) -> Shape {
@@ -183,8 +209,16 @@ impl Matcher {
                 .collect()
         };
 
+        channel::warm_up();
         let mut main = Collector::default();
         let mut spelled = Collector::default();
+        let mut sounds = Collector::default();
+        let mut sound_literals = Vec::new();
+        let mut emojis = Collector {
+            keep_emoji: true,
+            ..Collector::default()
+        };
+        let mut lookalike_variants = 0;
         let mut entries = Vec::with_capacity(lexicon.entries.len());
         let mut allows = Vec::new();
         let mut rules = Vec::new();
@@ -198,20 +232,60 @@ impl Matcher {
                     variants,
                     pinyin: with_pinyin,
                 } => {
+                    let on = |via: Via| e.channels.contains(via);
                     for literal in std::iter::once(term).chain(variants) {
                         let expanded = template::expand(literal, words);
                         // Templates already multiply a term by its group's words;
                         // spelling every product in pinyin would add tens of thousands
                         // of patterns, so only template-free strings are spelled.
-                        let spell = *with_pinyin && expanded.len() == 1 && !literal.contains('{');
+                        let plain = expanded.len() == 1 && !literal.contains('{');
+                        let spell = *with_pinyin && plain;
                         for s in expanded {
-                            longest_term = longest_term.max(main.add(&s, Target::Term(ei)));
+                            let exact = Target::Term(ei, Via::Exact);
+                            longest_term = longest_term.max(main.add(&s, exact));
+                            // Spellings in other channels do not count towards the
+                            // window length: a term split across messages is caught in
+                            // characters.
                             if spell {
-                                // Pinyin spellings do not count towards the window
-                                // length: a term split across messages is caught in
-                                // characters.
                                 for p in pinyin::spellings(&s) {
-                                    spelled.add(&p, Target::Term(ei));
+                                    spelled.add(&p, Target::Term(ei, Via::Pinyin));
+                                }
+                            }
+                            if on(Via::Initials) && plain {
+                                for p in pinyin::initials(&s) {
+                                    if !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
+                                        spelled.add(&p, Target::Term(ei, Via::Initials));
+                                    }
+                                }
+                            }
+                            if on(Via::Lookalike) && plain {
+                                for v in shape::variants(&s) {
+                                    main.add(&v, Target::Term(ei, Via::Lookalike));
+                                    lookalike_variants += 1;
+                                }
+                            }
+                            if on(Via::Emoji) && plain {
+                                for v in emoji::variants(&s.to_lowercase()) {
+                                    emojis.add(&v, Target::Term(ei, Via::Emoji));
+                                }
+                            }
+                            if on(Via::Homophone) {
+                                let nt = NormText::normalized(&s);
+                                let shape = shape_of_nonempty(&nt);
+                                for p in sound::spellings(nt.as_str()) {
+                                    let li = sound_literals.len() as u32;
+                                    let len = p.chars().count();
+                                    sounds.add_normalized(
+                                        &p,
+                                        len,
+                                        shape.clone().unwrap_or_default(),
+                                        Target::Sound(li),
+                                    );
+                                    sound_literals.push(SoundLiteral {
+                                        entry: ei,
+                                        chars: nt.as_str().chars().collect(),
+                                        shape: shape.clone().unwrap_or_default(),
+                                    });
                                 }
                             }
                         }
@@ -256,6 +330,7 @@ impl Matcher {
                 }
             }
             entries.push(CompiledEntry {
+                channels: e.channels,
                 id: e.id.as_str().into(),
                 term: label.as_str().into(),
                 category: e.category,
@@ -293,14 +368,26 @@ impl Matcher {
 
         let patterns = main.patterns.len();
         let pinyin_patterns = spelled.patterns.len();
+        let sound_patterns = sounds.patterns.len();
+        let emoji_patterns = emojis.patterns.len();
         let main = main.build(options.kind)?;
-        let pinyin = if pinyin_patterns == 0 {
-            None
-        } else {
-            Some(spelled.build(options.pinyin_kind.unwrap_or(options.kind))?)
+        let side = options.pinyin_kind.unwrap_or(options.kind);
+        let optional = |c: Collector| -> Result<Option<Partition>, BuildError> {
+            if c.patterns.is_empty() {
+                Ok(None)
+            } else {
+                c.build(side).map(Some)
+            }
         };
+        let pinyin = optional(spelled)?;
+        let sound = optional(sounds)?;
+        let emoji = optional(emojis)?;
         let automaton_bytes = main.automaton.memory_usage()
-            + pinyin.as_ref().map_or(0, |p| p.automaton.memory_usage());
+            + [&pinyin, &sound, &emoji]
+                .iter()
+                .filter_map(|p| p.as_ref())
+                .map(|p| p.automaton.memory_usage())
+                .sum::<usize>();
         Ok(Matcher {
             version: Arc::from(lexicon.version.as_str()),
             hash: Arc::from(lexicon.hash.as_str()),
@@ -308,6 +395,9 @@ impl Matcher {
                 entries: entries.len(),
                 patterns,
                 pinyin_patterns,
+                sound_patterns,
+                emoji_patterns,
+                lookalike_variants,
                 rules: rules.len(),
                 automaton_bytes,
             },
@@ -317,6 +407,9 @@ impl Matcher {
             rules,
             main,
             pinyin,
+            sound,
+            sound_literals,
+            emoji,
             longest_term,
         })
     }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::channel::{ChannelSet, Via, sound, words};
 use crate::event::{Category, Role, Severity};
 use crate::normalize::{Gap, NormText};
 
@@ -48,6 +49,8 @@ pub struct CompiledEntry {
     pub severity: Severity,
     /// Legal basis cited in actions.
     pub basis: Arc<str>,
+    /// The match channels the entry uses.
+    pub channels: ChannelSet,
     roles: RoleSet,
     requires: Box<[u16]>,
     unless: Box<[u16]>,
@@ -78,8 +81,10 @@ impl RoleSet {
 /// What a pattern of the automaton stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Target {
-    /// A term or variant of entry `n`.
-    Term(u32),
+    /// A term or variant of entry `n`, spelled the way of a channel.
+    Term(u32, Via),
+    /// The syllables of homophone literal `n` (index into `Matcher::sound_literals`).
+    Sound(u32),
     /// Allow phrase `n` (index into `Matcher::allows`).
     Allow(u32),
     /// A word of context group `n`.
@@ -134,14 +139,27 @@ impl Automaton {
     /// Call `f(pattern, end)` for every occurrence of every pattern in `text`, where
     /// `end` is the occurrence's end in characters.
     #[inline]
-    fn for_each_match(&self, text: &NormText, mut f: impl FnMut(usize, usize)) {
-        let bytes = text.as_str().as_bytes();
+    fn for_each_match(&self, text: &NormText, f: impl FnMut(usize, usize)) {
+        self.for_each_match_str(text.as_str(), text, f);
+    }
+
+    /// [`Automaton::for_each_match`] over `s`, a view of `text` with one character per
+    /// normalized character (the sound view).
+    #[inline]
+    fn for_each_match_str(&self, s: &str, text: &NormText, mut f: impl FnMut(usize, usize)) {
+        let bytes = s.as_bytes();
         match self {
             Automaton::Dfa(a) => walk(a, bytes, f),
             Automaton::Nfa(a) => walk(a, bytes, f),
             Automaton::DoubleArray(a) => {
-                for m in a.find_overlapping_iter(text.as_str()) {
-                    f(m.value() as usize, text.char_index(m.end()));
+                if std::ptr::eq(s, text.as_str()) {
+                    for m in a.find_overlapping_iter(s) {
+                        f(m.value() as usize, text.char_index(m.end()));
+                    }
+                } else {
+                    for m in a.find_overlapping_iter(s) {
+                        f(m.value() as usize, s[..m.end()].chars().count());
+                    }
                 }
             }
         }
@@ -182,6 +200,15 @@ fn walk<A: aho_corasick::automaton::Automaton>(
     }
 }
 
+/// A literal of the homophone channel: what its sound pattern must be checked against.
+#[derive(Debug)]
+struct SoundLiteral {
+    entry: u32,
+    /// The normalized literal.
+    chars: Box<[char]>,
+    shape: Shape,
+}
+
 #[derive(Debug)]
 struct CompiledAllow {
     entry: u32,
@@ -212,6 +239,11 @@ pub struct Matcher {
     rules: Vec<CompiledRule>,
     main: Partition,
     pinyin: Option<Partition>,
+    /// Syllables of the terms, matched over a text's sound view (homophone channel).
+    sound: Option<Partition>,
+    sound_literals: Vec<SoundLiteral>,
+    /// Emoji spellings of the terms, matched over an emoji view (emoji channel).
+    emoji: Option<Partition>,
     /// Longest term in normalized characters: a window needs this many minus one
     /// characters of history to complete any term.
     longest_term: usize,
@@ -225,8 +257,14 @@ pub struct MatcherStats {
     pub entries: usize,
     /// Patterns in the main automaton.
     pub patterns: usize,
-    /// Patterns in the pinyin automaton.
+    /// Patterns in the pinyin automaton (pinyin and initials spellings).
     pub pinyin_patterns: usize,
+    /// Patterns in the homophone (syllable) automaton.
+    pub sound_patterns: usize,
+    /// Patterns in the emoji automaton.
+    pub emoji_patterns: usize,
+    /// Look-alike variants in the main automaton.
+    pub lookalike_variants: usize,
     /// Regex rules.
     pub rules: usize,
     /// Heap bytes of both automata.
@@ -243,12 +281,16 @@ pub struct RawHit {
     pub start: usize,
     /// One past the last normalized character.
     pub end: usize,
+    /// How it matched.
+    pub via: Via,
 }
 
 /// Reusable buffers for [`Matcher::scan`], so scanning does not allocate.
 #[derive(Debug, Default)]
 pub struct Scratch {
     candidates: Vec<RawHit>,
+    /// The sound view of the text (homophone channel).
+    sound: String,
     allows: Vec<(u32, usize, usize)>,
     groups: Vec<u64>,
     anchors: Vec<u64>,
@@ -304,8 +346,70 @@ impl Matcher {
         {
             self.collect(p, text, current, scratch);
         }
+        // Two syllables at least: most chat has them, so this runs on nearly every event.
+        if let Some(p) = &self.sound
+            && text.as_str().len() >= 6
+        {
+            self.collect_sound(p, text, current, scratch);
+        }
         self.run_rules(text, current, scratch);
         self.judge(role, scratch, out);
+    }
+
+    /// Find the emoji channel's hits in `view`, an event normalized with the emoji of
+    /// [`crate::channel::emoji`] kept as characters (see [`NormText::push_segment_keeping`]),
+    /// as its only segment. Only hits spelled with an emoji are reported: the rest are
+    /// [`Matcher::scan`]'s.
+    pub fn scan_emoji(
+        &self,
+        view: &NormText,
+        role: Role,
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        let Some(p) = &self.emoji else {
+            return;
+        };
+        scratch.candidates.clear();
+        scratch.allows.clear();
+        reset_bits(&mut scratch.groups, self.groups.len());
+        reset_bits(&mut scratch.anchors, self.rules.len());
+        self.collect(&self.main, view, 0, scratch);
+        scratch.candidates.clear();
+        self.collect(p, view, 0, scratch);
+        self.judge(role, scratch, out);
+    }
+
+    /// The homophone channel: the terms' syllables over the text's sound view. A match
+    /// that spells the term exactly is the exact channel's; the rest must look like an
+    /// evasion and not like two words that happen to sound like one (see
+    /// [`Matcher::plausible_homophone`]).
+    fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
+        let mut view = std::mem::take(&mut s.sound);
+        sound::view(text, &mut view);
+        let chars = text.chars();
+        p.automaton.for_each_match_str(&view, text, |pid, cj| {
+            let ci = cj - usize::from(p.chars[pid]);
+            if chars[cj - 1].seg as usize != current || !gaps_allow_term(text, ci, cj) {
+                return;
+            }
+            let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
+            for &t in targets {
+                let Target::Sound(l) = t else { continue };
+                let lit = &self.sound_literals[l as usize];
+                if lit.shape.fits(text, ci, cj)
+                    && plausible_homophone(lit, text, ci, cj, &s.candidates)
+                {
+                    s.candidates.push(RawHit {
+                        entry: lit.entry,
+                        start: ci,
+                        end: cj,
+                        via: Via::Homophone,
+                    });
+                }
+            }
+        });
+        s.sound = view;
     }
 
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
@@ -319,15 +423,21 @@ impl Matcher {
             let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
             for &t in targets {
                 match t {
-                    Target::Term(e) => {
-                        if ends_here && gaps_allow_term(text, ci, cj) {
+                    Target::Term(e, via) => {
+                        if ends_here
+                            && gaps_allow_term(text, ci, cj)
+                            && (via != Via::Initials || initials_in_context(text, ci, cj))
+                            && !straddled(text, ci, cj)
+                        {
                             s.candidates.push(RawHit {
                                 entry: e,
                                 start: ci,
                                 end: cj,
+                                via,
                             });
                         }
                     }
+                    Target::Sound(_) => {}
                     Target::Allow(a) => s.allows.push((a, ci, cj)),
                     Target::Group(g) => set_bit(&mut s.groups, g as usize),
                     Target::Anchor(r) => set_bit(&mut s.anchors, r as usize),
@@ -357,6 +467,7 @@ impl Matcher {
                         entry: rule.entry,
                         start: ci,
                         end: cj,
+                        via: Via::Exact,
                     });
                 }
             };
@@ -400,14 +511,17 @@ impl Matcher {
                 out.push(c);
             }
         }
-        // Order by position, longest first, most severe first; then drop duplicates of
-        // one entry and hits inside a longer (or equal, more severe) hit of their category.
+        // Order by position, longest first, most severe first, strongest channel first;
+        // then drop duplicates of one entry and hits inside a longer (or equal, more
+        // severe) hit of their category. A guess (a weak channel) never hides a hit of
+        // the term as written.
         out[first..].sort_unstable_by_key(|h| {
             let severity = self.entries[h.entry as usize].severity;
             (
                 h.start,
                 std::cmp::Reverse(h.end),
                 std::cmp::Reverse(severity),
+                h.via,
             )
         });
         let mut kept = first;
@@ -419,6 +533,7 @@ impl Matcher {
                 k.start <= h.start
                     && h.end <= k.end
                     && (k.entry == h.entry || ke.category == ce.category)
+                    && (h.via.is_weak() || !k.via.is_weak())
             });
             if !covered {
                 out[kept] = h;
@@ -507,6 +622,95 @@ impl<'a> RuleView<'a> {
             Some(map) => map.get(b).map_or(text.chars().len(), |&i| i as usize),
         }
     }
+}
+
+/// Whether characters `ci..cj` of `text`, which sound like `lit`, read as `lit`
+/// disguised:
+///
+/// - at least one character differs (else it is the exact channel's hit), and no
+///   differing character is one of the 150 most common (的, 是, 好: they sound like
+///   half the language) or part of an exact occurrence of another listed term
+///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not 微信号);
+/// - a two-syllable term, which sound alone matches far too often across word
+///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
+///   real word straddling either edge (偏大, 上身效果, 裙子).
+fn plausible_homophone(
+    lit: &SoundLiteral,
+    text: &NormText,
+    ci: usize,
+    cj: usize,
+    exact: &[RawHit],
+) -> bool {
+    let s = text.as_str();
+    let chars = text.chars();
+    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+    let mut same = 0;
+    for (i, &l) in (ci..cj).zip(lit.chars.iter()) {
+        let c = ch(i);
+        if c == l {
+            same += 1;
+            continue;
+        }
+        let explained = exact
+            .iter()
+            .any(|h| h.via == Via::Exact && h.start <= i && i < h.end);
+        if explained || words::rank(c) < 150 {
+            return false;
+        }
+    }
+    if same == cj - ci {
+        return false;
+    }
+    if cj - ci > 2 {
+        return true;
+    }
+    if same == 0 {
+        return false;
+    }
+    let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
+    let word_before = ci > 0 && glued(ci) && words::is_word(ch(ci - 1), ch(ci));
+    let word_after = cj < chars.len() && glued(cj) && words::is_word(ch(cj - 1), ch(cj));
+    !(word_before || word_after)
+}
+
+/// Whether a two-character match is two halves of neighbouring words: a word of the
+/// dictionary (`crate::channel::words`) glued across either edge (刷单词 is 刷 + 单词,
+/// 前面交了 is 前面 + 交了, 偏大吗 is 偏大 + 吗). The segmentation check practitioners put
+/// after the automaton, reduced to what a two-character term needs.
+fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
+    if cj - ci != 2 {
+        return false;
+    }
+    let s = text.as_str();
+    let chars = text.chars();
+    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+    let han = |i: usize| crate::channel::is_han(ch(i));
+    let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
+    if !(han(ci) && han(ci + 1)) {
+        return false;
+    }
+    (ci > 0 && glued(ci) && han(ci - 1) && words::is_word(ch(ci - 1), ch(ci)))
+        || (cj < chars.len() && glued(cj) && han(cj) && words::is_word(ch(cj - 1), ch(cj)))
+}
+
+/// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):
+/// they count only after a word that makes them an offer or a contact (加sd, 卖fq), or
+/// before one (kk号, xq有吗). Longer initials need only the strict Latin edges of every
+/// Latin pattern.
+fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
+    if cj - ci > 2 {
+        return true;
+    }
+    const BEFORE: &[char] = &[
+        '加', '私', '找', '转', '搜', '聊', '有', '卖', '收', '求', '要', '滴', '留', '发', '买',
+        '招', '接', '代', '出', '上', '去',
+    ];
+    const AFTER: &[char] = &['号', '群', '有', '卖', '吗'];
+    let s = text.as_str();
+    let chars = text.chars();
+    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+    (ci > 0 && chars[ci].gap <= Gap::Soft && BEFORE.contains(&ch(ci - 1)))
+        || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
 }
 
 /// Clause punctuation inside a term is a real word gap (`自私，我们`), unless the term is

@@ -94,6 +94,9 @@ pub struct NormText {
     letters: u32,
     /// ASCII digits in `text` (gates digit rules).
     digits: u32,
+    /// Whether some separator was an emoji that can stand for a word (gates the emoji
+    /// channel, see [`crate::channel::emoji`]).
+    word_emoji: bool,
 }
 
 /// Most segments one text may hold; windows are far shorter.
@@ -120,6 +123,12 @@ impl NormText {
         self.numeral_runs = false;
         self.letters = 0;
         self.digits = 0;
+        self.word_emoji = false;
+    }
+
+    /// Whether a separator of the text was an emoji that can stand for a word.
+    pub fn has_word_emoji(&self) -> bool {
+        self.word_emoji
     }
 
     /// How many ASCII letters the normalized text has.
@@ -275,6 +284,12 @@ impl NormText {
 
     /// Normalize `src` and append it as a new segment; returns the segment index.
     pub fn push_segment(&mut self, src: &str) -> usize {
+        self.push_segment_keeping(src, |_| false)
+    }
+
+    /// [`NormText::push_segment`], except that the separators `keep` accepts stay in the
+    /// text as characters (the emoji channel's view keeps emoji that stand for words).
+    pub fn push_segment_keeping(&mut self, src: &str, keep: impl Fn(char) -> bool) -> usize {
         let seg = self.next_segment();
         let pending = if self.chars.is_empty() {
             Gap::None
@@ -308,6 +323,14 @@ impl NormText {
                     }
                 }
                 Fold::Drop => {}
+                Fold::Soft if c as u32 >= 0x2000 && crate::channel::emoji::is_table_emoji(c) => {
+                    if keep(c) {
+                        w.emit(c, false, i, end);
+                    } else {
+                        w.out.word_emoji = true;
+                        w.gap(Gap::Soft);
+                    }
+                }
                 Fold::Soft => w.gap(Gap::Soft),
                 Fold::Hard => w.gap(Gap::Hard),
                 Fold::Special(s) => w.special(s, i, end),

@@ -1,0 +1,116 @@
+//! The emoji channel: an emoji standing for a character or a word of a term (💊到病除,
+//! 🦏角, 🐧群, 电子🚬).
+//!
+//! Everywhere else an emoji is separator noise (`最❤好` is 最好), so the channel keeps
+//! its own *emoji view* of an event: normalized as usual, except that the emoji of the
+//! table stay in the text as characters. It is built only for events that have one.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::table_line;
+
+const EMOJI: &str = include_str!("../normalize/data/emoji.tsv");
+
+/// Most variants of one literal.
+pub const MAX_VARIANTS: usize = 32;
+
+struct Table {
+    /// Emoji (one code point) to the words it stands for, most useful first.
+    words: HashMap<char, Vec<String>>,
+    /// Reverse index: a word (one or two characters, or Latin) to its emoji.
+    by_word: HashMap<String, Vec<char>>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut words = HashMap::new();
+        let mut by_word: HashMap<String, Vec<char>> = HashMap::new();
+        for (e, rest) in EMOJI.lines().filter_map(table_line) {
+            let ws: Vec<String> = rest
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| crate::normalize::normalize(w))
+                .filter(|w| !w.is_empty())
+                .collect();
+            for w in &ws {
+                let list = by_word.entry(w.clone()).or_default();
+                if !list.contains(&e) {
+                    list.push(e);
+                }
+            }
+            words.insert(e, ws);
+        }
+        Table { words, by_word }
+    })
+}
+
+/// Whether `c` is an emoji of the table (it stays a character in the emoji view).
+pub fn is_table_emoji(c: char) -> bool {
+    (c as u32) >= 0x2000 && table().words.contains_key(&c)
+}
+
+/// The words `e` stands for.
+pub fn words(e: char) -> &'static [String] {
+    table().words.get(&e).map_or(&[], Vec::as_slice)
+}
+
+/// Emoji spellings of `literal` (a normalized term): one character, or a run of two or
+/// more that is one word (企鹅, 韭菜, qq), replaced by an emoji that stands for it.
+pub fn variants(literal: &str) -> Vec<String> {
+    let chars: Vec<char> = literal.chars().collect();
+    if chars.len() < 2 {
+        return Vec::new();
+    }
+    let t = table();
+    let mut out = Vec::new();
+    for i in 0..chars.len() {
+        for j in i + 1..=chars.len().min(i + 3) {
+            if (i, j) == (0, chars.len()) {
+                continue;
+            }
+            let word: String = chars[i..j].iter().collect();
+            let Some(emoji) = t.by_word.get(&word) else {
+                continue;
+            };
+            for &e in emoji.iter().take(4) {
+                let mut v: String = chars[..i].iter().collect();
+                v.push(e);
+                v.extend(&chars[j..]);
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    // Both characters of a two-character term drawn (🐘🦷 for 象牙).
+    if let [a, b] = chars[..] {
+        let of = |c: char| t.by_word.get(&c.to_string()).cloned().unwrap_or_default();
+        for ea in of(a).into_iter().take(2) {
+            for eb in of(b).into_iter().take(2) {
+                out.push(format!("{ea}{eb}"));
+            }
+        }
+    }
+    out.truncate(MAX_VARIANTS);
+    out
+}
+
+pub(super) fn warm_up() {
+    let _ = table();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_for_characters_and_words() {
+        assert!(is_table_emoji('💊'));
+        assert!(!is_table_emoji('❤'), "hearts are decoration");
+        assert!(variants("药到病除").contains(&"💊到病除".to_owned()));
+        assert!(variants("犀角").contains(&"🦏角".to_owned()));
+        assert!(variants("qq群").contains(&"🐧群".to_owned()));
+    }
+}

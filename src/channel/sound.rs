@@ -1,0 +1,158 @@
+//! The homophone channel's syllables: every Chinese character is read as its toneless
+//! pinyin syllable (from the `pinyin` crate's reading table), and a syllable is written
+//! as one private-use character, so that a text's *sound view* has exactly one
+//! character per normalized character and positions carry over unchanged.
+//!
+//! Text is read with each character's most common reading (an evader picks a character
+//! for the sound everyone gives it); a term is spelled with every reading of its
+//! polyphones (`银行卡` is `yin hang ka` as well as `yin xing ka`).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use pinyin::{ToPinyin, ToPinyinMulti};
+
+use super::is_han;
+use crate::normalize::NormText;
+
+/// First code point of the private-use block syllables are written in.
+const BASE: u32 = 0xE000;
+/// First character the table covers (CJK Extension A).
+const FIRST: u32 = 0x3400;
+const LAST: u32 = 0x9FFF;
+/// Readings kept per character of a term.
+const MAX_READINGS: usize = 3;
+/// Most sound spellings of one term (polyphones multiply).
+pub const MAX_SPELLINGS: usize = 16;
+
+struct Table {
+    /// Per character from `FIRST`: 1 + its syllable id (0: no reading).
+    first: Box<[u16]>,
+    ids: HashMap<&'static str, u16>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut ids: HashMap<&'static str, u16> = HashMap::new();
+        let mut first = vec![0u16; (LAST - FIRST + 1) as usize].into_boxed_slice();
+        for cp in FIRST..=LAST {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            if let Some(p) = c.to_pinyin() {
+                let n = ids.len() as u16;
+                let id = *ids.entry(p.plain()).or_insert(n);
+                first[(cp - FIRST) as usize] = id + 1;
+            }
+        }
+        Table { first, ids }
+    })
+}
+
+fn syllable_char(id: u16) -> char {
+    char::from_u32(BASE + u32::from(id)).unwrap_or('\u{E000}')
+}
+
+/// The sound of `c` in text: its most common syllable, or `c` itself when it is not a
+/// Chinese character with a reading.
+#[inline]
+pub fn of_char(c: char) -> char {
+    let cp = c as u32;
+    if !(FIRST..=LAST).contains(&cp) {
+        return c;
+    }
+    match table().first[(cp - FIRST) as usize] {
+        0 => c,
+        id => syllable_char(id - 1),
+    }
+}
+
+/// Every sound of `c` in a term (at most three readings).
+fn of_char_all(c: char) -> Vec<char> {
+    if !is_han(c) {
+        return vec![c];
+    }
+    let t = table();
+    let mut out = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for p in multi {
+            if let Some(&id) = t.ids.get(p.plain()) {
+                let s = syllable_char(id);
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            if out.len() == MAX_READINGS {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(of_char(c));
+    }
+    out
+}
+
+/// Write the sound view of `text` into `out` (cleared first): one character per
+/// normalized character.
+pub fn view(text: &NormText, out: &mut String) {
+    out.clear();
+    out.reserve(text.as_str().len());
+    out.extend(text.as_str().chars().map(of_char));
+}
+
+/// The sound spellings of a normalized literal, or nothing when it has fewer than two
+/// Chinese characters (one syllable matches far too much).
+pub fn spellings(literal: &str) -> Vec<String> {
+    if literal.chars().filter(|&c| is_han(c)).count() < 2 {
+        return Vec::new();
+    }
+    let mut out = vec![String::new()];
+    for c in literal.chars() {
+        let sounds = of_char_all(c);
+        out = out
+            .iter()
+            .flat_map(|prefix| {
+                sounds.iter().map(move |s| {
+                    let mut p = prefix.clone();
+                    p.push(*s);
+                    p
+                })
+            })
+            .take(MAX_SPELLINGS)
+            .collect();
+    }
+    out
+}
+
+pub(super) fn warm_up() {
+    let _ = table();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_sound_same_view() {
+        let a = NormText::normalized("递一");
+        let b = NormText::normalized("第一");
+        let (mut va, mut vb) = (String::new(), String::new());
+        view(&a, &mut va);
+        view(&b, &mut vb);
+        assert_eq!(va, vb);
+        assert_eq!(va.chars().count(), a.chars().len());
+        let mut v = String::new();
+        view(&NormText::normalized("耍单"), &mut v);
+        assert!(spellings("刷单").contains(&v));
+    }
+
+    #[test]
+    fn polyphones_are_spelled_every_way() {
+        let mut v = String::new();
+        view(&NormText::normalized("银航卡"), &mut v);
+        assert!(spellings("银行卡").contains(&v), "hang is a reading of 行");
+        assert!(spellings("加v").is_empty(), "one syllable is not enough");
+    }
+}

@@ -1,0 +1,818 @@
+//! The context stage: whether a hit is asserted, or only mentioned: denied or forbidden
+//! (`negated`), asked about (`questioned`), cited as a word or a rule (`quoted`), or
+//! someone else's violation pointed out (`reported`). The policy has rows for each
+//! (see `lexicons/policy.toml`); the default lets such mentions stand and records them.
+//!
+//! It is NegEx made to fit Chinese chat: trigger words before the hit with a scope, a
+//! few after it, and *pseudo-triggers* that look like negation and are not (不是我吹,
+//! 不得不说, 不要错过, 别家). Scope ends at clause punctuation; a plain negator (不, 没,
+//! 别) reaches the hit only through words that carry it (是, 会, 做, 卖, 任何, 私下 …),
+//! so `不要错过全网最低价` stays a claim while `我们从不私下交易` is denied. A strong
+//! prohibition (禁止, 谨防, 不要相信) reaches further, through its object.
+//!
+//! Synchronous and allocation-light; it runs only for events with hits.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Role;
+use crate::normalize::{Gap, NormText, normalize};
+
+/// How a hit stands in its sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Context {
+    /// No context: the term is asserted (only used in `policy.toml` rows).
+    None,
+    /// Denied, forbidden or warned against: 我们从不刷单, 谨防私下交易.
+    Negated,
+    /// Asked about, or guessed at: 这是处方药吗, 是你们自己刷单吧.
+    Questioned,
+    /// Mentioned as a word or a rule: 主播不能说“全网最低价”这种话.
+    Quoted,
+    /// Someone else's violation pointed out: 举报, 评论区有人在卖烟.
+    Reported,
+}
+
+impl Context {
+    /// The contexts a hit can carry.
+    pub const MARKS: [Context; 4] = [
+        Context::Negated,
+        Context::Questioned,
+        Context::Quoted,
+        Context::Reported,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Context::None => "none",
+            Context::Negated => "negated",
+            Context::Questioned => "questioned",
+            Context::Quoted => "quoted",
+            Context::Reported => "reported",
+        }
+    }
+}
+
+/// The contexts of one hit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ContextSet(u8);
+
+impl ContextSet {
+    fn bit(c: Context) -> u8 {
+        1 << c as u8
+    }
+
+    /// Whether `c` is marked (`None` when nothing is).
+    pub fn contains(self, c: Context) -> bool {
+        match c {
+            Context::None => self.0 == 0,
+            _ => self.0 & ContextSet::bit(c) != 0,
+        }
+    }
+
+    /// Mark `c`.
+    pub fn insert(&mut self, c: Context) {
+        if c != Context::None {
+            self.0 |= ContextSet::bit(c);
+        }
+    }
+
+    /// Whether nothing is marked.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The marked contexts, in [`Context::MARKS`] order.
+    pub fn iter(self) -> impl Iterator<Item = Context> {
+        Context::MARKS
+            .into_iter()
+            .filter(move |c| self.contains(*c))
+    }
+}
+
+/// Word lists, normalized like the text (so `一律` is stored as `1律`).
+struct Lexicon {
+    /// Negators that reach the hit only through carrier words.
+    plain: Vec<String>,
+    /// Prohibitions and warnings that reach through their object.
+    strong: Vec<String>,
+    /// Words that look like a negator and are not one, and stop a negation before
+    /// them from reaching the hit (不是我吹, 不得不说, 不要错过).
+    pseudo: Vec<String>,
+    /// Words that contain a negator's character and are not negations at all; a
+    /// negation reaches through them (别家, 区别, 有没有, 卖不卖).
+    neutral: Vec<String>,
+    /// Words that carry a plain negation on to the hit (不[是|会|卖|私下]…).
+    carriers: Vec<String>,
+    /// Words after which nothing before them reaches the hit (但是, 错过).
+    breakers: Vec<String>,
+    /// Denials after the hit: …都是骗局, …我们从来不做.
+    after: Vec<String>,
+    /// Reports: 举报, 有人在, 管管.
+    report: Vec<String>,
+    /// Questions about the thing rather than requests for it.
+    ask: Vec<String>,
+    /// Requests (有没有, 求, 哪里买): a question that asks *for* the thing.
+    request_before: Vec<String>,
+    request_after: Vec<String>,
+    /// Words that cite a term as a word or a rule.
+    meta_before: Vec<String>,
+    meta_after: Vec<String>,
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|w| normalize(w)).collect();
+    // Longest first, so that a longer pseudo-trigger wins over its prefix.
+    v.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    v
+}
+
+fn lexicon() -> &'static Lexicon {
+    static L: OnceLock<Lexicon> = OnceLock::new();
+    L.get_or_init(|| Lexicon {
+        plain: words(&[
+            "不",
+            "没",
+            "没有",
+            "别",
+            "不要",
+            "不用",
+            "从不",
+            "从来不",
+            "从没",
+            "从来没",
+            "从未",
+            "绝不",
+            "决不",
+            "绝对不",
+            "并不",
+            "并非",
+            "并没有",
+            "不是",
+            "不会",
+            "不能",
+            "不敢",
+            "不可",
+            "不再",
+            "毫无",
+            "并无",
+            "无任何",
+            "未",
+            "非",
+            "哪有",
+            "哪来的",
+        ]),
+        strong: words(&[
+            "禁止",
+            "严禁",
+            "杜绝",
+            "拒绝",
+            "谨防",
+            "防止",
+            "切勿",
+            "请勿",
+            "勿",
+            "不要相信",
+            "不要信",
+            "别信",
+            "不要轻信",
+            "别轻信",
+            "千万别",
+            "千万不要",
+            "不得",
+            "不准",
+            "不许",
+            "不允许",
+            "不可以",
+            "远离",
+            "抵制",
+            "打击",
+            "警惕",
+            "小心",
+            "当心",
+            "提防",
+            "反对",
+            "不接受",
+            "不支持",
+            "不提供",
+            "不参与",
+            "严厉打击",
+            "防范",
+            "请不要",
+            "请别",
+        ]),
+        pseudo: words(&[
+            "不是我吹",
+            "不是吹",
+            "不吹不黑",
+            "不得不说",
+            "不得不",
+            "不夸张",
+            "毫不夸张",
+            "不骗你",
+            "不骗人",
+            "不瞒你说",
+            "不瞒大家",
+            "不仅",
+            "不但",
+            "不只",
+            "不止",
+            "不光",
+            "无论",
+            "不管",
+            "没想到",
+            "没错",
+            "不错",
+            "不愧",
+            "不要太",
+            "谁不",
+            "哪个不",
+            "不输",
+            "不比",
+            "不亚于",
+            "别提",
+            "别看",
+            "别说了",
+            "不用说",
+            "不用怀疑",
+            "不要怀疑",
+            "别怀疑",
+            "不用犹豫",
+            "不要犹豫",
+            "别犹豫",
+            "不要错过",
+            "别错过",
+            "不容错过",
+            "不用等",
+            "别等",
+            "不要等",
+            "没得说",
+            "没话说",
+            "不然",
+            "要不",
+            "不如",
+            "不停",
+            "不断",
+            "不少",
+            "不多",
+            "不贵",
+            "不得了",
+            "了不起",
+            "不怕",
+            "别怕",
+            "难道不",
+            "不就是",
+            "不正是",
+            "可不是",
+            "没人比",
+            "没有比",
+            "非常",
+            "并非只",
+            "无敌",
+            "不过",
+            "不一定",
+        ]),
+        neutral: words(&[
+            "别的",
+            "别家",
+            "别人",
+            "别处",
+            "区别",
+            "分别",
+            "特别",
+            "级别",
+            "类别",
+            "告别",
+            "性别",
+            "识别",
+            "鉴别",
+            "辨别",
+            "差别",
+            "个别",
+            "不同",
+            "不一样",
+            "有没有",
+            "有没",
+            "是不是",
+            "卖不卖",
+            "能不能",
+            "要不要",
+            "会不会",
+            "可不可以",
+            "行不行",
+            "算不算",
+            "好不好",
+            "对不对",
+            "有不有",
+            "真不真",
+            "没有吗",
+        ]),
+        carriers: words(&[
+            "是",
+            "会",
+            "能",
+            "敢",
+            "用",
+            "搞",
+            "做",
+            "卖",
+            "有",
+            "说",
+            "信",
+            "要",
+            "含",
+            "加",
+            "刷",
+            "买",
+            "发",
+            "弄",
+            "碰",
+            "讲",
+            "提",
+            "去",
+            "给",
+            "在",
+            "过",
+            "的",
+            "了",
+            "这",
+            "那",
+            "这种",
+            "那种",
+            "这些",
+            "那些",
+            "任何",
+            "什么",
+            "所谓",
+            "所谓的",
+            "私下",
+            "1切",
+            "乱",
+            "随便",
+            "轻易",
+            "参与",
+            "进行",
+            "存在",
+            "提供",
+            "宣传",
+            "承诺",
+            "保证",
+            "添加",
+            "使用",
+            "涉及",
+            "接受",
+            "支持",
+            "相信",
+            "点",
+            "点击",
+            "跟",
+            "和",
+            "找",
+            "再",
+            "也",
+            "都",
+            "就",
+            "我们",
+            "咱们",
+            "本店",
+            "我家",
+            "咱家",
+            "主播",
+            "大家",
+            "你们",
+            "他们",
+            "平台",
+            "直播间",
+            "任何人",
+            "陌生人",
+            "别人",
+            "个人",
+            "可以",
+            "需要",
+            "用过",
+            "啥",
+            "看",
+            "具有",
+            "具备",
+            "疾病",
+            "开设",
+            "开通",
+            "设立",
+            "喊",
+            "发布",
+            "出现",
+            "还",
+        ]),
+        breakers: words(&[
+            "但", "但是", "可是", "不过", "而是", "错过", "犹豫", "怀疑", "担心", "后悔", "纠结",
+            "考虑", "等", "比",
+        ]),
+        after: words(&[
+            "违法",
+            "违规",
+            "骗局",
+            "骗人",
+            "诈骗",
+            "骗子",
+            "是假的",
+            "都是假的",
+            "不可信",
+            "不能信",
+            "别信",
+            "不靠谱",
+            "不存在",
+            "从来不",
+            "从不",
+            "从来没",
+            "从没",
+            "绝不",
+            "决不",
+            "不做",
+            "不搞",
+            "不弄",
+            "不碰",
+            "不让",
+            "不允许",
+            "禁止",
+            "不能说",
+            "不让说",
+            "不得",
+            "有风险",
+            "会被封",
+            "封号",
+            "被罚",
+            "不可以",
+            "不卖",
+            "不敢",
+            "都别",
+            "别去",
+            "踢出去",
+        ]),
+        report: words(&[
+            "举报",
+            "有人在",
+            "有人发",
+            "有人说",
+            "评论区有人",
+            "公屏有人",
+            "管管",
+            "房管",
+            "踢了",
+            "封了他",
+            "拉黑",
+            "踢出去",
+        ]),
+        ask: words(&[
+            "是不是",
+            "算不算",
+            "是否",
+            "真的假的",
+            "真的吗",
+            "是真的",
+            "靠谱吗",
+            "能说吗",
+            "能卖吗",
+            "合法吗",
+            "违规吗",
+            "可信吗",
+            "不会是",
+            "还是",
+            "好像",
+            "像是",
+            "感觉像",
+            "看着像",
+        ]),
+        request_before: words(&[
+            "有没有",
+            "有无",
+            "求",
+            "收",
+            "哪里买",
+            "哪有卖",
+            "哪里有",
+            "在哪买",
+            "卖不卖",
+            "能不能卖",
+            "能不能加",
+            "可以加",
+            "能加",
+            "加个",
+            "给个",
+            "发个",
+            "留个",
+            "来个",
+            "来点",
+            "想要",
+            "想买",
+            "要买",
+            "买点",
+            "怎么买",
+            "哪能买",
+        ]),
+        request_after: words(&[
+            "卖吗",
+            "有吗",
+            "多少钱",
+            "怎么卖",
+            "怎么买",
+            "哪里买",
+            "在哪买",
+        ]),
+        meta_before: words(&[
+            "不能说",
+            "不让说",
+            "不准说",
+            "不许说",
+            "别说",
+            "不得使用",
+            "禁用",
+            "违禁词",
+            "敏感词",
+            "禁用语",
+            "极限词",
+            "规定",
+            "规则",
+            "口播不得",
+            "不能用",
+            "不能写",
+            "不得出现",
+        ]),
+        meta_after: words(&[
+            "这种话",
+            "这种词",
+            "这个词",
+            "这类词",
+            "这种说法",
+            "这种字眼",
+            "等用语",
+            "等字眼",
+            "等词",
+            "字样",
+            "之类的话",
+            "之类的词",
+            "这几个字",
+            "这种用语",
+            "是违禁词",
+            "是极限词",
+            "是敏感词",
+        ]),
+    })
+}
+
+/// Force the word lists to be built now.
+pub fn warm_up() {
+    let _ = lexicon();
+}
+
+/// Where a hit sits: its clause and the text around it, in one event.
+struct Around<'a> {
+    /// Normalized text of the clause before the hit.
+    before: &'a str,
+    /// Normalized text of the clause after the hit.
+    after: &'a str,
+    /// The original text of the whole clause, with the punctuation that ends it.
+    clause_src: &'a str,
+    /// The hit's bytes in the original text, relative to `clause_src`.
+    hit_src: std::ops::Range<usize>,
+}
+
+/// Mark the context of the hit over normalized characters `start..end` of `text`, whose
+/// segment `current` is the event with original text `src`.
+pub fn mark(
+    text: &NormText,
+    current: usize,
+    start: usize,
+    end: usize,
+    role: Role,
+    src: &str,
+) -> ContextSet {
+    let mut set = ContextSet::default();
+    let Some(a) = around(text, current, start, end, src) else {
+        return set;
+    };
+    let l = lexicon();
+    if negated_before(l, a.before) || a.after_starts_any(&l.after, 8) {
+        set.insert(Context::Negated);
+    }
+    if contains_any(a.before, &l.report) || a.after_starts_any(&l.report, 10) {
+        set.insert(Context::Reported);
+    }
+    if quoted(l, &a) {
+        set.insert(Context::Quoted);
+    }
+    if role == Role::Viewer && questioned(l, &a) {
+        set.insert(Context::Questioned);
+    }
+    set
+}
+
+fn around<'a>(
+    text: &'a NormText,
+    current: usize,
+    start: usize,
+    end: usize,
+    src: &'a str,
+) -> Option<Around<'a>> {
+    let chars = text.chars();
+    let seg_start = chars.iter().position(|c| c.seg as usize == current)?;
+    let first = start.max(seg_start);
+    if first >= end {
+        return None;
+    }
+    let mut cs = first;
+    while cs > seg_start && chars[cs].gap != Gap::Hard {
+        cs -= 1;
+    }
+    let mut ce = end;
+    while ce < chars.len() && chars[ce].gap != Gap::Hard {
+        ce += 1;
+    }
+    let s = text.as_str();
+    let before = if start >= seg_start {
+        &s[text.byte_of(cs)..text.byte_of(start)]
+    } else {
+        ""
+    };
+    let after = &s[text.byte_of(end)..text.byte_of(ce)];
+    let src_from = (chars[cs].src_start as usize).min(src.len());
+    let src_to = if ce < chars.len() {
+        chars[ce].src_start as usize
+    } else {
+        src.len()
+    }
+    .min(src.len());
+    let hit_from = chars[first..end]
+        .iter()
+        .map(|c| c.src_start as usize)
+        .min()
+        .unwrap_or(src_from);
+    let hit_to = chars[first..end]
+        .iter()
+        .map(|c| c.src_end as usize)
+        .max()
+        .unwrap_or(src_to);
+    let clause_src = src.get(src_from..src_to.max(src_from)).unwrap_or("");
+    Some(Around {
+        before,
+        after,
+        clause_src,
+        hit_src: hit_from.saturating_sub(src_from)..hit_to.saturating_sub(src_from),
+    })
+}
+
+impl Around<'_> {
+    /// Whether one of `words` starts within `reach` characters after the hit.
+    fn after_starts_any(&self, words: &[String], reach: usize) -> bool {
+        words.iter().any(|w| {
+            self.after
+                .match_indices(w.as_str())
+                .any(|(i, _)| self.after[..i].chars().count() <= reach)
+        })
+    }
+}
+
+fn contains_any(s: &str, words: &[String]) -> bool {
+    words.iter().any(|w| s.contains(w.as_str()))
+}
+
+/// Whether a negator in `before` reaches the hit (which starts right after `before`).
+fn negated_before(l: &Lexicon, before: &str) -> bool {
+    if before.is_empty() {
+        return false;
+    }
+    // Blank out pseudo-triggers first, so that 不是我吹 never negates and stops what
+    // stands before it; and neutral words, which a negation reaches through (我不会说
+    // 别家是假货).
+    let mut masked: Vec<char> = before.chars().collect();
+    let text: String = masked.iter().collect();
+    for (list, mark) in [(&l.pseudo, '\u{0}'), (&l.neutral, '是')] {
+        for p in list {
+            for (i, _) in text.match_indices(p.as_str()) {
+                let from = text[..i].chars().count();
+                for c in &mut masked[from..from + p.chars().count()] {
+                    *c = mark;
+                }
+            }
+        }
+    }
+    let n = masked.len();
+    let rest_from = |i: usize| -> String { masked[i..].iter().collect() };
+    for i in 0..n {
+        let tail = rest_from(i);
+        // A strong prohibition reaches up to ten characters, unless a breaker stands
+        // between (谨防私信里的加群链接; not 不要犹豫但是…).
+        if let Some(w) = l.strong.iter().find(|w| tail.starts_with(w.as_str())) {
+            let gap: String = tail[w.len()..].to_owned();
+            if gap.chars().count() <= 10 && !contains_any(&gap, &l.breakers) {
+                return true;
+            }
+        }
+        if let Some(w) = l.plain.iter().find(|w| tail.starts_with(w.as_str())) {
+            let gap = &tail[w.len()..];
+            if gap.chars().count() <= 8 && carried(gap, &l.carriers) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether `gap` is made only of carrier words (or is empty).
+fn carried(gap: &str, carriers: &[String]) -> bool {
+    let mut rest = gap;
+    while !rest.is_empty() {
+        match carriers.iter().find(|c| rest.starts_with(c.as_str())) {
+            Some(c) => rest = &rest[c.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
+    let meta = contains_any(a.before, &l.meta_before) || a.after_starts_any(&l.meta_after, 3);
+    if meta {
+        return true;
+    }
+    // Inside quotation marks and followed by a word about words.
+    let src = a.clause_src;
+    let (Some(pre), Some(post)) = (src.get(..a.hit_src.start), src.get(a.hit_src.end..)) else {
+        return false;
+    };
+    let opens = ['“', '「', '『', '"', '‘', '\''];
+    let closes = ['”', '」', '』', '"', '’', '\''];
+    pre.contains(opens) && post.contains(closes) && contains_any(a.after, &l.meta_after)
+}
+
+fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
+    let src = a.clause_src;
+    let after_hit = src.get(a.hit_src.end..).unwrap_or("");
+    let bare = src.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let ends_question = bare.ends_with(['吗', '嗎', '呢', '吧', '么', '麼', '没'])
+        || after_hit.contains(['？', '?', '吗', '嗎', '呢'])
+        || src.trim_end().ends_with(['？', '?'])
+        || after_hit.contains('谁');
+    let asks = contains_any(a.before, &l.ask) || contains_any(a.after, &l.ask);
+    if !(ends_question || asks) {
+        return false;
+    }
+    // Asking *for* the thing is a request, not a question about it.
+    let request = contains_any(a.before, &l.request_before)
+        || a.before.ends_with('有')
+        || contains_any(a.after, &l.request_after);
+    !request || asks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(text: &str, term: &str, role: Role) -> ContextSet {
+        let nt = NormText::normalized(text);
+        let t = normalize(term);
+        let at = nt.as_str().find(&t).expect("term in text");
+        let start = nt.char_index(at);
+        let end = nt.char_index(at + t.len());
+        mark(&nt, 0, start, end, role, text)
+    }
+
+    #[test]
+    fn negation_and_its_pseudo_triggers() {
+        let neg = |t, term| ctx(t, term, Role::Host).contains(Context::Negated);
+        assert!(neg("我们家从来不刷单", "刷单"));
+        assert!(neg("本店不做私下交易", "私下交易"));
+        assert!(neg("不要相信私信里的加群链接", "加群"));
+        assert!(neg("平台规则禁止站外交易，谨防私下转账", "转账"));
+        assert!(neg("刷单都是骗局", "刷单"));
+        assert!(!neg("不是我吹这是全网最低价", "全网最低价"));
+        assert!(!neg("不要错过全网最低价", "全网最低价"));
+        assert!(!neg("别家都是假的", "别家都是假的"));
+        assert!(!neg("不得不说这款销量第一", "销量第一"));
+        assert!(!neg("今天全网最低价，不信你去比", "全网最低价"));
+    }
+
+    #[test]
+    fn questions_are_about_not_for() {
+        let q = |t, term| ctx(t, term, Role::Viewer).contains(Context::Questioned);
+        assert!(q("这个是处方药吗", "处方药"));
+        assert!(q("评论区是不是请的水军？", "水军"));
+        assert!(q("是你们自己人刷单吧", "刷单"));
+        assert!(!q("有没有电子烟", "电子烟"));
+        assert!(!q("有电子烟吗", "电子烟"));
+        assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
+    }
+
+    #[test]
+    fn quotes_and_reports() {
+        assert!(
+            ctx("主播不能说全网最低价这种话", "全网最低价", Role::Viewer).contains(Context::Quoted)
+        );
+        assert!(
+            ctx("举报，评论区有人在卖电子烟", "电子烟", Role::Viewer).contains(Context::Reported)
+        );
+        assert!(ctx("这是“全网最低价”", "全网最低价", Role::Host).is_empty());
+    }
+}

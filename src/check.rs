@@ -6,7 +6,8 @@
 //! term of its entry (it allows nothing), a trap sentence or allow phrase that the
 //! lexicon flags, and regex rules without a prefilter.
 
-use crate::event::{Category, Role};
+use crate::event::{Category, Decision, EventKind, Role, Tier};
+use crate::policy::{HitContext, Policy};
 use crate::lexicon::{Lexicon, LexiconError, LexiconSource, Matching, Problem, template};
 use crate::matcher::{BuildOptions, Matcher, RawHit, Scratch};
 use crate::normalize::{NormText, normalize};
@@ -153,11 +154,32 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
     let mut scratch = Scratch::default();
     let mut hits: Vec<RawHit> = Vec::new();
     let mut checked = 0;
+    let policy = Policy::from_lexicon(lexicon);
+    // A hit flags a text when it is asserted (no context), or when the decision table
+    // acts on it anyway: a trap may mention a term (我们从不刷单) but not say it.
     let mut flagged_by = |text: &str, role: Role| -> Vec<(String, Category)> {
         let nt = NormText::normalized(text);
         hits.clear();
         matcher.scan(&nt, 0, role, &mut scratch, &mut hits);
         hits.iter()
+            .filter(|h| {
+                let e = matcher.entry(h.entry);
+                let context = crate::context::mark(&nt, 0, h.start, h.end, role, text);
+                context.is_empty()
+                    || policy.decide(HitContext {
+                        category: e.category,
+                        severity: e.severity,
+                        role,
+                        kind: if role == Role::Host {
+                            EventKind::Transcript
+                        } else {
+                            EventKind::Chat
+                        },
+                        tier: Tier::Standard,
+                        via: h.via,
+                        context,
+                    }) != Decision::Allow
+            })
             .map(|h| {
                 let e = matcher.entry(h.entry);
                 (e.id.to_string(), e.category)

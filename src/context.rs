@@ -567,6 +567,9 @@ pub fn warm_up() {
     let _ = lexicon();
 }
 
+/// How far (in normalized characters) the stage looks either side of a hit.
+const REACH: usize = 16;
+
 /// Where a hit sits: its clause and the text around it, in one event.
 struct Around<'a> {
     /// Normalized text of the clause before the hit.
@@ -622,12 +625,14 @@ fn around<'a>(
     if first >= end {
         return None;
     }
+    // The clause, at most REACH characters either side: context words sit next to
+    // what they modify, and a bound keeps a long message of many hits linear.
     let mut cs = first;
-    while cs > seg_start && chars[cs].gap != Gap::Hard {
+    while cs > seg_start && chars[cs].gap != Gap::Hard && first - cs < REACH {
         cs -= 1;
     }
     let mut ce = end;
-    while ce < chars.len() && chars[ce].gap != Gap::Hard {
+    while ce < chars.len() && chars[ce].gap != Gap::Hard && ce - end < REACH {
         ce += 1;
     }
     let s = text.as_str();
@@ -762,6 +767,7 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     // Asking *for* the thing is a request, not a question about it.
     let request = contains_any(a.before, &l.request_before)
         || a.before.ends_with('有')
+        || (a.before.starts_with('有') && !a.before.starts_with("有人"))
         || contains_any(a.after, &l.request_after);
     !request || asks
 }

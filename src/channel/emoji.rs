@@ -31,8 +31,8 @@ fn table() -> &'static Table {
             let ws: Vec<String> = rest
                 .split(' ')
                 .filter(|w| !w.is_empty())
-                .map(|w| crate::normalize::normalize(w))
-                .filter(|w| !w.is_empty())
+                // Lower-cased, not normalized: normalizing collapses `QQ` to `q`.
+                .map(str::to_lowercase)
                 .collect();
             for w in &ws {
                 let list = by_word.entry(w.clone()).or_default();

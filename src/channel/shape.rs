@@ -15,7 +15,7 @@ const LOOKALIKE: &str = include_str!("../normalize/data/lookalike.tsv");
 const DECOMPOSE: &str = include_str!("../normalize/data/decompose.tsv");
 
 /// Substitutes tried per character.
-const MAX_LOOKALIKES: usize = 3;
+const MAX_LOOKALIKES: usize = 4;
 /// Most variants of one literal.
 pub const MAX_VARIANTS: usize = 32;
 /// A substitute at least this rare (frequency rank) counts even when the original is

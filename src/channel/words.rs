@@ -1,16 +1,17 @@
 //! Word knowledge for the weak channels: which two-character words exist, and how
 //! common a character is (from jieba's dictionary; see `tools/gen_word_list.py`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const WORDS2: &str = include_str!("../normalize/data/words2.txt");
 const CHARS: &str = include_str!("../normalize/data/chars.txt");
 
 struct Words {
-    pairs: HashSet<u64>,
+    /// Two-character words and their frequency in jieba's corpus.
+    pairs: HashMap<u64, u32>,
     /// Frequency rank of the 8,000 most common characters.
-    rank: std::collections::HashMap<char, u32>,
+    rank: HashMap<char, u32>,
 }
 
 fn key(a: char, b: char) -> u64 {
@@ -20,11 +21,14 @@ fn key(a: char, b: char) -> u64 {
 fn words() -> &'static Words {
     static WORDS: OnceLock<Words> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let mut pairs = HashSet::with_capacity(120_000);
+        let mut pairs = HashMap::with_capacity(120_000);
         for line in WORDS2.lines().filter(|l| !l.starts_with('#')) {
-            let mut cs = line.chars();
+            let Some((word, freq)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut cs = word.chars();
             if let (Some(a), Some(b), None) = (cs.next(), cs.next(), cs.next()) {
-                pairs.insert(key(a, b));
+                pairs.insert(key(a, b), freq.parse().unwrap_or(1));
             }
         }
         let rank = CHARS
@@ -39,7 +43,12 @@ fn words() -> &'static Words {
 
 /// Whether `a` followed by `b` is a two-character word.
 pub fn is_word(a: char, b: char) -> bool {
-    words().pairs.contains(&key(a, b))
+    words().pairs.contains_key(&key(a, b))
+}
+
+/// How often `a` followed by `b` occurs as a word (0: not a word).
+pub fn frequency(a: char, b: char) -> u32 {
+    words().pairs.get(&key(a, b)).copied().unwrap_or(0)
 }
 
 /// How common `c` is: 0 for the most frequent character, `u32::MAX` beyond the 8,000

@@ -291,6 +291,8 @@ pub struct Scratch {
     candidates: Vec<RawHit>,
     /// The sound view of the text (homophone channel).
     sound: String,
+    /// Per character of the text: inside an exact occurrence of a term.
+    exact: Vec<bool>,
     allows: Vec<(u32, usize, usize)>,
     groups: Vec<u64>,
     anchors: Vec<u64>,
@@ -387,6 +389,13 @@ impl Matcher {
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let mut view = std::mem::take(&mut s.sound);
         sound::view(text, &mut view);
+        // Characters inside an exact occurrence of a term, for `plausible_homophone`.
+        let mut exact = std::mem::take(&mut s.exact);
+        exact.clear();
+        exact.resize(text.chars().len(), false);
+        for h in s.candidates.iter().filter(|h| h.via == Via::Exact) {
+            exact[h.start..h.end].fill(true);
+        }
         let chars = text.chars();
         p.automaton.for_each_match_str(&view, text, |pid, cj| {
             let ci = cj - usize::from(p.chars[pid]);
@@ -397,9 +406,7 @@ impl Matcher {
             for &t in targets {
                 let Target::Sound(l) = t else { continue };
                 let lit = &self.sound_literals[l as usize];
-                if lit.shape.fits(text, ci, cj)
-                    && plausible_homophone(lit, text, ci, cj, &s.candidates)
-                {
+                if lit.shape.fits(text, ci, cj) && plausible_homophone(lit, text, ci, cj, &exact) {
                     s.candidates.push(RawHit {
                         entry: lit.entry,
                         start: ci,
@@ -410,6 +417,7 @@ impl Matcher {
             }
         });
         s.sound = view;
+        s.exact = exact;
     }
 
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
@@ -639,7 +647,7 @@ fn plausible_homophone(
     text: &NormText,
     ci: usize,
     cj: usize,
-    exact: &[RawHit],
+    exact: &[bool],
 ) -> bool {
     let s = text.as_str();
     let chars = text.chars();
@@ -651,10 +659,7 @@ fn plausible_homophone(
             same += 1;
             continue;
         }
-        let explained = exact
-            .iter()
-            .any(|h| h.via == Via::Exact && h.start <= i && i < h.end);
-        if explained || words::rank(c) < 150 {
+        if exact[i] || words::rank(c) < 150 {
             return false;
         }
     }
@@ -673,10 +678,12 @@ fn plausible_homophone(
     !(word_before || word_after)
 }
 
-/// Whether a two-character match is two halves of neighbouring words: a word of the
-/// dictionary (`crate::channel::words`) glued across either edge (刷单词 is 刷 + 单词,
-/// 前面交了 is 前面 + 交了, 偏大吗 is 偏大 + 吗). The segmentation check practitioners put
-/// after the automaton, reduced to what a two-character term needs.
+/// Whether a two-character match is two halves of neighbouring words: a common word
+/// glued across either edge that is far more frequent than the term itself (刷单词 is
+/// 刷 + 单词, 前面交了 is 前面 + 交了, 高仿真 is 高 + 仿真; but 这把手枪 keeps 手枪,
+/// which is as common as 把手). The segmentation check practitioners put after the
+/// automaton, reduced to what a two-character term needs. A degree adverb (最好看,
+/// 最强大) modifies the word after it: the claim stands.
 fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     if cj - ci != 2 {
         return false;
@@ -686,11 +693,14 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
     let han = |i: usize| crate::channel::is_han(ch(i));
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
-    if !(han(ci) && han(ci + 1)) {
+    let (a, b) = (ch(ci), ch(ci + 1));
+    if !(han(ci) && han(ci + 1)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
         return false;
     }
-    (ci > 0 && glued(ci) && han(ci - 1) && words::is_word(ch(ci - 1), ch(ci)))
-        || (cj < chars.len() && glued(cj) && han(cj) && words::is_word(ch(cj - 1), ch(cj)))
+    let own = words::frequency(a, b);
+    let wins = |f: u32| f >= 50 && f > own.saturating_mul(10);
+    (ci > 0 && glued(ci) && han(ci - 1) && wins(words::frequency(ch(ci - 1), a)))
+        || (cj < chars.len() && glued(cj) && han(cj) && wins(words::frequency(b, ch(cj))))
 }
 
 /// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):
@@ -698,7 +708,8 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
 /// before one (kk号, xq有吗). Longer initials need only the strict Latin edges of every
 /// Latin pattern.
 fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
-    if cj - ci > 2 {
+    let letters: usize = text.chars()[ci..cj].iter().map(|c| usize::from(c.run)).sum();
+    if letters > 2 {
         return true;
     }
     const BEFORE: &[char] = &[

@@ -7,10 +7,10 @@
 //! lexicon flags, and regex rules without a prefilter.
 
 use crate::event::{Category, Decision, EventKind, Role, Tier};
-use crate::policy::{HitContext, Policy};
 use crate::lexicon::{Lexicon, LexiconError, LexiconSource, Matching, Problem, template};
 use crate::matcher::{BuildOptions, Matcher, RawHit, Scratch};
 use crate::normalize::{NormText, normalize};
+use crate::policy::{HitContext, Policy};
 
 /// The result of checking a lexicon.
 #[derive(Debug)]

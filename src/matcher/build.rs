@@ -21,7 +21,8 @@ const COMMON_ABBREVIATIONS: &[&str] = &[
     "aa", "bb", "cc", "dd", "ee", "gg", "hh", "jj", "ll", "mm", "nn", "oo", "pp", "qq", "ss", "tt",
     "ww", "xx", "yy", "zz", "ok", "nb", "sf", "jd", "tb", "dy", "ks", "pdd", "xhs", "cp", "pk",
     "dj", "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg",
-    "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx",
+    "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx", "xl", "xs", "xxl", "sm", "ml",
+    "kg", "cm", "mm",
 ];
 
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the

@@ -641,7 +641,7 @@ impl<'a> RuleView<'a> {
 ///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not 微信号);
 /// - a two-syllable term, which sound alone matches far too often across word
 ///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
-///   real word straddling either edge (偏大, 上身效果, 裙子).
+///   real word straddling either edge (偏大, 上身效果, 裙子), nor is one itself (大码).
 fn plausible_homophone(
     lit: &SoundLiteral,
     text: &NormText,
@@ -669,7 +669,8 @@ fn plausible_homophone(
     if cj - ci > 2 {
         return true;
     }
-    if same == 0 {
+    // A real word is not a disguise (大码 is a size, not 大麻).
+    if same == 0 || words::is_word(ch(ci), ch(ci + 1)) {
         return false;
     }
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
@@ -708,7 +709,10 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
 /// before one (kk号, xq有吗). Longer initials need only the strict Latin edges of every
 /// Latin pattern.
 fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
-    let letters: usize = text.chars()[ci..cj].iter().map(|c| usize::from(c.run)).sum();
+    let letters: usize = text.chars()[ci..cj]
+        .iter()
+        .map(|c| usize::from(c.run))
+        .sum();
     if letters > 2 {
         return true;
     }

@@ -447,9 +447,9 @@ fn lexicon() -> &'static Lexicon {
             "不可以",
             "不卖",
             "不敢",
-            "都别",
-            "别去",
             "踢出去",
+            "不是我们",
+            "都不是",
         ]),
         report: words(&[
             "举报",
@@ -520,6 +520,18 @@ fn lexicon() -> &'static Lexicon {
             "怎么买",
             "哪里买",
             "在哪买",
+            "还有",
+            "有货",
+            "有卖",
+            "有人做",
+            "有人要",
+            "有人收",
+            "有人买",
+            "有要的",
+            "要的吗",
+            "来吗",
+            "做吗",
+            "接吗",
         ]),
         meta_before: words(&[
             "不能说",
@@ -766,7 +778,9 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     }
     // Asking *for* the thing is a request, not a question about it.
     let request = contains_any(a.before, &l.request_before)
-        || a.before.ends_with('有')
+        || a.before
+            .ends_with(['有', '卖', '要', '买', '收', '求', '找'])
+        || a.before.starts_with(['卖', '买', '收', '求'])
         || (a.before.starts_with('有') && !a.before.starts_with("有人"))
         || contains_any(a.after, &l.request_after);
     !request || asks
@@ -808,6 +822,9 @@ mod tests {
         assert!(q("是你们自己人刷单吧", "刷单"));
         assert!(!q("有没有电子烟", "电子烟"));
         assert!(!q("有电子烟吗", "电子烟"));
+        assert!(!q("卖冰毒吗", "冰毒"));
+        assert!(!q("有人要摇头丸吗", "摇头丸"));
+        assert!(q("你们卖的这个是处方药吗", "处方药"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
     }
 

@@ -1,0 +1,171 @@
+//! Detection quality on the hand-written chat corpus (`tests/fixtures/chat-*.jsonl`):
+//! live-room lines written by hand the way viewers and hosts type and speak, with the
+//! disguises of the real-chat issue (homophones, look-alikes, emoji, initials,
+//! codewords, script tricks, split terms, clause punctuation) and the benign lines that
+//! trip naive filters (negation, questions, everyday senses, complaints, ordinary
+//! chat). `chat-dev.jsonl` is the half the lexicon and the channels were tuned on;
+//! `chat-test.jsonl` was scored only when the work was done. docs/QUALITY.md reports
+//! both per class, with the misses left.
+//!
+//! A violation is caught when the decision is not `allow` and a hit has the expected
+//! category; a benign line is flagged when the decision is not `allow`.
+
+use std::collections::BTreeMap;
+
+use liveguard::engine::{Engine, EngineConfig, Ruleset};
+use serde_json::Value;
+
+#[derive(Debug, Default)]
+struct Class {
+    total: usize,
+    /// Caught (violations) or flagged (benign lines).
+    hits: usize,
+    /// Benign lines blocked, or whose actions suspend a stream.
+    blocked: usize,
+}
+
+#[derive(Debug, Default)]
+struct Score {
+    violations: BTreeMap<String, Class>,
+    benign: BTreeMap<String, Class>,
+}
+
+impl Score {
+    fn recall(&self, class: &str) -> f64 {
+        let c = &self.violations[class];
+        c.hits as f64 / c.total as f64
+    }
+
+    fn benign_flag_rate(&self) -> f64 {
+        let (f, t) = self
+            .benign
+            .values()
+            .fold((0, 0), |(f, t), c| (f + c.hits, t + c.total));
+        f as f64 / t as f64
+    }
+
+    fn blocked(&self, class: &str) -> usize {
+        self.benign.get(class).map_or(0, |c| c.blocked)
+    }
+}
+
+fn score(corpus: &str) -> Score {
+    let engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
+    let mut out = Vec::new();
+    let summary = liveguard::scan::scan(&engine, corpus.as_bytes(), &mut out, || 0).unwrap();
+    assert_eq!(summary.errors, 0);
+    let mut verdicts: BTreeMap<String, Value> = BTreeMap::new();
+    let mut suspends: Vec<String> = Vec::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["kind"] == "verdict" {
+            verdicts.insert(v["id"].as_str().unwrap().to_owned(), v);
+        } else if v["kind"] == "action" && v["type"] == "suspend_stream" {
+            suspends.extend(
+                v["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_owned()),
+            );
+        }
+    }
+    let mut s = Score::default();
+    let mut misses = Vec::new();
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let id = e["id"].as_str().unwrap();
+        let x = &e["expect"];
+        let class = x["group"].as_str().unwrap().to_owned();
+        let v = &verdicts[id];
+        let decision = v["decision"].as_str().unwrap();
+        if x["flag"] == true {
+            let want = x["category"].as_str();
+            let caught = decision != "allow"
+                && v["hits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|h| h["category"].as_str() == want);
+            let c = s.violations.entry(class.clone()).or_default();
+            c.total += 1;
+            c.hits += usize::from(caught);
+            if !caught {
+                misses.push(format!("missed [{class}] {}: {}", e["text"], v["hits"]));
+            }
+        } else {
+            let flagged = decision != "allow";
+            let c = s.benign.entry(class.clone()).or_default();
+            c.total += 1;
+            c.hits += usize::from(flagged);
+            c.blocked += usize::from(decision == "block" || suspends.iter().any(|x| x == id));
+            if flagged {
+                misses.push(format!(
+                    "flagged [{class}] {} -> {decision}: {}",
+                    e["text"], v["hits"]
+                ));
+            }
+        }
+    }
+    for (class, c) in &s.violations {
+        eprintln!(
+            "{class:14} recall {:.3} ({}/{})",
+            c.hits as f64 / c.total as f64,
+            c.hits,
+            c.total
+        );
+    }
+    for (class, c) in &s.benign {
+        eprintln!(
+            "{class:14} flagged {}/{} blocked {}",
+            c.hits, c.total, c.blocked
+        );
+    }
+    eprintln!("benign flag rate {:.3}", s.benign_flag_rate());
+    for m in &misses {
+        eprintln!("  {m}");
+    }
+    s
+}
+
+/// The floors of the issue, per class: what a release must keep.
+fn assert_floors(s: &Score, recall: &[(&str, f64)], max_benign: f64) {
+    for &(class, floor) in recall {
+        assert!(
+            s.recall(class) >= floor,
+            "{class} recall {:.3} < {floor}",
+            s.recall(class)
+        );
+    }
+    assert!(
+        s.benign_flag_rate() <= max_benign,
+        "benign flag rate {:.3} > {max_benign}",
+        s.benign_flag_rate()
+    );
+    for class in ["c9-negation", "c10-question", "c11-everyday"] {
+        assert_eq!(
+            s.blocked(class),
+            0,
+            "{class}: a mention or a question is never blocked"
+        );
+    }
+}
+
+#[test]
+fn chat_dev_half_meets_its_floors() {
+    let s = score(include_str!("fixtures/chat-dev.jsonl"));
+    assert_floors(
+        &s,
+        &[
+            ("c1-homophone", 0.90),
+            ("c2-lookalike", 0.70),
+            ("c3-emoji", 0.70),
+            ("c4-initials", 0.65),
+            ("c5-codeword", 0.85),
+            ("c6-tricks", 0.45),
+            ("c7-split", 0.35),
+            ("c8-clause", 0.10),
+        ],
+        0.02,
+    );
+}

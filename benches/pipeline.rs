@@ -9,6 +9,7 @@ use std::hint::black_box;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use liveguard::channel::Via;
 use liveguard::dispatch::{Dispatcher, Judged};
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch, Verdict};
 use liveguard::event::{Decision, parse_event};
@@ -99,6 +100,47 @@ fn bench(c: &mut Criterion) {
             },
         )
         .unwrap();
+        let mut scratch = matcher::Scratch::default();
+        let mut out = Vec::new();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for t in &normalized {
+                    out.clear();
+                    m.scan(
+                        black_box(t),
+                        0,
+                        liveguard::event::Role::Viewer,
+                        &mut scratch,
+                        &mut out,
+                    );
+                    n += out.len();
+                }
+                n
+            })
+        });
+    }
+
+    // The cost of each weak match channel: the same matcher with every weak channel off,
+    // then with one channel on at a time, then all (the default), over the same texts.
+    let channel_cases: [(&str, &[Via]); 5] = [
+        ("match_channels_none", &[]),
+        ("match_channel_initials", &[Via::Initials]),
+        ("match_channel_lookalike", &[Via::Lookalike]),
+        ("match_channel_homophone", &[Via::Homophone]),
+        (
+            "match_channels_all",
+            &[Via::Initials, Via::Lookalike, Via::Emoji, Via::Homophone],
+        ),
+    ];
+    for (name, on) in channel_cases {
+        let mut lex = lexicon.clone();
+        for e in &mut lex.entries {
+            for via in [Via::Initials, Via::Lookalike, Via::Emoji, Via::Homophone] {
+                e.channels = e.channels.with(via, on.contains(&via));
+            }
+        }
+        let m = Matcher::build(&lex).unwrap();
         let mut scratch = matcher::Scratch::default();
         let mut out = Vec::new();
         g.bench_function(name, |b| {

@@ -579,13 +579,16 @@ pub fn warm_up() {
     let _ = lexicon();
 }
 
+/// Stands for a separator inside [`Around::before`].
+const SEPARATOR: char = '\u{2}';
+
 /// How far (in normalized characters) the stage looks either side of a hit.
 const REACH: usize = 16;
 
 /// Where a hit sits: its clause and the text around it, in one event.
 struct Around<'a> {
-    /// Normalized text of the clause before the hit.
-    before: &'a str,
+    /// Normalized text of the clause before the hit, separators marked.
+    before: String,
     /// Normalized text of the clause after the hit.
     after: &'a str,
     /// The original text of the whole clause, with the punctuation that ends it.
@@ -609,10 +612,10 @@ pub fn mark(
         return set;
     };
     let l = lexicon();
-    if negated_before(l, a.before) || a.after_starts_any(&l.after, 8) {
+    if negated_before(l, &a.before) || a.after_starts_any(&l.after, 8) {
         set.insert(Context::Negated);
     }
-    if contains_any(a.before, &l.report) || a.after_starts_any(&l.report, 10) {
+    if contains_any(&a.before, &l.report) || a.after_starts_any(&l.report, 10) {
         set.insert(Context::Reported);
     }
     if quoted(l, &a) {
@@ -648,11 +651,18 @@ fn around<'a>(
         ce += 1;
     }
     let s = text.as_str();
-    let before = if start >= seg_start {
-        &s[text.byte_of(cs)..text.byte_of(start)]
-    } else {
-        ""
-    };
+    // A separator (space, emoji) before the hit is kept as a mark: a plain negator does
+    // not reach across it (能开专票不 票点多少 asks a question, then names the thing).
+    let mut before = String::new();
+    if start >= seg_start {
+        for i in cs..start {
+            if i > cs && chars[i].gap == Gap::Soft {
+                before.push(SEPARATOR);
+            }
+            let b = chars[i].byte as usize;
+            before.extend(s[b..].chars().next());
+        }
+    }
     let after = &s[text.byte_of(end)..text.byte_of(ce)];
     let src_from = (chars[cs].src_start as usize).min(src.len());
     let src_to = if ce < chars.len() {
@@ -750,7 +760,7 @@ fn carried(gap: &str, carriers: &[String]) -> bool {
 }
 
 fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
-    let meta = contains_any(a.before, &l.meta_before) || a.after_starts_any(&l.meta_after, 3);
+    let meta = contains_any(&a.before, &l.meta_before) || a.after_starts_any(&l.meta_after, 3);
     if meta {
         return true;
     }
@@ -768,19 +778,22 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     let src = a.clause_src;
     let after_hit = src.get(a.hit_src.end..).unwrap_or("");
     let bare = src.trim_end_matches(|c: char| !c.is_alphanumeric());
-    let ends_question = bare.ends_with(['吗', '嗎', '呢', '吧', '么', '麼', '没'])
-        || after_hit.contains(['？', '?', '吗', '嗎', '呢'])
+    // Not 呢: 挂着呢 states.
+    let ends_question = bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没'])
+        || after_hit.contains(['？', '?', '吗', '嗎'])
         || src.trim_end().ends_with(['？', '?'])
         || after_hit.contains('谁');
-    let asks = contains_any(a.before, &l.ask) || contains_any(a.after, &l.ask);
+    let asks = contains_any(&a.before, &l.ask) || contains_any(a.after, &l.ask);
     if !(ends_question || asks) {
         return false;
     }
     // Asking *for* the thing is a request, not a question about it.
-    let request = contains_any(a.before, &l.request_before)
+    let request = contains_any(&a.before, &l.request_before)
         || a.before
             .ends_with(['有', '卖', '要', '买', '收', '求', '找'])
         || a.before.starts_with(['卖', '买', '收', '求'])
+        || a.before == "有人"
+        || a.before.starts_with("有人来")
         || (a.before.starts_with('有') && !a.before.starts_with("有人"))
         || contains_any(a.after, &l.request_after);
     !request || asks

@@ -140,3 +140,94 @@ fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
 }
+
+#[test]
+fn every_hit_says_how_it_matched() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let cases = [
+        ("这款销量第一", Via::Exact),
+        ("这款xiao量第一", Via::Pinyin),
+        ("这款销量递一", Via::Homophone),
+        ("招人耍单 日结", Via::Homophone),
+        ("有没有子弓单", Via::Lookalike),
+        ("有💊到病除的药吗", Via::Emoji),
+        ("想要的jwx", Via::Initials),
+    ];
+    for (i, (text, via)) in cases.into_iter().enumerate() {
+        let role = if i < 3 { "host" } else { "viewer" };
+        let o = e.process(
+            &chat(&format!("v{i}"), &format!("u{i}"), role, 1000, text),
+            0,
+            &mut s,
+        );
+        assert!(o.hits.iter().any(|h| h.via == via), "{text}: {:?}", o.hits);
+        assert_ne!(o.decision, Decision::Allow, "{text}");
+    }
+}
+
+#[test]
+fn a_guess_is_held_and_never_suspends_a_stream() {
+    let e = engine();
+    let mut s = Scratch::default();
+    // 仿真抢: a sound- and look-alike of a critical prohibited product, from the host.
+    let o = e.process(
+        &chat("g1", "h", "host", 1000, "今天上架仿真抢 金属的"),
+        0,
+        &mut s,
+    );
+    assert!(o.hits.iter().all(|h| h.via.is_weak()), "{:?}", o.hits);
+    assert_eq!(o.decision, Decision::Mask);
+    assert!(
+        !o.actions
+            .iter()
+            .any(|a| a.action == crate::event::ActionKind::SuspendStream),
+        "{:?}",
+        o.actions
+    );
+    // The term as written does suspend it.
+    let o = e.process(
+        &chat("g2", "h", "host", 1001, "今天上架仿真枪 金属的"),
+        0,
+        &mut s,
+    );
+    assert!(
+        o.actions
+            .iter()
+            .any(|a| a.action == crate::event::ActionKind::SuspendStream)
+    );
+}
+
+#[test]
+fn mentions_are_allowed_and_claims_are_not() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let allowed = [
+        ("host", "我们家从来不刷单，评价都是真实的"),
+        ("operator", "平台规则禁止站外交易，谨防私下转账"),
+        ("viewer", "这个是处方药吗？"),
+        ("viewer", "主播不能说全网最低价这种话吧"),
+    ];
+    for (i, (role, text)) in allowed.into_iter().enumerate() {
+        let o = e.process(
+            &chat(&format!("m{i}"), &format!("m{i}"), role, 1000, text),
+            0,
+            &mut s,
+        );
+        assert_eq!(o.decision, Decision::Allow, "{text}: {:?}", o.hits);
+        assert!(o.hits.iter().all(|h| !h.context.is_empty()), "{text}");
+        assert!(
+            o.actions
+                .iter()
+                .all(|a| a.action == crate::event::ActionKind::Record)
+                || o.actions.is_empty()
+        );
+    }
+    for (i, text) in ["不是我吹这是全网最低价", "不要错过全网最低价"]
+        .into_iter()
+        .enumerate()
+    {
+        let o = e.process(&chat(&format!("c{i}"), "h", "host", 1000, text), 0, &mut s);
+        assert_ne!(o.decision, Decision::Allow, "{text}");
+    }
+}

@@ -292,3 +292,40 @@ fn matcher_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Matcher>();
 }
+
+#[test]
+fn channels_switch_off_per_entry_and_per_lexicon() {
+    use crate::channel::Via;
+    let lexicon_with = |policy_extra: &str, entry_extra: &str| {
+        let policy = format!("version = \"t\"\n{policy_extra}\n");
+        let cat = format!(
+            "category = \"traffic_fraud\"\n[[entry]]\nid = \"t.brush\"\nterm = \"刷单\"\nseverity = \"high\"\nnote = \"n\"\n{entry_extra}\n"
+        );
+        let src = LexiconSource::from_files("t", &[("policy.toml", &policy), ("tf.toml", &cat)]);
+        Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
+    };
+    let via = |m: &Matcher, text: &str| -> Vec<Via> {
+        let nt = NormText::normalized(text);
+        let mut out = Vec::new();
+        m.scan(&nt, 0, Role::Viewer, &mut Scratch::default(), &mut out);
+        out.iter().map(|h| h.via).collect()
+    };
+    assert_eq!(via(&lexicon_with("", ""), "招人耍单"), [Via::Homophone]);
+    assert_eq!(via(&lexicon_with("", ""), "招sd"), [Via::Initials]);
+    assert!(via(&lexicon_with("", "homophone = false"), "招人耍单").is_empty());
+    assert!(
+        via(
+            &lexicon_with("[channels]\nhomophone = false", ""),
+            "招人耍单"
+        )
+        .is_empty()
+    );
+    assert!(via(&lexicon_with("[channels]\ninitials = false", ""), "招sd").is_empty());
+    assert_eq!(
+        via(
+            &lexicon_with("[channels]\nhomophone = false", ""),
+            "招人刷单"
+        ),
+        [Via::Exact]
+    );
+}

@@ -164,7 +164,7 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
         hits.iter()
             .filter(|h| {
                 let e = matcher.entry(h.entry);
-                let context = crate::context::mark(&nt, 0, h.start, h.end, role, text);
+                let context = crate::context::mark(&nt, 0, h.start, h.end, e.category, role, text);
                 context.is_empty()
                     || policy.decide(HitContext {
                         category: e.category,

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Role;
+use crate::event::{Category, Role};
 use crate::normalize::{Gap, NormText, normalize};
 
 /// How a hit stands in its sentence.
@@ -597,13 +597,14 @@ struct Around<'a> {
     hit_src: std::ops::Range<usize>,
 }
 
-/// Mark the context of the hit over normalized characters `start..end` of `text`, whose
-/// segment `current` is the event with original text `src`.
+/// Mark the context of a hit of `category` over normalized characters `start..end` of
+/// `text`, whose segment `current` is the event with original text `src`.
 pub fn mark(
     text: &NormText,
     current: usize,
     start: usize,
     end: usize,
+    category: Category,
     role: Role,
     src: &str,
 ) -> ContextSet {
@@ -612,7 +613,10 @@ pub fn mark(
         return set;
     };
     let l = lexicon();
-    if negated_before(l, &a.before) || a.after_starts_any(&l.after, 8) {
+    // Distrust after slander is the slander's own voice (他们家都是假货别信), not a
+    // denial of it: only a negator before it denies a slander.
+    let denied_after = category != Category::Slander && a.after_starts_any(&l.after, 8);
+    if negated_before(l, &a.before) || denied_after {
         set.insert(Context::Negated);
     }
     if contains_any(&a.before, &l.report) || a.after_starts_any(&l.report, 10) {
@@ -809,7 +813,7 @@ mod tests {
         let at = nt.as_str().find(&t).expect("term in text");
         let start = nt.char_index(at);
         let end = nt.char_index(at + t.len());
-        mark(&nt, 0, start, end, role, text)
+        mark(&nt, 0, start, end, Category::FalsePublicity, role, text)
     }
 
     #[test]

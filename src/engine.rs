@@ -293,7 +293,15 @@ impl Engine {
             for raw in raws.iter() {
                 let entry = matcher.entry(raw.entry);
                 let mut hit = locate(entry, raw, view, seg, ids);
-                hit.context = context::mark(view, seg, raw.start, raw.end, ev.role, &ev.text);
+                hit.context = context::mark(
+                    view,
+                    seg,
+                    raw.start,
+                    raw.end,
+                    entry.category,
+                    ev.role,
+                    &ev.text,
+                );
                 decision = decision.max(rules.policy.decide(HitContext {
                     category: entry.category,
                     severity: entry.severity,

@@ -691,8 +691,17 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     }
     let s = text.as_str();
     let chars = text.chars();
-    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
-    let han = |i: usize| crate::channel::is_han(ch(i));
+    // Words are looked up as written: a numeral folded to a digit is a numeral again.
+    let ch = |i: usize| {
+        let c = s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+        match c.to_digit(10) {
+            Some(d) if chars[i].numeral => {
+                ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'][d as usize]
+            }
+            _ => c,
+        }
+    };
+    let han = |i: usize| crate::channel::is_han(ch(i)) || ch(i) == '〇';
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let (a, b) = (ch(ci), ch(ci + 1));
     if !(han(ci) && han(ci + 1)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
@@ -700,8 +709,27 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     }
     let own = words::frequency(a, b);
     let wins = |f: u32| f >= 50 && f > own.saturating_mul(10);
-    (ci > 0 && glued(ci) && han(ci - 1) && wins(words::frequency(ch(ci - 1), a)))
-        || (cj < chars.len() && glued(cj) && han(cj) && wins(words::frequency(b, ch(cj))))
+    // The straddling word must also beat the word its far character would otherwise
+    // form (问一下面交 reads 一下 + 面交, not 下面).
+    let before = ci > 0 && glued(ci) && han(ci - 1) && {
+        let f = words::frequency(ch(ci - 1), a);
+        let rival = if ci > 1 && glued(ci - 1) {
+            words::frequency(ch(ci - 2), ch(ci - 1))
+        } else {
+            0
+        };
+        wins(f) && f > rival
+    };
+    let after = cj < chars.len() && glued(cj) && han(cj) && {
+        let f = words::frequency(b, ch(cj));
+        let rival = if cj + 1 < chars.len() && glued(cj + 1) {
+            words::frequency(ch(cj), ch(cj + 1))
+        } else {
+            0
+        };
+        wins(f) && f > rival
+    };
+    before || after
 }
 
 /// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):

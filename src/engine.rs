@@ -308,14 +308,17 @@ fn locate(
             window.push(id.to_owned());
         }
     }
+    // The part in this event, as the smallest range of its bytes: inside a
+    // right-to-left override the characters run backwards through the source.
+    let (start, end) = text.source_span(raw.start + first_here..raw.end);
     Hit {
         rule: entry.id.clone(),
         term: entry.term.clone(),
         category: entry.category,
         severity: entry.severity,
         basis: entry.basis.clone(),
-        start: chars[first_here].src_start as usize,
-        end: chars[chars.len() - 1].src_end as usize,
+        start,
+        end,
         window,
     }
 }

@@ -106,6 +106,24 @@ fn verdict_json_matches_the_protocol() {
 }
 
 #[test]
+fn a_term_written_backwards_under_a_right_to_left_override_is_located_in_the_source() {
+    let e = engine();
+    let mut s = Scratch::default();
+    // Shown as 要的加微信私聊: the hit covers the bytes the term was typed in.
+    let text = "要的\u{202e}聊私信微加\u{202c}";
+    let o = e.process(&chat("b1", "u1", "viewer", 1, text), 0, &mut s);
+    assert_ne!(o.decision, Decision::Allow);
+    let spans: Vec<&str> = o.hits.iter().map(|h| &text[h.start..h.end]).collect();
+    assert!(spans.contains(&"信微加"), "{spans:?}");
+    assert!(o.hits.iter().all(|h| h.start < h.end));
+    assert_eq!(o.normalized.as_deref(), Some("要的加微信私聊"));
+    // A whole-message override of a price claim, as in the chat corpus.
+    let text = "今天这价 \u{202e}价低最网全\u{202c} 不接受反驳";
+    let o = e.process(&chat("b2", "h", "host", 1, text), 0, &mut s);
+    assert!(o.hits.iter().any(|h| h.category == Category::PriceFraud));
+}
+
+#[test]
 fn mask_decisions_carry_the_masked_text() {
     let e = engine();
     let mut s = Scratch::default();

@@ -134,9 +134,7 @@ fn hits(m: &Matcher, text: &str, role: Role) -> Vec<(String, String)> {
     m.scan(&nt, 0, role, &mut Scratch::default(), &mut out);
     out.iter()
         .map(|h| {
-            let c = nt.chars();
-            let s = c[h.start].src_start as usize;
-            let e = c[h.end - 1].src_end as usize;
+            let (s, e) = nt.source_span(h.start..h.end);
             (m.entry(h.entry).id.to_string(), text[s..e].to_owned())
         })
         .collect()

@@ -274,6 +274,10 @@ impl NormText {
     }
 
     /// Normalize `src` and append it as a new segment; returns the segment index.
+    ///
+    /// Text inside a right-to-left override is normalized in the order it is shown
+    /// (see [`Displayed`]), each character keeping its own source range: within such a
+    /// run, source offsets go backwards.
     pub fn push_segment(&mut self, src: &str) -> usize {
         let seg = self.next_segment();
         let pending = if self.chars.is_empty() {
@@ -281,9 +285,40 @@ impl NormText {
         } else {
             Gap::Event
         };
+        let mark = (
+            self.text.len(),
+            self.chars.len(),
+            self.letters,
+            self.digits,
+            self.numeral_runs,
+        );
+        if !self.push_chars(src, None, seg, pending) {
+            // An override: start again on the order a chat window shows. Rare, so the
+            // common text pays nothing for it but a comparison on invisible characters.
+            self.text.truncate(mark.0);
+            self.chars.truncate(mark.1);
+            (self.letters, self.digits, self.numeral_runs) = (mark.2, mark.3, mark.4);
+            let shown = Displayed::of(src);
+            self.push_chars(&shown.text, Some(&shown.source), seg, pending);
+        }
+        seg as usize
+    }
+
+    /// Normalize `src` into segment `seg`. Without a `source` map, `src` is the
+    /// original text, and the pass stops at a right-to-left override, returning false
+    /// (having written part of the segment). With one, `src` is a displayed text and
+    /// `source[b]` the original range of its character at byte `b`.
+    fn push_chars(
+        &mut self,
+        src: &str,
+        source: Option<&[(u32, u32)]>,
+        seg: u8,
+        pending: Gap,
+    ) -> bool {
         let mut w = Writer {
             out: self,
             src,
+            source,
             seg,
             pending,
             last: None,
@@ -307,21 +342,101 @@ impl NormText {
                         }
                     }
                 }
-                Fold::Drop => {}
+                Fold::Drop => {
+                    if c == RLO && w.source.is_none() {
+                        return false;
+                    }
+                }
                 Fold::Soft => w.gap(Gap::Soft),
                 Fold::Hard => w.gap(Gap::Hard),
                 Fold::Special(s) => w.special(s, i, end),
             }
         }
-        seg as usize
+        true
+    }
+
+    /// The smallest source range that holds characters `range` (which must be of one
+    /// segment): their first and last characters bound it, except inside a
+    /// right-to-left override, where offsets go backwards.
+    pub fn source_span(&self, range: std::ops::Range<usize>) -> (usize, usize) {
+        self.chars[range].iter().fold((usize::MAX, 0), |(a, z), c| {
+            (a.min(c.src_start as usize), z.max(c.src_end as usize))
+        })
+    }
+}
+
+/// RIGHT-TO-LEFT OVERRIDE: what follows it, up to its POP DIRECTIONAL FORMATTING or
+/// the end of the line, is shown reversed (`\u{202E}聊私信微加\u{202C}` reads 加微信私聊).
+const RLO: char = '\u{202E}';
+
+/// A text in the order a chat window shows it: every right-to-left override run
+/// reversed. Nested embeddings and overrides are treated simply: the whole run of the
+/// outer override is reversed (exact for overrides nested in it, the usual case; an
+/// LTR override inside one would really keep its own order). Other bidi controls
+/// change nothing a reader sees in Han or Latin text, and are dropped as before.
+struct Displayed {
+    text: String,
+    /// Per byte of `text` (at character starts): the character's original range.
+    source: Vec<(u32, u32)>,
+}
+
+impl Displayed {
+    fn of(src: &str) -> Displayed {
+        let chars: Vec<(usize, char)> = src.char_indices().collect();
+        let mut d = Displayed {
+            text: String::with_capacity(src.len()),
+            source: Vec::with_capacity(src.len()),
+        };
+        let mut k = 0;
+        while k < chars.len() {
+            let (at, c) = chars[k];
+            k += 1;
+            if c != RLO {
+                d.push(at, c);
+                continue;
+            }
+            // The run: up to the PDF that closes this override, a line break, or the end.
+            let mut depth = 1u32;
+            let mut end = k;
+            while let Some(&(_, n)) = chars.get(end) {
+                match n {
+                    '\u{202A}' | '\u{202B}' | '\u{202D}' | RLO => depth += 1,
+                    '\u{202C}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => break,
+                    _ => {}
+                }
+                end += 1;
+            }
+            for &(at, c) in chars[k..end].iter().rev() {
+                d.push(at, c);
+            }
+            // The closing PDF (dropped) or the line break follow in their place.
+            k = end;
+        }
+        d
+    }
+
+    fn push(&mut self, at: usize, c: char) {
+        let b = self.text.len();
+        self.text.push(c);
+        self.source.resize(self.text.len(), (0, 0));
+        self.source[b] = (at as u32, (at + c.len_utf8()) as u32);
     }
 }
 
 /// State of one `push_segment` pass.
 struct Writer<'a> {
     out: &'a mut NormText,
-    /// The segment's source text (looked ahead into for digits and specials only).
+    /// The segment's source text (looked ahead into for digits and specials only), or
+    /// its displayed order (see [`Displayed`]).
     src: &'a str,
+    /// For a displayed text: the original range of the character at each byte.
+    source: Option<&'a [(u32, u32)]>,
     seg: u8,
     /// The strongest gap seen since the last emitted character.
     pending: Gap,
@@ -412,6 +527,13 @@ impl Writer<'_> {
 
     #[inline(always)]
     fn emit(&mut self, c: char, numeral: bool, start: usize, end: usize) {
+        let (start, end) = match self.source {
+            None => (start, end),
+            Some(source) => {
+                let (a, z) = source[start];
+                (a as usize, z as usize)
+            }
+        };
         // Collapse repeats within the segment, through any separator (私 私我, 加微微信);
         // through clause punctuation too, or a second pass would collapse what the
         // first one kept apart.
@@ -420,7 +542,9 @@ impl Writer<'_> {
             && (collapsible(c) || (numeral && last.numeral))
         {
             last.run = last.run.saturating_add(1);
-            last.src_end = end as u32;
+            // Inside an override the repeat may stand before the first one.
+            last.src_start = last.src_start.min(start as u32);
+            last.src_end = last.src_end.max(end as u32);
             // What the stored character is decides, as in `push_packed`: a numeral
             // read as a letter that joins a plain letter's run is not a numeral run.
             self.out.numeral_runs |= last.numeral;

@@ -155,6 +155,45 @@ fn packed_len_counts_characters_of_every_width() {
 }
 
 #[test]
+fn a_right_to_left_override_is_read_as_displayed() {
+    // Up to its PDF, to the end of the line, or to the end of the text.
+    assert_eq!(n("\u{202e}聊私信微加\u{202c}"), "加微信私聊");
+    assert_eq!(
+        n("今天这价 \u{202e}价低最网全\u{202c} 不接受反驳"),
+        "今天这价全网最低价不接受反驳"
+    );
+    assert_eq!(n("看\u{202e}信微加"), "看加微信");
+    assert_eq!(n("\u{202e}信微加\n好的"), "加微信好的");
+    // An override nested in it reverses with it; later text keeps its order.
+    assert_eq!(n("\u{202e}a\u{202e}bc\u{202c}d\u{202c}ef"), "dcbaef");
+    // Other bidi controls change nothing.
+    assert_eq!(n("加\u{202b}微\u{202c}信"), "加微信");
+    // Digits and the rules that look ahead see the displayed order.
+    assert_eq!(n("\u{202e}8765 4321 831\u{202c}"), "13812345678");
+
+    // Each character keeps its own bytes: hits point at the original text.
+    let src = "看\u{202e}聊私信微加\u{202c}吧";
+    let t = NormText::normalized(src);
+    assert_eq!(t.as_str(), "看加微信私聊吧");
+    let spans: Vec<&str> = t
+        .chars()
+        .iter()
+        .map(|c| &src[c.src_start as usize..c.src_end as usize])
+        .collect();
+    assert_eq!(spans, ["看", "加", "微", "信", "私", "聊", "吧"]);
+    assert_eq!(&src[t.source_span(1..4).0..t.source_span(1..4).1], "信微加");
+    // A repeat collapses over the range of both.
+    let src = "\u{202e}信微微加";
+    let t = NormText::normalized(src);
+    assert_eq!(t.as_str(), "加微信");
+    assert_eq!(t.chars()[1].run, 2);
+    assert_eq!(
+        &src[t.chars()[1].src_start as usize..t.chars()[1].src_end as usize],
+        "微微"
+    );
+}
+
+#[test]
 fn every_fold_is_a_fixpoint() {
     for cp in 0..=0x10FFFFu32 {
         let Some(c) = char::from_u32(cp) else {
@@ -205,13 +244,35 @@ proptest! {
         }
         // Monotonic: starts and ends never go backwards. (Ranges may overlap where
         // one source character expands to several, ⑩ -> 1 0, or a repeat collapses
-        // into the first character of an expansion.)
-        for w in t.chars().windows(2) {
+        // into the first character of an expansion.) Not in a text with a
+        // right-to-left override, normalized in the order it is shown: see
+        // `an_override_run_reads_as_its_reversal`.
+        let monotonic = if s.contains('\u{202e}') { &[][..] } else { t.chars() };
+        for w in monotonic.windows(2) {
             prop_assert!(w[0].src_start <= w[1].src_start, "starts {:?}", w);
             prop_assert!(w[0].src_end <= w[1].src_end, "ends {:?}", w);
         }
         let bytes: Vec<u32> = t.chars().iter().map(|c| c.byte).collect();
         prop_assert!(bytes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_override_run_reads_as_its_reversal(
+        a in plain_text(), b in plain_text(), c in plain_text(), closed in any::<bool>()
+    ) {
+        // `a RLO b PDF c` (or `a RLO b` with no PDF) is `a`, `b` reversed, `c`.
+        let reversed: String = b.chars().rev().collect();
+        let (src, shown) = if closed {
+            (format!("{a}\u{202e}{b}\u{202c}{c}"), format!("{a}{reversed}{c}"))
+        } else {
+            (format!("{a}\u{202e}{b}"), format!("{a}{reversed}"))
+        };
+        let t = NormText::normalized(&src);
+        prop_assert_eq!(t.as_str(), n(&shown));
+        for ch in t.chars() {
+            let (s, e) = (ch.src_start as usize, ch.src_end as usize);
+            prop_assert!(src.is_char_boundary(s) && src.is_char_boundary(e) && s < e);
+        }
     }
 
     #[test]
@@ -225,6 +286,20 @@ proptest! {
         let t = NormText::normalized(&s);
         prop_assert!(t.chars().len() <= s.chars().count() * 18);
     }
+}
+
+/// Like [`any_text`], without bidi controls or line breaks (which end an override).
+fn plain_text() -> impl Strategy<Value = String> {
+    any_text().prop_map(|s| {
+        s.chars()
+            .filter(|c| {
+                !matches!(
+                    c,
+                    '\u{202a}'..='\u{202e}' | '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                )
+            })
+            .collect()
+    })
 }
 
 /// Strings biased towards what evaders type: CJK, Latin, digits, separators, emoji,

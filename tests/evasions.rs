@@ -125,6 +125,10 @@ fn repeats_width_case_and_confusables() {
         ("viewer", "vх多少", Diversion), // Cyrillic х
         ("viewer", "ｗｅｃｈａｔ", Diversion),
         ("viewer", "w3ch@t", Diversion),
+        // a word ending in the term's first letter, a space between
+        ("viewer", "wow wx号多少", Diversion),
+        ("viewer", "follow wx dxj0818", Diversion),
+        ("viewer", "Q Q号多少", Diversion),
         ("host", "ＴＯＰ１好物", FalsePublicity),
         ("host", "１：１复刻大牌", ProhibitedProduct),
         ("host", "０元购", PriceFraud),

@@ -13,8 +13,8 @@
 //!   letters and digits;
 //! - normalization is idempotent;
 //! - `pack` then `push_packed` replays the same text, runs, gaps (but the first),
-//!   numerals, `has_numeral_runs` and counts, and `packed_size`/`packed_len` agree
-//!   with `pack`.
+//!   numerals, split runs, `has_numeral_runs` and counts, and
+//!   `packed_size`/`packed_len` agree with `pack`.
 
 #![no_main]
 
@@ -136,7 +136,10 @@ fn check_pack(t: &NormText) {
     assert_eq!(r.chars().len(), n);
     for (i, (x, y)) in r.chars().iter().zip(t.chars()).enumerate() {
         assert_eq!(x.byte, y.byte);
-        assert_eq!((x.run, x.numeral), (y.run, y.numeral));
+        assert_eq!(
+            (x.run, x.numeral, x.split_run),
+            (y.run, y.numeral, y.split_run)
+        );
         assert_eq!((x.src_start, x.src_end, x.seg), (0, 0, 0));
         if i > 0 {
             assert_eq!(x.gap, y.gap);

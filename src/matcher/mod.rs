@@ -438,14 +438,25 @@ impl Shape {
                 return false;
             }
         }
-        let glued_before = ci > 0 && chars[ci].gap == Gap::None;
+        // A match that starts (ends) at a run with a separator inside starts after
+        // (ends before) that separator (`wow wx号`, `abc cde`), unless the pattern needs
+        // every repeat of the run (`aQ Q号` is glued).
+        let need = |off: usize| {
+            self.runs
+                .iter()
+                .find(|&&(o, _)| usize::from(o) == off)
+                .map_or(1, |&(_, n)| n)
+        };
+        let split_at = |i: usize, off: usize| chars[i].split_run && chars[i].run > need(off);
+        let glued_before = ci > 0 && chars[ci].gap == Gap::None && !split_at(ci, 0);
         if glued_before
             && ((self.latin_start && text.is_ascii_letter(ci - 1))
                 || (self.digit_start && text.is_ascii_digit(ci - 1)))
         {
             return false;
         }
-        let glued_after = cj < chars.len() && chars[cj].gap == Gap::None;
+        let glued_after =
+            cj < chars.len() && chars[cj].gap == Gap::None && !split_at(cj - 1, cj - ci - 1);
         if glued_after
             && ((self.latin_end && text.is_ascii_letter(cj))
                 || (self.digit_end && text.is_ascii_digit(cj)))

@@ -37,6 +37,13 @@ allow = ["扣扣子"]
 note = "n"
 
 [[entry]]
+id = "t.cde"
+term = "cde"
+severity = "medium"
+pinyin = false
+note = "n"
+
+[[entry]]
 id = "t.ratio"
 term = "1:1"
 severity = "high"
@@ -174,6 +181,29 @@ fn latin_and_digit_edges_need_a_boundary() {
     assert!(ids(&m, "11:11开抢", Role::Viewer).is_empty());
     assert_eq!(ids(&m, "1:1复刻", Role::Viewer), ["t.ratio"]);
     assert!(ids(&m, "1000%", Role::Viewer).is_empty());
+}
+
+#[test]
+fn a_repeated_letter_across_a_separator_ends_one_word_and_starts_the_next() {
+    let m = matcher();
+    // `lov vx` normalizes to `lovx` with one `v` run holding a space: `vx` starts
+    // after the space, `abc` ends before it.
+    assert_eq!(
+        hits(&m, "lov vx", Role::Viewer),
+        [("t.wechat".to_owned(), "v vx".to_owned())]
+    );
+    assert_eq!(ids(&m, "abc cde", Role::Viewer), ["t.cde"]);
+    assert_eq!(ids(&m, "cde ef", Role::Viewer), ["t.cde"]);
+    // Without a separator the run is glued as before.
+    assert!(ids(&m, "lovvx", Role::Viewer).is_empty());
+    assert!(ids(&m, "abccde", Role::Viewer).is_empty());
+    // A doubled letter still needs its repeats, and may be typed apart.
+    assert_eq!(ids(&m, "Q Q号", Role::Viewer), ["t.qq"]);
+    assert_eq!(ids(&m, "aQ QQ号", Role::Viewer), ["t.qq"]);
+    assert!(
+        ids(&m, "aQ Q号", Role::Viewer).is_empty(),
+        "the term needs the Q before the space, which is glued"
+    );
 }
 
 #[test]

@@ -41,6 +41,10 @@ impl Gap {
     }
 }
 
+/// The bit of a packed character's flags that holds [`NormChar::split_run`] (bits 0-1
+/// are the gap, 2 the numeral, 3-4 the UTF-8 length).
+const SPLIT_RUN_SHIFT: u8 = 5;
+
 /// Bytes taken by the first `n` packed characters (see [`NormText::pack`]).
 pub fn packed_len(packed: &[u8], n: usize) -> usize {
     let mut at = 0;
@@ -78,6 +82,9 @@ pub struct NormChar {
     pub seg: u8,
     /// A digit written as a Chinese numeral (`一`, `壹`, `〇`): it repeats like a letter.
     pub numeral: bool,
+    /// A separator stood inside the collapsed run (`wow wx`: the `w w` of it): the
+    /// run's first repeat stands before a separator, its last one after it.
+    pub split_run: bool,
 }
 
 /// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
@@ -205,14 +212,18 @@ impl NormText {
     }
 
     /// Append characters `range` of this text to `out` in the packed form a window
-    /// keeps them in: per character a flags byte (gap, numeral, UTF-8 length), the
-    /// run and the UTF-8 bytes; 3 to 6 bytes instead of the 16 of a [`NormChar`].
+    /// keeps them in: per character a flags byte (gap, numeral, UTF-8 length, split
+    /// run), the run and the UTF-8 bytes; 3 to 6 bytes instead of the 20 of a
+    /// [`NormChar`].
     /// Source offsets are dropped: spans are only ever reported in the current event.
     pub fn pack(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
         for c in &self.chars[range] {
             let end = self.byte_of_next(c.byte as usize);
             let utf8 = &self.text.as_bytes()[c.byte as usize..end];
-            let flags = c.gap as u8 | u8::from(c.numeral) << 2 | ((utf8.len() - 1) as u8) << 3;
+            let flags = c.gap as u8
+                | u8::from(c.numeral) << 2
+                | ((utf8.len() - 1) as u8) << 3
+                | u8::from(c.split_run) << SPLIT_RUN_SHIFT;
             out.push(flags);
             out.push(c.run);
             out.extend_from_slice(utf8);
@@ -251,6 +262,7 @@ impl NormText {
                 gap: Gap::from_bits(*flags),
                 seg,
                 numeral,
+                split_run: flags >> SPLIT_RUN_SHIFT & 1 != 0,
             });
         }
         if let Some(c) = self.chars.get_mut(at) {
@@ -542,6 +554,7 @@ impl Writer<'_> {
             && (collapsible(c) || (numeral && last.numeral))
         {
             last.run = last.run.saturating_add(1);
+            last.split_run |= self.pending != Gap::None;
             // Inside an override the repeat may stand before the first one.
             last.src_start = last.src_start.min(start as u32);
             last.src_end = last.src_end.max(end as u32);
@@ -563,6 +576,7 @@ impl Writer<'_> {
             gap: self.pending,
             seg: self.seg,
             numeral,
+            split_run: false,
         });
         self.last = Some(c);
         self.pending = Gap::None;

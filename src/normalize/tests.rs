@@ -92,6 +92,36 @@ fn offsets_point_at_the_original_bytes() {
 }
 
 #[test]
+fn a_run_remembers_a_separator_inside_it() {
+    // The text stays as it was (idempotent); the run carries a flag.
+    let t = NormText::normalized("wow wx号");
+    assert_eq!(t.as_str(), "wowx号");
+    let flags: Vec<(u8, bool)> = t.chars().iter().map(|c| (c.run, c.split_run)).collect();
+    assert_eq!(
+        flags,
+        [(1, false), (1, false), (2, true), (1, false), (1, false)]
+    );
+    assert!(!NormText::normalized("加微微信").chars()[1].split_run);
+    assert!(NormText::normalized("加微，微信").chars()[1].split_run);
+    // It survives the window's packed form.
+    let mut packed = Vec::new();
+    t.pack(0..t.chars().len(), &mut packed);
+    let mut r = NormText::new();
+    r.push_packed(&packed);
+    assert_eq!(
+        r.chars(),
+        t.chars()
+            .iter()
+            .map(|c| NormChar {
+                src_start: 0,
+                src_end: 0,
+                ..*c
+            })
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn segments_keep_their_own_offsets() {
     let mut t = NormText::new();
     t.push_segment("处");
@@ -134,7 +164,10 @@ fn packed_characters_replay_as_segments() {
     assert_eq!(out.as_str(), format!("看{}", b.as_str()));
     assert_eq!(out.chars()[1].gap, Gap::Event);
     for (x, y) in out.chars()[2..].iter().zip(&b.chars()[1..]) {
-        assert_eq!((x.run, x.gap, x.numeral), (y.run, y.gap, y.numeral));
+        assert_eq!(
+            (x.run, x.gap, x.numeral, x.split_run),
+            (y.run, y.gap, y.numeral, y.split_run)
+        );
     }
     assert_eq!(out.letters(), b.letters());
     assert_eq!(out.has_numeral_runs(), b.has_numeral_runs());

@@ -97,6 +97,13 @@ fn separator_noise_spaces_symbols_emoji_and_invisible_characters() {
         ("asr", "药、到、病、除", FalsePublicity),
         ("host", "稳★赚★不★赔", FalsePublicity),
         ("viewer", "加，微，信", Diversion),
+        // `+` between two characters of a term is a separator, not 加
+        ("viewer", "接刷+单兼职", TrafficFraud),
+        ("asr", "隔壁那家全是假➕货", Slander),
+        // and 加 before a contact
+        ("viewer", "+薇 tiantian0707 带你一起赚", Diversion),
+        ("viewer", "拿货➕V", Diversion),
+        ("viewer", "要的 ＋ 微信", Diversion),
     ]);
 }
 

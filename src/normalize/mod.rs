@@ -480,14 +480,19 @@ impl Writer<'_> {
             let after = &self.src[end..];
             let in_word = if numeral {
                 // Repeats of the same numeral will collapse into this one: look past
-                // them too.
-                self.in_latin_word(after.trim_start_matches(|n: char| {
-                    is_chinese_numeral(n) && fold(n) == Fold::Char(d)
-                        || matches!(
-                            fold(n),
-                            Fold::Drop | Fold::Soft | Fold::Hard | Fold::Special(_)
-                        )
-                }))
+                // them too (and past noise, but not a `+` that stands for 加).
+                let end = after
+                    .char_indices()
+                    .find(|&(i, n)| match fold(n) {
+                        Fold::Drop | Fold::Soft | Fold::Hard => false,
+                        Fold::Special(p) if is_plus(p) => {
+                            plus_reads_as_add(&after[i + n.len_utf8()..])
+                        }
+                        Fold::Special(_) => false,
+                        f => !(is_chinese_numeral(n) && f == Fold::Char(d)),
+                    })
+                    .map_or(after.len(), |(i, _)| i);
+                self.in_latin_word(&after[end..])
             } else {
                 self.in_latin_word(after)
             };
@@ -516,6 +521,15 @@ impl Writer<'_> {
                     && next_visible(after, true).is_some_and(|n| n.is_ascii_digit())
                 {
                     self.emit(':', false, start, end);
+                } else {
+                    self.gap(Gap::Soft);
+                }
+            }
+            // `+` stands for 加 before a contact (`+V`, `➕微`, `+q 123`) or at the start of
+            // the text; between two words it is a separator (`狗+东西`, `苹果+香蕉`).
+            '+' | '＋' | '﹢' | '➕' => {
+                if self.last.is_none() || plus_reads_as_add(after) {
+                    self.emit('加', false, start, end);
                 } else {
                     self.gap(Gap::Soft);
                 }
@@ -611,9 +625,13 @@ fn leet(d: char) -> Option<char> {
 /// The fold of the next character that is not invisible (nor, with `skip_soft`, a
 /// separator), if it is a plain character.
 fn next_visible(after: &str, skip_soft: bool) -> Option<char> {
-    for c in after.chars() {
+    for (i, c) in after.char_indices() {
         match fold(c) {
             Fold::Drop => continue,
+            // A `+` is read as 加 or as noise by what follows it: decide the same way.
+            Fold::Special(p) if is_plus(p) && plus_reads_as_add(&after[i + c.len_utf8()..]) => {
+                return Some('加');
+            }
             // Specials next to a letter turn into noise or letters; look past them so
             // that a second pass over the output decides the same way.
             Fold::Soft | Fold::Hard | Fold::Special(_) if skip_soft => continue,
@@ -623,6 +641,63 @@ fn next_visible(after: &str, skip_soft: bool) -> Option<char> {
         }
     }
     None
+}
+
+/// The plus signs: `+` `＋` `﹢` `➕`.
+fn is_plus(c: char) -> bool {
+    matches!(c, '+' | '＋' | '﹢' | '➕')
+}
+
+/// What a `+` reads as 加 before, besides a Latin letter or a digit: the first
+/// characters of the contact words that follow 加 in a contact offer (`+微`/`+薇`/`+威`
+/// /`+维`(微信), `+我`, `+他`/`+她`, `+群`, `+扣`/`+寇`/`+蔻`(扣扣), `+球`(球球)).
+const PLUS_CONTACT_CHARS: &[char] = &[
+    '微', '薇', '威', '维', '我', '他', '她', '群', '扣', '寇', '蔻', '球',
+];
+
+/// …and the contact words of two characters (`+好友`, `+企鹅`, `+客服`, …).
+const PLUS_CONTACT_WORDS: &[[char; 2]] = &[
+    ['好', '友'],
+    ['企', '鹅'],
+    ['客', '服'],
+    ['主', '播'],
+    ['老', '板'],
+    ['店', '主'],
+    ['助', '理'],
+    ['小', '助'],
+    ['联', '系'],
+];
+
+/// Whether a `+` followed by `after` reads as 加 (a `+` that starts the text always
+/// does): the next visible character, past separators and other plus signs, is a
+/// Latin letter, a digit (not a Chinese numeral: `苹果+一斤` is a list) or starts a
+/// contact word. Looks at most two characters ahead and never at what another `+`
+/// means, so deciding costs no recursion.
+fn plus_reads_as_add(after: &str) -> bool {
+    for (i, c) in after.char_indices() {
+        match fold(c) {
+            Fold::Drop | Fold::Soft => {}
+            Fold::Special(p) if is_plus(p) => {}
+            Fold::Expand(s) => return s.starts_with(|f: char| f.is_ascii_alphanumeric()),
+            Fold::Char(f) if f.is_ascii_alphabetic() => return true,
+            Fold::Char(f) if f.is_ascii_digit() => return !is_chinese_numeral(c),
+            Fold::Char(f) if PLUS_CONTACT_CHARS.contains(&f) => return true,
+            Fold::Char(f) => {
+                let second = after[i + c.len_utf8()..]
+                    .chars()
+                    .find_map(|n| match fold(n) {
+                        Fold::Drop | Fold::Soft => None,
+                        Fold::Char(g) => Some(Some(g)),
+                        _ => Some(None),
+                    });
+                return second
+                    .flatten()
+                    .is_some_and(|g| PLUS_CONTACT_WORDS.contains(&[f, g]));
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Normalize a single string; a convenience for tests and tools.

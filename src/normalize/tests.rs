@@ -58,6 +58,43 @@ fn evasion_families_fold_to_the_plain_term() {
 }
 
 #[test]
+fn a_plus_reads_as_add_only_before_a_contact_or_at_the_start() {
+    // Between two words, a separator.
+    assert_eq!(n("狗+东西"), "狗东西");
+    assert_eq!(n("苹果+香蕉"), "苹果香蕉");
+    assert_eq!(NormText::normalized("苹果＋香蕉").chars()[2].gap, Gap::Soft);
+    assert_eq!(
+        n("苹果 ➕ 一斤香蕉"),
+        "苹果1斤香蕉",
+        "a Chinese numeral is no contact"
+    );
+    assert_eq!(n("c++"), "c");
+    // Before a Latin letter, a digit or a contact word, 加.
+    for (input, want) in [
+        ("+V", "加v"),
+        ("➕v", "加v"),
+        ("+薇 tiantian0707", "加薇tiantian0707"),
+        ("售后的事+q 2983310", "售后的事加q2983310"),
+        ("找我+ V", "找我加v"),
+        ("找我++v", "找我加v"),
+        ("找我﹢１２３", "找我加123"),
+        ("想要的+我", "想要的加我"),
+        ("有事＋好友", "有事加好友"),
+        ("售后+企鹅", "售后加企鹅"),
+        ("上衣+群青色", "上衣加群青色"),
+    ] {
+        assert_eq!(n(input), want, "normalize({input:?})");
+    }
+    // At the start of the text (after separators), 加 whatever follows.
+    assert_eq!(n("+东西"), "加东西");
+    assert_eq!(n(" ➕ 好的"), "加好的");
+    // Rules that look ahead through separators see what the `+` became.
+    assert_eq!(n("1:+2"), "1加2");
+    assert_eq!(n("w3+x"), "w3加x");
+    assert_eq!(n("w3+中x"), "w3中x");
+}
+
+#[test]
 fn noise_between_numbers_and_words_is_dropped() {
     assert_eq!(n("138-1234-5678"), "13812345678");
     assert_eq!(n("a:b"), "ab");

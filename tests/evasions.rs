@@ -107,6 +107,27 @@ fn separator_noise_spaces_symbols_emoji_and_invisible_characters() {
     ]);
 }
 
+/// Clause punctuation inside a two-character term, where one side of it stands alone
+/// (up to a space, another gap or the end of the message).
+#[test]
+fn clause_punctuation_inside_a_short_term() {
+    Judge::new().assert_flags(&[
+        ("viewer", "兼职刷！单 在家就能做", TrafficFraud),
+        ("viewer", "日本直邮 可以代？购", Diversion),
+        ("viewer", "烟。弹 到货了", ProhibitedProduct),
+        ("viewer", "有没有笑，气", ProhibitedProduct),
+        ("viewer", "群主 拉，群 带你们玩", Diversion),
+        ("viewer", "想要便宜的私。聊", Diversion),
+    ]);
+    Judge::new().assert_allows(&[
+        ("viewer", "你太自私，我们不理你"),
+        ("viewer", "说好了，聊天吧"),
+        ("viewer", "筋膜枪，弹幕刷起来"),
+        ("host", "这款喷枪，支持定制"),
+        ("viewer", "垃圾袋多少钱一卷，烟灰色好看"),
+    ]);
+}
+
 #[test]
 fn traditional_characters() {
     Judge::new().assert_flags(&[

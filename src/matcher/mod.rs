@@ -13,7 +13,7 @@
 //!
 //! 1. the *shape* of the occurrence: doubled characters of the term present as runs in
 //!    the text, no Latin letter or digit glued to a Latin or digit edge of the term,
-//!    and no clause gap inside the term unless the whole term is spaced out;
+//!    and no clause gap inside the term unless it is noise (see [`gaps_allow_term`]);
 //! 2. the speaker's role; `requires` and `unless` context groups;
 //! 3. the allow-list: a hit inside an occurrence of one of its entry's allow phrases
 //!    is dropped;
@@ -520,14 +520,32 @@ impl<'a> RuleView<'a> {
     }
 }
 
-/// Clause punctuation inside a term is a real word gap (`自私，我们`), unless the term is
-/// spelled out with a separator between every pair of characters (`加，微，信`).
+/// Clause punctuation inside a term is a real word gap (`自私，我们`), unless it is
+/// noise: the term is spelled out with a separator between every pair of characters
+/// (`加，微，信`), or each hard gap inside it has, on one side, a clause fragment that
+/// lies wholly inside the term. A fragment is what stands between that gap and the
+/// next gap of any kind (or the start or end of the text; a run with a separator
+/// inside, `群 群里`, counts as a gap), so `小，烟有吗`, `招刷。单 宝妈`, `老板 包，场`
+/// and `能帮代，购 比这便宜` are evasions, while `你太自私，我们不理你` (fragments
+/// `你太自私` and `我们不理你`) stays two clauses: a real clause is rarely one
+/// character long, and a term split in the middle of two longer clauses
+/// (`姐直接转。账给我吧`) cannot be told from two real clauses that happen to meet
+/// (`喷枪，支持主播`) without a dictionary. Measured in `docs/LEXICON.md`.
 fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> bool {
-    let inner = &text.chars()[ci + 1..cj];
+    let chars = text.chars();
+    let inner = &chars[ci + 1..cj];
     if !inner.iter().any(|c| c.gap == Gap::Hard) {
         return true;
     }
-    cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None)
+    if cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None) {
+        return true;
+    }
+    // Whether a fragment starts at character `i`, or ends after it.
+    let starts = |i: usize| i == 0 || chars[i].gap != Gap::None || chars[i].split_run;
+    let ends = |i: usize| chars.get(i + 1).is_none_or(|n| n.gap != Gap::None) || chars[i].split_run;
+    (ci + 1..cj)
+        .filter(|&k| chars[k].gap == Gap::Hard)
+        .all(|k| (ci..k).any(starts) || (k..cj).any(ends))
 }
 
 fn reset_bits(bits: &mut Vec<u64>, n: usize) {

@@ -212,7 +212,31 @@ fn clause_punctuation_is_a_word_gap_unless_every_character_is_spaced() {
     assert!(ids(&m, "不要自私，我们一起", Role::Viewer).is_empty());
     assert_eq!(ids(&m, "私 我", Role::Viewer), ["t.private"]);
     assert_eq!(ids(&m, "加，微，信", Role::Viewer), ["t.wechat"]);
-    assert!(ids(&m, "加微，信", Role::Viewer).is_empty());
+    assert!(ids(&m, "想加微，信我吗", Role::Viewer).is_empty());
+}
+
+#[test]
+fn clause_punctuation_is_noise_where_a_fragment_of_the_term_stands_alone() {
+    let m = matcher();
+    // One side of the gap, up to the next gap or the end of the text, is all term.
+    assert_eq!(ids(&m, "私，我", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "私？我 发你链接", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "有事 私。我吧", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "姐妹们有事就私！我", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "加微，信", Role::Viewer), ["t.wechat"]);
+    // A run with a separator inside ends a fragment: `私，我 我发你` has `我` alone.
+    assert_eq!(ids(&m, "有事私，我 我发你", Role::Viewer), ["t.private"]);
+    // The clause split inside a sentence (`姐直接转。账给我吧`) is not told apart from
+    // two real clauses: both sides are longer than the term.
+    assert!(ids(&m, "你太自私，我们不理你", Role::Viewer).is_empty());
+    assert!(ids(&m, "找她私，我来", Role::Viewer).is_empty());
+    // Across events, an event gap ends a fragment like any gap.
+    let mut nt = NormText::new();
+    nt.push_segment("都来私");
+    nt.push_segment("，我");
+    let mut out = Vec::new();
+    m.scan(&nt, 1, Role::Viewer, &mut Scratch::default(), &mut out);
+    assert_eq!(out.len(), 1);
 }
 
 #[test]

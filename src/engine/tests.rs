@@ -59,6 +59,32 @@ fn windows_are_per_user_and_bounded_in_age() {
 }
 
 #[test]
+fn a_doubled_character_split_between_two_messages_is_caught_with_its_evidence() {
+    let e = engine();
+    let mut s = Scratch::default();
+    for (user, first, second) in [
+        ("u1", "有事直接扣", "扣我就行"),
+        ("u2", "这软糖看着好Q", "Q群里有人拼团"),
+        ("u3", "下班没事干的时", "时彩搞起来"),
+    ] {
+        let o = e.process(
+            &chat(&format!("{user}a"), user, "viewer", 1000, first),
+            0,
+            &mut s,
+        );
+        assert_eq!(o.decision, Decision::Allow, "{first}");
+        let o = e.process(
+            &chat(&format!("{user}b"), user, "viewer", 1001, second),
+            0,
+            &mut s,
+        );
+        assert_ne!(o.decision, Decision::Allow, "{first} / {second}");
+        assert_eq!(o.hits[0].window, [format!("{user}a")]);
+        assert_eq!(o.hits[0].start, 0);
+    }
+}
+
+#[test]
 fn old_fragments_expire() {
     let e = engine();
     let mut s = Scratch::default();

@@ -311,10 +311,10 @@ impl Matcher {
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let chars = text.chars();
         p.automaton.for_each_match(text, |pid, cj| {
-            let ci = cj - usize::from(p.chars[pid]);
-            if !p.shapes[pid].fits(text, ci, cj) {
+            let Some((ci, cj)) = p.shapes[pid].fits(text, cj - usize::from(p.chars[pid]), cj)
+            else {
                 return;
-            }
+            };
             let ends_here = chars[cj - 1].seg as usize == current;
             let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
             for &t in targets {
@@ -430,14 +430,36 @@ impl Matcher {
 }
 
 impl Shape {
-    /// Whether an occurrence at characters `ci..cj` of `text` has this shape.
-    fn fits(&self, text: &NormText, ci: usize, cj: usize) -> bool {
+    /// Whether an occurrence at characters `ci..cj` of `text` has this shape; if so,
+    /// the characters the hit covers (see below for when they are more).
+    fn fits(&self, text: &NormText, ci: usize, cj: usize) -> Option<(usize, usize)> {
         let chars = text.chars();
+        let (mut start, mut end) = (ci, cj);
         for &(off, need) in self.runs.iter() {
-            if chars[ci + off as usize].run < need {
-                return false;
+            let at = ci + usize::from(off);
+            let mut run = chars[at].run;
+            // Repeats are collapsed per event, but a run continues across the boundary
+            // of two events of a window when the new one starts with the character the
+            // last one ended with (`…直接扣` / `扣上找我`, `好Q` / `Q群`): at an edge of
+            // the pattern, count the repeats on the other side, and cover them, so the
+            // earlier event is evidence.
+            if at == ci {
+                while run < need && start > 0 && text.run_continues(start - 1) {
+                    start -= 1;
+                    run = run.saturating_add(chars[start].run);
+                }
+            }
+            if at + 1 == cj {
+                while run < need && text.run_continues(end - 1) {
+                    run = run.saturating_add(chars[end].run);
+                    end += 1;
+                }
+            }
+            if run < need {
+                return None;
             }
         }
+        let (ci, cj, last) = (start, end, cj - ci - 1);
         // A match that starts (ends) at a run with a separator inside starts after
         // (ends before) that separator (`wow wx号`, `abc cde`), unless the pattern needs
         // every repeat of the run (`aQ Q号` is glued).
@@ -453,17 +475,16 @@ impl Shape {
             && ((self.latin_start && text.is_ascii_letter(ci - 1))
                 || (self.digit_start && text.is_ascii_digit(ci - 1)))
         {
-            return false;
+            return None;
         }
-        let glued_after =
-            cj < chars.len() && chars[cj].gap == Gap::None && !split_at(cj - 1, cj - ci - 1);
+        let glued_after = cj < chars.len() && chars[cj].gap == Gap::None && !split_at(cj - 1, last);
         if glued_after
             && ((self.latin_end && text.is_ascii_letter(cj))
                 || (self.digit_end && text.is_ascii_digit(cj)))
         {
-            return false;
+            return None;
         }
-        true
+        Some((ci, cj))
     }
 }
 

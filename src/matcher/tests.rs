@@ -340,6 +340,39 @@ fn only_hits_ending_in_the_current_segment_count() {
 }
 
 #[test]
+fn a_doubled_character_split_between_two_events_continues_its_run() {
+    let m = matcher();
+    let scan = |parts: &[&str]| {
+        let mut nt = NormText::new();
+        for p in parts {
+            nt.push_segment(p);
+        }
+        let mut out = Vec::new();
+        m.scan(
+            &nt,
+            parts.len() - 1,
+            Role::Viewer,
+            &mut Scratch::default(),
+            &mut out,
+        );
+        out.iter()
+            .map(|h| (m.entry(h.entry).id.to_string(), h.start, h.end))
+            .collect::<Vec<_>>()
+    };
+    // The hit starts in the earlier event: its last character is evidence.
+    assert_eq!(scan(&["有事直接扣", "扣我"]), [("t.qq".to_owned(), 4, 6)]);
+    assert_eq!(scan(&["好Q", "Q号多少"]), [("t.qq".to_owned(), 1, 4)]);
+    assert_eq!(scan(&["扣", "扣", "好"]), [], "wholly in the window");
+    assert_eq!(scan(&["扣", "扣", "扣"]).len(), 1);
+    // Only the same character, only at the boundary, and the allow list still holds.
+    assert!(scan(&["有事直接扣", "款我"]).is_empty());
+    assert!(scan(&["扣", "好扣"]).is_empty());
+    assert!(scan(&["扣", "扣子掉了"]).is_empty());
+    // The shape checks see the whole run: `lolQ` + `Q号` is glued to a letter.
+    assert!(scan(&["lolQ", "Q号"]).is_empty());
+}
+
+#[test]
 fn matcher_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Matcher>();

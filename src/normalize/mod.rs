@@ -195,6 +195,27 @@ impl NormText {
             .map_or(self.text.len(), |c| c.byte as usize)
     }
 
+    /// Whether character `i + 1` starts a segment with the character that `i` ends
+    /// the previous one with, so that the run of `i` continues into it: a repeat split
+    /// between two events of a window (`…直接扣` / `扣上`). Repeats are only collapsed
+    /// within a segment, so each event keeps its own characters; as there, digits do
+    /// not repeat unless both are Chinese numerals.
+    pub fn run_continues(&self, i: usize) -> bool {
+        let (Some(a), Some(b)) = (self.chars.get(i), self.chars.get(i + 1)) else {
+            return false;
+        };
+        if a.seg == b.seg {
+            return false;
+        }
+        let this = &self.text[a.byte as usize..b.byte as usize];
+        let next = &self.text[b.byte as usize..self.byte_of(i + 2)];
+        this == next
+            && this
+                .chars()
+                .next()
+                .is_some_and(|c| collapsible(c) || (a.numeral && b.numeral))
+    }
+
     /// Whether normalized character `i` is an ASCII letter.
     pub fn is_ascii_letter(&self, i: usize) -> bool {
         self.first_byte(i).is_some_and(|b| b.is_ascii_alphabetic())

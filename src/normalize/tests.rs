@@ -159,6 +159,24 @@ fn a_run_remembers_a_separator_inside_it() {
 }
 
 #[test]
+fn a_run_continues_into_the_next_segment_only_with_the_same_character() {
+    let mut t = NormText::new();
+    t.push_segment("直接扣");
+    t.push_segment("扣上");
+    t.push_segment("上1");
+    t.push_segment("1");
+    t.push_segment("一");
+    t.push_segment("一");
+    assert_eq!(t.as_str(), "直接扣扣上上1111");
+    let continues: Vec<usize> = (0..t.chars().len())
+        .filter(|&i| t.run_continues(i))
+        .collect();
+    // 扣|扣 and 上|上 across events; not 扣扣 inside one event (there is none), not
+    // plain digits, but Chinese numerals.
+    assert_eq!(continues, [2, 4, 8]);
+}
+
+#[test]
 fn segments_keep_their_own_offsets() {
     let mut t = NormText::new();
     t.push_segment("处");

@@ -105,6 +105,8 @@ pub struct Outcome {
 pub struct Scratch {
     text: NormText,
     ids: SegmentIds,
+    /// Required context groups the window remembers from earlier events.
+    earlier: Vec<u16>,
     raw: Vec<RawHit>,
     matcher: matcher::Scratch,
 }
@@ -213,10 +215,13 @@ impl Engine {
         // and recorded; matching runs after the lock is released.
         scratch.text.clear();
         scratch.ids.clear();
+        scratch.earlier.clear();
         let keep = matcher.longest_term().saturating_sub(1);
         let window = self.windows.open(ev, ts, keep);
+        let windowed = window.is_some();
         if let Some(w) = &window {
             w.replay(&mut scratch.text, &mut scratch.ids);
+            w.recall(matcher.context_tag(), &mut scratch.earlier);
         }
         let first_char = scratch.text.chars().len();
         let current = scratch.text.push_segment(&ev.text);
@@ -226,13 +231,21 @@ impl Engine {
         let text = &scratch.text;
 
         scratch.raw.clear();
-        matcher.scan(
+        matcher.scan_in_context(
             text,
             current,
             ev.role,
+            &scratch.earlier,
             &mut scratch.matcher,
             &mut scratch.raw,
         );
+        // A required context word (a rival) counts for the sender's next events too,
+        // after it has left the window's characters. Few events name one, and only
+        // they lock the window again.
+        let named = scratch.matcher.required_groups_here();
+        if windowed && !named.is_empty() {
+            self.windows.remember(ev, ts, matcher.context_tag(), named);
+        }
 
         let tier = if scratch.raw.is_empty() {
             Tier::Standard

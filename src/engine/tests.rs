@@ -85,6 +85,34 @@ fn a_doubled_character_split_between_two_messages_is_caught_with_its_evidence() 
 }
 
 #[test]
+fn a_target_named_messages_ago_still_makes_a_claim_slander() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let said = |s: &mut Scratch, id: &str, user: &str, ts: u64, text: &str| {
+        e.process(&chat(id, user, "viewer", ts, text), 0, s)
+    };
+    said(&mut s, "a1", "u1", 1000, "前两天在隔壁直播间");
+    said(
+        &mut s,
+        "a2",
+        "u1",
+        3000,
+        "也拍了那个卖得很火的燕窝 回来一泡",
+    );
+    let o = said(&mut s, "a3", "u1", 5000, "全是假货 一股胶水味 大家别上当");
+    assert_ne!(o.decision, Decision::Allow);
+    assert!(o.hits.iter().any(|h| h.category == Category::Slander));
+    // The buyer's own purchase still vetoes; another sender has no target; the
+    // target is forgotten with the window (30 s).
+    let o = said(&mut s, "a4", "u1", 6000, "我收到的也是假货");
+    assert_eq!(o.decision, Decision::Allow);
+    let o = said(&mut s, "b1", "u2", 6000, "全是假货 一股胶水味");
+    assert_eq!(o.decision, Decision::Allow);
+    let o = said(&mut s, "a5", "u1", 40_000, "全是假货 一股胶水味");
+    assert_eq!(o.decision, Decision::Allow);
+}
+
+#[test]
 fn old_fragments_expire() {
     let e = engine();
     let mut s = Scratch::default();

@@ -275,6 +275,12 @@ impl Matcher {
             .flat_map(|e| e.requires.iter().chain(&e.unless))
             .map(String::as_str)
             .collect();
+        let required: std::collections::HashSet<&str> = lexicon
+            .entries
+            .iter()
+            .flat_map(|e| &e.requires)
+            .map(String::as_str)
+            .collect();
         let groups = lexicon
             .groups
             .iter()
@@ -287,6 +293,7 @@ impl Matcher {
                 }
                 CompiledGroup {
                     roles: g.roles.as_deref().map_or_else(RoleSet::all, RoleSet::of),
+                    required: required.contains(g.id.as_str()),
                 }
             })
             .collect();
@@ -303,6 +310,8 @@ impl Matcher {
             + pinyin.as_ref().map_or(0, |p| p.automaton.memory_usage());
         Ok(Matcher {
             version: Arc::from(lexicon.version.as_str()),
+            // The content hash is 16 hex digits; any 32 of its bits tell versions apart.
+            context_tag: u64::from_str_radix(&lexicon.hash, 16).map_or(0, |h| h as u32),
             hash: Arc::from(lexicon.hash.as_str()),
             stats: MatcherStats {
                 entries: entries.len(),

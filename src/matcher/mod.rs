@@ -191,6 +191,9 @@ struct CompiledAllow {
 #[derive(Debug)]
 struct CompiledGroup {
     roles: RoleSet,
+    /// Some entry `requires` it: an earlier event of the sender may supply it (see
+    /// [`Matcher::scan_in_context`]).
+    required: bool,
 }
 
 #[derive(Debug)]
@@ -215,6 +218,8 @@ pub struct Matcher {
     /// Longest term in normalized characters: a window needs this many minus one
     /// characters of history to complete any term.
     longest_term: usize,
+    /// Tells this lexicon's group indices from another's (from the content hash).
+    context_tag: u32,
     stats: MatcherStats,
 }
 
@@ -252,6 +257,19 @@ pub struct Scratch {
     allows: Vec<(u32, usize, usize)>,
     groups: Vec<u64>,
     anchors: Vec<u64>,
+    /// Required groups found in earlier events, beyond the text (see
+    /// [`Matcher::scan_in_context`]).
+    earlier: Vec<u16>,
+    /// Required groups whose words end in the current segment.
+    here: Vec<u16>,
+}
+
+impl Scratch {
+    /// The groups some entry requires whose words the last scan found ending in its
+    /// current segment, for the sender's window to remember (usually none).
+    pub fn required_groups_here(&self) -> &[u16] {
+        &self.here
+    }
 }
 
 impl Matcher {
@@ -280,6 +298,12 @@ impl Matcher {
         self.longest_term
     }
 
+    /// A tag of this lexicon's context groups: group indices remembered under another
+    /// tag (before a reload) mean other groups.
+    pub fn context_tag(&self) -> u32 {
+        self.context_tag
+    }
+
     /// Find the hits of `text` that end in segment `current` (earlier segments are the
     /// window: context for this event, already judged themselves), for a speaker with
     /// `role`. Hits are appended to `out` ordered by position.
@@ -291,6 +315,26 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<RawHit>,
     ) {
+        self.scan_in_context(text, current, role, &[], scratch, out);
+    }
+
+    /// [`Matcher::scan`], where the required groups `earlier` (indices from
+    /// [`Scratch::required_groups_here`] of earlier events of the sender, under this
+    /// [`Matcher::context_tag`]) count as present for `requires`, even if their words
+    /// are no longer in `text`: a rival named a few messages ago is still the target
+    /// (`前两天在隔壁直播间` / … / `全是假货`). They do not count for `unless`.
+    pub fn scan_in_context(
+        &self,
+        text: &NormText,
+        current: usize,
+        role: Role,
+        earlier: &[u16],
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        scratch.earlier.clear();
+        scratch.earlier.extend_from_slice(earlier);
+        scratch.here.clear();
         scratch.candidates.clear();
         scratch.allows.clear();
         reset_bits(&mut scratch.groups, self.groups.len());
@@ -329,7 +373,12 @@ impl Matcher {
                         }
                     }
                     Target::Allow(a) => s.allows.push((a, ci, cj)),
-                    Target::Group(g) => set_bit(&mut s.groups, g as usize),
+                    Target::Group(g) => {
+                        set_bit(&mut s.groups, g as usize);
+                        if ends_here && self.groups[g as usize].required && !s.here.contains(&g) {
+                            s.here.push(g);
+                        }
+                    }
                     Target::Anchor(r) => set_bit(&mut s.anchors, r as usize),
                 }
             }
@@ -386,7 +435,14 @@ impl Matcher {
             let active = |g: &u16| {
                 get_bit(&s.groups, *g as usize) && self.groups[*g as usize].roles.contains(role)
             };
-            if !e.requires.is_empty() && !e.requires.iter().any(active) {
+            let recalled = |g: &u16| {
+                s.earlier.contains(g)
+                    && self
+                        .groups
+                        .get(*g as usize)
+                        .is_some_and(|grp| grp.required && grp.roles.contains(role))
+            };
+            if !e.requires.is_empty() && !e.requires.iter().any(|g| active(g) || recalled(g)) {
                 continue;
             }
             if e.unless.iter().any(active) {

@@ -271,6 +271,46 @@ fn context_groups_require_and_veto() {
 }
 
 #[test]
+fn a_required_group_from_an_earlier_event_counts_for_requires_only() {
+    let m = matcher();
+    let scan = |text: &str, role: Role, earlier: &[u16]| {
+        let nt = NormText::normalized(text);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        m.scan_in_context(&nt, 0, role, earlier, &mut scratch, &mut out);
+        let ids: Vec<String> = out
+            .iter()
+            .map(|h| m.entry(h.entry).id.to_string())
+            .collect();
+        (ids, scratch.required_groups_here().to_vec())
+    };
+    // Group 0 is `rival`, which `t.fake` requires; `own` (1) is only an `unless`.
+    assert_eq!(scan("全是假货", Role::Host, &[]), (vec![], vec![]));
+    assert_eq!(
+        scan("全是假货", Role::Host, &[0]),
+        (vec!["t.fake".to_owned()], vec![])
+    );
+    // A remembered group is no veto, and the current event's own veto still holds.
+    assert_eq!(
+        scan("我收到假货", Role::Viewer, &[0, 1]).0,
+        Vec::<String>::new()
+    );
+    assert_eq!(scan("这个最便宜", Role::Viewer, &[2]).0, ["t.cheap"]);
+    // The event's own required words are reported for the window, unless-only ones not.
+    assert_eq!(scan("隔壁直播间 我收到了", Role::Viewer, &[]).1, [0]);
+    assert_eq!(scan("我收到了", Role::Viewer, &[]).1, Vec::<u16>::new());
+    // An index beyond this lexicon's groups (another lexicon's) counts for nothing.
+    assert_eq!(scan("全是假货", Role::Host, &[999]).0, Vec::<String>::new());
+    // Words wholly in the window's earlier segments were reported with their event.
+    let mut nt = NormText::new();
+    nt.push_segment("隔壁");
+    nt.push_segment("的");
+    let mut scratch = Scratch::default();
+    m.scan(&nt, 1, Role::Host, &mut scratch, &mut Vec::new());
+    assert!(scratch.required_groups_here().is_empty());
+}
+
+#[test]
 fn roles_filter_entries() {
     let m = matcher();
     assert!(ids(&m, "销量第一", Role::Viewer).is_empty());

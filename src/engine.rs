@@ -120,6 +120,8 @@ pub struct Outcome {
 pub struct Scratch {
     text: NormText,
     ids: SegmentIds,
+    /// Required context groups the window remembers from earlier events.
+    earlier: Vec<u16>,
     raw: Vec<RawHit>,
     /// The emoji channel's view of the event and its hits (only for events with an
     /// emoji that stands for a word).
@@ -232,10 +234,13 @@ impl Engine {
         // and recorded; matching runs after the lock is released.
         scratch.text.clear();
         scratch.ids.clear();
+        scratch.earlier.clear();
         let keep = matcher.longest_term().saturating_sub(1);
         let window = self.windows.open(ev, ts, keep);
+        let windowed = window.is_some();
         if let Some(w) = &window {
             w.replay(&mut scratch.text, &mut scratch.ids);
+            w.recall(matcher.context_tag(), &mut scratch.earlier);
         }
         let first_char = scratch.text.chars().len();
         let current = scratch.text.push_segment(&ev.text);
@@ -245,13 +250,21 @@ impl Engine {
         let text = &scratch.text;
 
         scratch.raw.clear();
-        matcher.scan(
+        matcher.scan_in_context(
             text,
             current,
             ev.role,
+            &scratch.earlier,
             &mut scratch.matcher,
             &mut scratch.raw,
         );
+        // A required context word (a rival) counts for the sender's next events too,
+        // after it has left the window's characters. Few events name one, and only
+        // they lock the window again.
+        let named = scratch.matcher.required_groups_here();
+        if windowed && !named.is_empty() {
+            self.windows.remember(ev, ts, matcher.context_tag(), named);
+        }
 
         // The emoji channel reads its own view of the event, built only when an emoji
         // that stands for a word was seen; a term the other channels found stays theirs.
@@ -362,7 +375,6 @@ fn locate(
         .iter()
         .position(|c| c.seg as usize == current)
         .unwrap_or(0);
-    let here = &chars[first_here..];
     let mut window: Vec<String> = Vec::new();
     for c in &chars[..first_here] {
         if let Some(id) = ids.get(c.seg as usize)
@@ -371,14 +383,17 @@ fn locate(
             window.push(id.to_owned());
         }
     }
+    // The part in this event, as the smallest range of its bytes: inside a
+    // right-to-left override the characters run backwards through the source.
+    let (start, end) = text.source_span(raw.start + first_here..raw.end);
     Hit {
         rule: entry.id.clone(),
         term: entry.term.clone(),
         category: entry.category,
         severity: entry.severity,
         basis: entry.basis.clone(),
-        start: here.iter().map(|c| c.src_start).min().unwrap_or(0) as usize,
-        end: here.iter().map(|c| c.src_end).max().unwrap_or(0) as usize,
+        start,
+        end,
         window,
         via: raw.via,
         context: ContextSet::default(),

@@ -91,6 +91,64 @@ struct Tail {
     chars: u16,
     /// Time of the newest part (the sweep's criterion).
     newest: u64,
+    /// Required context groups named in recent events (usually none: no allocation).
+    context: Option<Box<Context>>,
+}
+
+/// Most required context groups a window remembers at once (the default lexicon
+/// requires two: `rival` and `invest_ctx`).
+const CONTEXT_MARKS: usize = 4;
+
+/// The context groups some entry `requires` (a rival: 隔壁, 同行, 其他直播间) that the
+/// window's recent events named, with the time of the event that last did. A word
+/// scrolls out of the kept characters after a few more characters, but a target named
+/// three messages ago is still the target (`前两天在隔壁直播间` / `也拍了那个燕窝` /
+/// `全是假货`): these marks keep it for the window's age. 72 bytes, allocated only for
+/// a sender who named one.
+#[derive(Debug)]
+struct Context {
+    /// The [`crate::matcher::Matcher::context_tag`] the group indices belong to.
+    tag: u32,
+    len: u8,
+    /// (group index, event time).
+    marks: [(u16, u64); CONTEXT_MARKS],
+}
+
+impl Context {
+    /// Remember `groups` as named at `ts` under lexicon `tag`, forgetting what is
+    /// older than `oldest` (and, when full, the oldest mark).
+    fn note(&mut self, tag: u32, groups: &[u16], ts: u64, oldest: u64) {
+        if self.tag != tag {
+            (self.tag, self.len) = (tag, 0);
+        }
+        self.forget_before(oldest);
+        for &g in groups {
+            let live = &mut self.marks[..usize::from(self.len)];
+            if let Some(m) = live.iter_mut().find(|m| m.0 == g) {
+                m.1 = m.1.max(ts);
+            } else if usize::from(self.len) < CONTEXT_MARKS {
+                self.marks[usize::from(self.len)] = (g, ts);
+                self.len += 1;
+            } else if let Some(m) = live.iter_mut().min_by_key(|m| m.1) {
+                *m = (g, ts);
+            }
+        }
+    }
+
+    fn forget_before(&mut self, oldest: u64) {
+        let mut kept = 0;
+        for i in 0..usize::from(self.len) {
+            if self.marks[i].1 >= oldest {
+                self.marks[kept] = self.marks[i];
+                kept += 1;
+            }
+        }
+        self.len = kept as u8;
+    }
+
+    fn live(&self) -> &[(u16, u64)] {
+        &self.marks[..usize::from(self.len)]
+    }
 }
 
 /// The header of a part in [`Tail::buf`].
@@ -343,9 +401,16 @@ impl Windows {
         if tail.newest < oldest {
             // All of it aged out (the usual case for a viewer who speaks now and then).
             tail.clear();
+            tail.context = None;
         }
         while tail.front().is_some_and(|p| p.ts < oldest) {
             tail.pop_front();
+        }
+        if let Some(c) = &mut tail.context {
+            c.forget_before(oldest);
+            if c.len == 0 {
+                tail.context = None;
+            }
         }
         Some(Window {
             tail,
@@ -356,6 +421,34 @@ impl Windows {
             // the final segment will replace them.
             record: ev.kind == EventKind::Chat || ev.is_final,
         })
+    }
+
+    /// Remember that event `ev` (at `ts`) named the required context groups `groups`
+    /// (indices of the matcher with context tag `tag`), for the later events of its
+    /// window: see [`Window::recall`]. Takes the window's lock again, so call it only
+    /// for an event that named one (few do); a no-op for an event without a window or
+    /// one that is not recorded (a partial transcript).
+    pub fn remember(&self, ev: &Event<'_>, ts: u64, tag: u32, groups: &[u16]) {
+        let limits = self.limits(ev.kind);
+        if groups.is_empty() || limits.events == 0 || !(ev.kind == EventKind::Chat || ev.is_final) {
+            return;
+        }
+        let Some(key) = self.key(ev) else { return };
+        // The event was recorded when its window was opened: the tail exists unless the
+        // map was full (then there is nothing to remember in).
+        let Some(mut tail) = self.tails.get_mut(&key) else {
+            return;
+        };
+        let oldest = ts.saturating_sub(limits.max_age_ms);
+        tail.context
+            .get_or_insert_with(|| {
+                Box::new(Context {
+                    tag,
+                    len: 0,
+                    marks: [(0, 0); CONTEXT_MARKS],
+                })
+            })
+            .note(tag, groups, ts, oldest);
     }
 
     /// Forget windows whose newest event is older than their maximum age at `now_ms`.
@@ -413,6 +506,16 @@ impl Window<'_> {
             ids.text
                 .push_str(std::str::from_utf8(id).unwrap_or_default());
             ids.ranges.push(start..ids.text.len());
+        }
+    }
+
+    /// Append to `out` the required context groups that earlier events of this window
+    /// named (see [`Windows::remember`]), if they were remembered under lexicon `tag`.
+    pub fn recall(&self, tag: u32, out: &mut Vec<u16>) {
+        if let Some(c) = &self.tail.context
+            && c.tag == tag
+        {
+            out.extend(c.live().iter().map(|m| m.0));
         }
     }
 
@@ -508,6 +611,54 @@ mod tests {
         let (_, ids) = feed(&w, &chat("last", "u", 100_100, "b"), 100);
         assert_eq!(ids.len(), 8, "at most 8 earlier events");
         assert_eq!(ids[7], "e19");
+    }
+
+    /// The groups `Window::recall` returns for `ev`'s window under `tag`.
+    fn recall(w: &Windows, ev: &Event<'_>, tag: u32) -> Vec<u16> {
+        let mut out = Vec::new();
+        if let Some(win) = w.open(ev, ev.ts.unwrap(), 8) {
+            win.recall(tag, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn required_groups_are_remembered_past_the_characters_for_the_window_age() {
+        let w = Windows::new(config(4));
+        let ev = chat("1", "u", 1000, "前两天在隔壁直播间");
+        feed(&w, &ev, 4);
+        w.remember(&ev, 1000, 7, &[0]);
+        // Two events later the word is long out of the 4 kept characters.
+        feed(&w, &chat("2", "u", 2000, "也拍了那个燕窝回来一泡"), 4);
+        assert_eq!(recall(&w, &chat("3", "u", 3000, "全是假货"), 7), [0]);
+        // Not for another sender, not under another lexicon.
+        assert!(recall(&w, &chat("4", "v", 3000, "全是假货"), 7).is_empty());
+        assert!(recall(&w, &chat("5", "u", 3000, "全是假货"), 8).is_empty());
+        // A later mention renews it; the oldest makes room when four are held.
+        let ev = chat("6", "u", 20_000, "同行");
+        feed(&w, &ev, 4);
+        w.remember(&ev, 20_000, 7, &[0, 1, 2, 3]);
+        let ev = chat("7", "u", 21_000, "x");
+        feed(&w, &ev, 4);
+        w.remember(&ev, 21_000, 7, &[4]);
+        let mut held = recall(&w, &chat("8", "u", 21_000, "y"), 7);
+        held.sort_unstable();
+        assert_eq!(held.len(), 4);
+        assert!(held.contains(&4));
+        // Forgotten with the window's age (30 s after the event that named it).
+        assert_eq!(recall(&w, &chat("9", "u", 50_500, "z"), 7), [4]);
+        assert!(recall(&w, &chat("10", "u", 60_000, "z"), 7).is_empty());
+        // A partial transcript is not remembered; an event without a window neither.
+        let partial = parse_event(
+            r#"{"kind":"transcript","id":"p","room":"r","ts":5,"text":"隔壁","final":false}"#,
+        )
+        .unwrap();
+        feed(&w, &partial, 4);
+        w.remember(&partial, 5, 7, &[0]);
+        assert!(recall(&w, &partial, 7).is_empty());
+        let anonymous =
+            parse_event(r#"{"kind":"chat","id":"a","room":"r","ts":5,"text":"隔壁"}"#).unwrap();
+        w.remember(&anonymous, 5, 7, &[0]);
     }
 
     #[test]

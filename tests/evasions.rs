@@ -97,6 +97,34 @@ fn separator_noise_spaces_symbols_emoji_and_invisible_characters() {
         ("asr", "药、到、病、除", FalsePublicity),
         ("host", "稳★赚★不★赔", FalsePublicity),
         ("viewer", "加，微，信", Diversion),
+        // `+` between two characters of a term is a separator, not 加
+        ("viewer", "接刷+单兼职", TrafficFraud),
+        ("asr", "隔壁那家全是假➕货", Slander),
+        // and 加 before a contact
+        ("viewer", "+薇 tiantian0707 带你一起赚", Diversion),
+        ("viewer", "拿货➕V", Diversion),
+        ("viewer", "要的 ＋ 微信", Diversion),
+    ]);
+}
+
+/// Clause punctuation inside a two-character term, where one side of it stands alone
+/// (up to a space, another gap or the end of the message).
+#[test]
+fn clause_punctuation_inside_a_short_term() {
+    Judge::new().assert_flags(&[
+        ("viewer", "兼职刷！单 在家就能做", TrafficFraud),
+        ("viewer", "日本直邮 可以代？购", Diversion),
+        ("viewer", "烟。弹 到货了", ProhibitedProduct),
+        ("viewer", "有没有笑，气", ProhibitedProduct),
+        ("viewer", "群主 拉，群 带你们玩", Diversion),
+        ("viewer", "想要便宜的私。聊", Diversion),
+    ]);
+    Judge::new().assert_allows(&[
+        ("viewer", "你太自私，我们不理你"),
+        ("viewer", "说好了，聊天吧"),
+        ("viewer", "筋膜枪，弹幕刷起来"),
+        ("host", "这款喷枪，支持定制"),
+        ("viewer", "垃圾袋多少钱一卷，烟灰色好看"),
     ]);
 }
 
@@ -125,6 +153,10 @@ fn repeats_width_case_and_confusables() {
         ("viewer", "vх多少", Diversion), // Cyrillic х
         ("viewer", "ｗｅｃｈａｔ", Diversion),
         ("viewer", "w3ch@t", Diversion),
+        // a word ending in the term's first letter, a space between
+        ("viewer", "wow wx号多少", Diversion),
+        ("viewer", "follow wx dxj0818", Diversion),
+        ("viewer", "Q Q号多少", Diversion),
         ("host", "ＴＯＰ１好物", FalsePublicity),
         ("host", "１：１复刻大牌", ProhibitedProduct),
         ("host", "０元购", PriceFraud),

@@ -16,8 +16,9 @@ to what the matcher should see:
                  matcher may skip it inside a term
     H  hard      clause punctuation and line breaks: a real word gap (the ellipsis is
                  soft: chat uses it as decoration as often as to end a clause)
-    P  special   characters whose meaning depends on their neighbours (% : @ $);
-                 the normalizer decides with one character of context
+    P  special   characters whose meaning depends on their neighbours (% : @ $ and
+                 the plus signs, which read as 加 only before a contact: +V, ➕微);
+                 the normalizer decides with a character or two of context
     M  map       the code point folds to the given text (lower case, half width,
                  NFKC compatibility forms, Latin confusables, traditional to
                  simplified Chinese, number styles and Chinese numerals to digits)
@@ -99,6 +100,8 @@ HARD = set("，,。｡！!？?；;\n\r\u2028\u2029︒︐︑﹐﹑﹒﹔﹖﹗")
 DECORATION = [(0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F), (0x3100, 0x312F),
               (0x31A0, 0x31BF), (0x3130, 0x318F), (0x1100, 0x11FF)]
 SPECIAL = set("%％﹪:：﹕︰@＠﹫$＄﹩")
+# + and ➕ mean 加 (add) in contact offers (+V, ➕微) but join two words elsewhere
+# (狗+东西, 苹果+香蕉): the normalizer decides from what follows.
 PLUS = set("+＋﹢➕")
 EXTRA_DROP = {0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x180E, 0x17B4, 0x17B5}
 CJK_EXT = [(0x3400, 0x4DBF), (0x20000, 0x3134F), (0x31350, 0x323AF), (0x2EBF0, 0x2EE5F)]
@@ -153,12 +156,10 @@ def classify(cp):
         return None
     if c in HARD:
         return ("H", None)
-    if c in SPECIAL:
+    if c in SPECIAL or c in PLUS:
         return ("P", None)
     if any(lo <= cp <= hi for lo, hi in DECORATION) and cat != "Mn":
         return ("S", None)
-    if c in PLUS:
-        return ("M", "加")   # + and ➕ mean 加 (add) in contact offers: +V, ➕微
     if cp in EXTRA_DROP:
         return ("D", None)
     if c in "\t\x0b\x0c ":

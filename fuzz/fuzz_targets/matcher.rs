@@ -68,8 +68,7 @@ fuzz_target!(|data: &[u8]| {
         m.scan(&t, 0, role, &mut ms, &mut hits);
         check_raw(m, &t, 0, &hits);
         for h in &hits {
-            let (a, z) = (t.chars()[h.start], t.chars()[h.end - 1]);
-            let (a, z) = (a.src_start as usize, z.src_end as usize);
+            let (a, z) = t.source_span(h.start..h.end);
             assert!(a < z && z <= s.len(), "span {a}..{z} of {} bytes", s.len());
             assert!(s.is_char_boundary(a) && s.is_char_boundary(z));
             if role == Role::Viewer {

@@ -59,6 +59,60 @@ fn windows_are_per_user_and_bounded_in_age() {
 }
 
 #[test]
+fn a_doubled_character_split_between_two_messages_is_caught_with_its_evidence() {
+    let e = engine();
+    let mut s = Scratch::default();
+    for (user, first, second) in [
+        ("u1", "有事直接扣", "扣我就行"),
+        ("u2", "这软糖看着好Q", "Q群里有人拼团"),
+        ("u3", "下班没事干的时", "时彩搞起来"),
+    ] {
+        let o = e.process(
+            &chat(&format!("{user}a"), user, "viewer", 1000, first),
+            0,
+            &mut s,
+        );
+        assert_eq!(o.decision, Decision::Allow, "{first}");
+        let o = e.process(
+            &chat(&format!("{user}b"), user, "viewer", 1001, second),
+            0,
+            &mut s,
+        );
+        assert_ne!(o.decision, Decision::Allow, "{first} / {second}");
+        assert_eq!(o.hits[0].window, [format!("{user}a")]);
+        assert_eq!(o.hits[0].start, 0);
+    }
+}
+
+#[test]
+fn a_target_named_messages_ago_still_makes_a_claim_slander() {
+    let e = engine();
+    let mut s = Scratch::default();
+    let said = |s: &mut Scratch, id: &str, user: &str, ts: u64, text: &str| {
+        e.process(&chat(id, user, "viewer", ts, text), 0, s)
+    };
+    said(&mut s, "a1", "u1", 1000, "前两天在隔壁直播间");
+    said(
+        &mut s,
+        "a2",
+        "u1",
+        3000,
+        "也拍了那个卖得很火的燕窝 回来一泡",
+    );
+    let o = said(&mut s, "a3", "u1", 5000, "全是假货 一股胶水味 大家别上当");
+    assert_ne!(o.decision, Decision::Allow);
+    assert!(o.hits.iter().any(|h| h.category == Category::Slander));
+    // The buyer's own purchase still vetoes; another sender has no target; the
+    // target is forgotten with the window (30 s).
+    let o = said(&mut s, "a4", "u1", 6000, "我收到的也是假货");
+    assert_eq!(o.decision, Decision::Allow);
+    let o = said(&mut s, "b1", "u2", 6000, "全是假货 一股胶水味");
+    assert_eq!(o.decision, Decision::Allow);
+    let o = said(&mut s, "a5", "u1", 40_000, "全是假货 一股胶水味");
+    assert_eq!(o.decision, Decision::Allow);
+}
+
+#[test]
 fn old_fragments_expire() {
     let e = engine();
     let mut s = Scratch::default();
@@ -103,6 +157,24 @@ fn verdict_json_matches_the_protocol() {
     assert_eq!(hit["matched"], "加v信");
     assert!(hit.get("window").is_none());
     assert!(v.get("masked").is_none());
+}
+
+#[test]
+fn a_term_written_backwards_under_a_right_to_left_override_is_located_in_the_source() {
+    let e = engine();
+    let mut s = Scratch::default();
+    // Shown as 要的加微信私聊: the hit covers the bytes the term was typed in.
+    let text = "要的\u{202e}聊私信微加\u{202c}";
+    let o = e.process(&chat("b1", "u1", "viewer", 1, text), 0, &mut s);
+    assert_ne!(o.decision, Decision::Allow);
+    let spans: Vec<&str> = o.hits.iter().map(|h| &text[h.start..h.end]).collect();
+    assert!(spans.contains(&"信微加"), "{spans:?}");
+    assert!(o.hits.iter().all(|h| h.start < h.end));
+    assert_eq!(o.normalized.as_deref(), Some("要的加微信私聊"));
+    // A whole-message override of a price claim, as in the chat corpus.
+    let text = "今天这价 \u{202e}价低最网全\u{202c} 不接受反驳";
+    let o = e.process(&chat("b2", "h", "host", 1, text), 0, &mut s);
+    assert!(o.hits.iter().any(|h| h.category == Category::PriceFraud));
 }
 
 #[test]

@@ -351,6 +351,12 @@ impl Matcher {
             .flat_map(|e| e.requires.iter().chain(&e.unless))
             .map(String::as_str)
             .collect();
+        let required: std::collections::HashSet<&str> = lexicon
+            .entries
+            .iter()
+            .flat_map(|e| &e.requires)
+            .map(String::as_str)
+            .collect();
         let groups = lexicon
             .groups
             .iter()
@@ -363,6 +369,7 @@ impl Matcher {
                 }
                 CompiledGroup {
                     roles: g.roles.as_deref().map_or_else(RoleSet::all, RoleSet::of),
+                    required: required.contains(g.id.as_str()),
                 }
             })
             .collect();
@@ -391,6 +398,8 @@ impl Matcher {
                 .sum::<usize>();
         Ok(Matcher {
             version: Arc::from(lexicon.version.as_str()),
+            // The content hash is 16 hex digits; any 32 of its bits tell versions apart.
+            context_tag: u64::from_str_radix(&lexicon.hash, 16).map_or(0, |h| h as u32),
             hash: Arc::from(lexicon.hash.as_str()),
             stats: MatcherStats {
                 entries: entries.len(),

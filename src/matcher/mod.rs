@@ -13,7 +13,7 @@
 //!
 //! 1. the *shape* of the occurrence: doubled characters of the term present as runs in
 //!    the text, no Latin letter or digit glued to a Latin or digit edge of the term,
-//!    and no clause gap inside the term unless the whole term is spaced out;
+//!    and no clause gap inside the term unless it is noise (see [`gaps_allow_term`]);
 //! 2. the speaker's role; `requires` and `unless` context groups;
 //! 3. the allow-list: a hit inside an occurrence of one of its entry's allow phrases
 //!    is dropped;
@@ -218,6 +218,9 @@ struct CompiledAllow {
 #[derive(Debug)]
 struct CompiledGroup {
     roles: RoleSet,
+    /// Some entry `requires` it: an earlier event of the sender may supply it (see
+    /// [`Matcher::scan_in_context`]).
+    required: bool,
 }
 
 #[derive(Debug)]
@@ -247,6 +250,8 @@ pub struct Matcher {
     /// Longest term in normalized characters: a window needs this many minus one
     /// characters of history to complete any term.
     longest_term: usize,
+    /// Tells this lexicon's group indices from another's (from the content hash).
+    context_tag: u32,
     stats: MatcherStats,
 }
 
@@ -296,6 +301,19 @@ pub struct Scratch {
     allows: Vec<(u32, usize, usize)>,
     groups: Vec<u64>,
     anchors: Vec<u64>,
+    /// Required groups found in earlier events, beyond the text (see
+    /// [`Matcher::scan_in_context`]).
+    earlier: Vec<u16>,
+    /// Required groups whose words end in the current segment.
+    here: Vec<u16>,
+}
+
+impl Scratch {
+    /// The groups some entry requires whose words the last scan found ending in its
+    /// current segment, for the sender's window to remember (usually none).
+    pub fn required_groups_here(&self) -> &[u16] {
+        &self.here
+    }
 }
 
 impl Matcher {
@@ -324,6 +342,12 @@ impl Matcher {
         self.longest_term
     }
 
+    /// A tag of this lexicon's context groups: group indices remembered under another
+    /// tag (before a reload) mean other groups.
+    pub fn context_tag(&self) -> u32 {
+        self.context_tag
+    }
+
     /// Find the hits of `text` that end in segment `current` (earlier segments are the
     /// window: context for this event, already judged themselves), for a speaker with
     /// `role`. Hits are appended to `out` ordered by position.
@@ -335,6 +359,26 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<RawHit>,
     ) {
+        self.scan_in_context(text, current, role, &[], scratch, out);
+    }
+
+    /// [`Matcher::scan`], where the required groups `earlier` (indices from
+    /// [`Scratch::required_groups_here`] of earlier events of the sender, under this
+    /// [`Matcher::context_tag`]) count as present for `requires`, even if their words
+    /// are no longer in `text`: a rival named a few messages ago is still the target
+    /// (`前两天在隔壁直播间` / … / `全是假货`). They do not count for `unless`.
+    pub fn scan_in_context(
+        &self,
+        text: &NormText,
+        current: usize,
+        role: Role,
+        earlier: &[u16],
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        scratch.earlier.clear();
+        scratch.earlier.extend_from_slice(earlier);
+        scratch.here.clear();
         scratch.candidates.clear();
         scratch.allows.clear();
         reset_bits(&mut scratch.groups, self.groups.len());
@@ -406,11 +450,13 @@ impl Matcher {
             for &t in targets {
                 let Target::Sound(l) = t else { continue };
                 let lit = &self.sound_literals[l as usize];
-                if lit.shape.fits(text, ci, cj) && plausible_homophone(lit, text, ci, cj, &exact) {
+                if let Some((start, end)) = lit.shape.fits(text, ci, cj)
+                    && plausible_homophone(lit, text, ci, cj, &exact)
+                {
                     s.candidates.push(RawHit {
                         entry: lit.entry,
-                        start: ci,
-                        end: cj,
+                        start,
+                        end,
                         via: Via::Homophone,
                     });
                 }
@@ -423,10 +469,10 @@ impl Matcher {
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let chars = text.chars();
         p.automaton.for_each_match(text, |pid, cj| {
-            let ci = cj - usize::from(p.chars[pid]);
-            if !p.shapes[pid].fits(text, ci, cj) {
+            let Some((ci, cj)) = p.shapes[pid].fits(text, cj - usize::from(p.chars[pid]), cj)
+            else {
                 return;
-            }
+            };
             let ends_here = chars[cj - 1].seg as usize == current;
             let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
             for &t in targets {
@@ -447,7 +493,12 @@ impl Matcher {
                     }
                     Target::Sound(_) => {}
                     Target::Allow(a) => s.allows.push((a, ci, cj)),
-                    Target::Group(g) => set_bit(&mut s.groups, g as usize),
+                    Target::Group(g) => {
+                        set_bit(&mut s.groups, g as usize);
+                        if ends_here && self.groups[g as usize].required && !s.here.contains(&g) {
+                            s.here.push(g);
+                        }
+                    }
                     Target::Anchor(r) => set_bit(&mut s.anchors, r as usize),
                 }
             }
@@ -505,7 +556,14 @@ impl Matcher {
             let active = |g: &u16| {
                 get_bit(&s.groups, *g as usize) && self.groups[*g as usize].roles.contains(role)
             };
-            if !e.requires.is_empty() && !e.requires.iter().any(active) {
+            let recalled = |g: &u16| {
+                s.earlier.contains(g)
+                    && self
+                        .groups
+                        .get(*g as usize)
+                        .is_some_and(|grp| grp.required && grp.roles.contains(role))
+            };
+            if !e.requires.is_empty() && !e.requires.iter().any(|g| active(g) || recalled(g)) {
                 continue;
             }
             if e.unless.iter().any(active) {
@@ -553,29 +611,61 @@ impl Matcher {
 }
 
 impl Shape {
-    /// Whether an occurrence at characters `ci..cj` of `text` has this shape.
-    fn fits(&self, text: &NormText, ci: usize, cj: usize) -> bool {
+    /// Whether an occurrence at characters `ci..cj` of `text` has this shape; if so,
+    /// the characters the hit covers (see below for when they are more).
+    fn fits(&self, text: &NormText, ci: usize, cj: usize) -> Option<(usize, usize)> {
         let chars = text.chars();
+        let (mut start, mut end) = (ci, cj);
         for &(off, need) in self.runs.iter() {
-            if chars[ci + off as usize].run < need {
-                return false;
+            let at = ci + usize::from(off);
+            let mut run = chars[at].run;
+            // Repeats are collapsed per event, but a run continues across the boundary
+            // of two events of a window when the new one starts with the character the
+            // last one ended with (`…直接扣` / `扣上找我`, `好Q` / `Q群`): at an edge of
+            // the pattern, count the repeats on the other side, and cover them, so the
+            // earlier event is evidence.
+            if at == ci {
+                while run < need && start > 0 && text.run_continues(start - 1) {
+                    start -= 1;
+                    run = run.saturating_add(chars[start].run);
+                }
+            }
+            if at + 1 == cj {
+                while run < need && text.run_continues(end - 1) {
+                    run = run.saturating_add(chars[end].run);
+                    end += 1;
+                }
+            }
+            if run < need {
+                return None;
             }
         }
-        let glued_before = ci > 0 && chars[ci].gap == Gap::None;
+        let (ci, cj, last) = (start, end, cj - ci - 1);
+        // A match that starts (ends) at a run with a separator inside starts after
+        // (ends before) that separator (`wow wx号`, `abc cde`), unless the pattern needs
+        // every repeat of the run (`aQ Q号` is glued).
+        let need = |off: usize| {
+            self.runs
+                .iter()
+                .find(|&&(o, _)| usize::from(o) == off)
+                .map_or(1, |&(_, n)| n)
+        };
+        let split_at = |i: usize, off: usize| chars[i].split_run && chars[i].run > need(off);
+        let glued_before = ci > 0 && chars[ci].gap == Gap::None && !split_at(ci, 0);
         if glued_before
             && ((self.latin_start && text.is_ascii_letter(ci - 1))
                 || (self.digit_start && text.is_ascii_digit(ci - 1)))
         {
-            return false;
+            return None;
         }
-        let glued_after = cj < chars.len() && chars[cj].gap == Gap::None;
+        let glued_after = cj < chars.len() && chars[cj].gap == Gap::None && !split_at(cj - 1, last);
         if glued_after
             && ((self.latin_end && text.is_ascii_letter(cj))
                 || (self.digit_end && text.is_ascii_digit(cj)))
         {
-            return false;
+            return None;
         }
-        true
+        Some((ci, cj))
     }
 }
 
@@ -756,14 +846,32 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
         || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
 }
 
-/// Clause punctuation inside a term is a real word gap (`自私，我们`), unless the term is
-/// spelled out with a separator between every pair of characters (`加，微，信`).
+/// Clause punctuation inside a term is a real word gap (`自私，我们`), unless it is
+/// noise: the term is spelled out with a separator between every pair of characters
+/// (`加，微，信`), or each hard gap inside it has, on one side, a clause fragment that
+/// lies wholly inside the term. A fragment is what stands between that gap and the
+/// next gap of any kind (or the start or end of the text; a run with a separator
+/// inside, `群 群里`, counts as a gap), so `小，烟有吗`, `招刷。单 宝妈`, `老板 包，场`
+/// and `能帮代，购 比这便宜` are evasions, while `你太自私，我们不理你` (fragments
+/// `你太自私` and `我们不理你`) stays two clauses: a real clause is rarely one
+/// character long, and a term split in the middle of two longer clauses
+/// (`姐直接转。账给我吧`) cannot be told from two real clauses that happen to meet
+/// (`喷枪，支持主播`) without a dictionary. Measured in `docs/LEXICON.md`.
 fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> bool {
-    let inner = &text.chars()[ci + 1..cj];
+    let chars = text.chars();
+    let inner = &chars[ci + 1..cj];
     if !inner.iter().any(|c| c.gap == Gap::Hard) {
         return true;
     }
-    cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None)
+    if cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None) {
+        return true;
+    }
+    // Whether a fragment starts at character `i`, or ends after it.
+    let starts = |i: usize| i == 0 || chars[i].gap != Gap::None || chars[i].split_run;
+    let ends = |i: usize| chars.get(i + 1).is_none_or(|n| n.gap != Gap::None) || chars[i].split_run;
+    (ci + 1..cj)
+        .filter(|&k| chars[k].gap == Gap::Hard)
+        .all(|k| (ci..k).any(starts) || (k..cj).any(ends))
 }
 
 fn reset_bits(bits: &mut Vec<u64>, n: usize) {

@@ -37,6 +37,13 @@ allow = ["扣扣子"]
 note = "n"
 
 [[entry]]
+id = "t.cde"
+term = "cde"
+severity = "medium"
+pinyin = false
+note = "n"
+
+[[entry]]
 id = "t.ratio"
 term = "1:1"
 severity = "high"
@@ -134,9 +141,7 @@ fn hits(m: &Matcher, text: &str, role: Role) -> Vec<(String, String)> {
     m.scan(&nt, 0, role, &mut Scratch::default(), &mut out);
     out.iter()
         .map(|h| {
-            let c = nt.chars();
-            let s = c[h.start].src_start as usize;
-            let e = c[h.end - 1].src_end as usize;
+            let (s, e) = nt.source_span(h.start..h.end);
             (m.entry(h.entry).id.to_string(), text[s..e].to_owned())
         })
         .collect()
@@ -179,12 +184,59 @@ fn latin_and_digit_edges_need_a_boundary() {
 }
 
 #[test]
+fn a_repeated_letter_across_a_separator_ends_one_word_and_starts_the_next() {
+    let m = matcher();
+    // `lov vx` normalizes to `lovx` with one `v` run holding a space: `vx` starts
+    // after the space, `abc` ends before it.
+    assert_eq!(
+        hits(&m, "lov vx", Role::Viewer),
+        [("t.wechat".to_owned(), "v vx".to_owned())]
+    );
+    assert_eq!(ids(&m, "abc cde", Role::Viewer), ["t.cde"]);
+    assert_eq!(ids(&m, "cde ef", Role::Viewer), ["t.cde"]);
+    // Without a separator the run is glued as before.
+    assert!(ids(&m, "lovvx", Role::Viewer).is_empty());
+    assert!(ids(&m, "abccde", Role::Viewer).is_empty());
+    // A doubled letter still needs its repeats, and may be typed apart.
+    assert_eq!(ids(&m, "Q Q号", Role::Viewer), ["t.qq"]);
+    assert_eq!(ids(&m, "aQ QQ号", Role::Viewer), ["t.qq"]);
+    assert!(
+        ids(&m, "aQ Q号", Role::Viewer).is_empty(),
+        "the term needs the Q before the space, which is glued"
+    );
+}
+
+#[test]
 fn clause_punctuation_is_a_word_gap_unless_every_character_is_spaced() {
     let m = matcher();
     assert!(ids(&m, "不要自私，我们一起", Role::Viewer).is_empty());
     assert_eq!(ids(&m, "私 我", Role::Viewer), ["t.private"]);
     assert_eq!(ids(&m, "加，微，信", Role::Viewer), ["t.wechat"]);
-    assert!(ids(&m, "加微，信", Role::Viewer).is_empty());
+    assert!(ids(&m, "想加微，信我吗", Role::Viewer).is_empty());
+}
+
+#[test]
+fn clause_punctuation_is_noise_where_a_fragment_of_the_term_stands_alone() {
+    let m = matcher();
+    // One side of the gap, up to the next gap or the end of the text, is all term.
+    assert_eq!(ids(&m, "私，我", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "私？我 发你链接", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "有事 私。我吧", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "姐妹们有事就私！我", Role::Viewer), ["t.private"]);
+    assert_eq!(ids(&m, "加微，信", Role::Viewer), ["t.wechat"]);
+    // A run with a separator inside ends a fragment: `私，我 我发你` has `我` alone.
+    assert_eq!(ids(&m, "有事私，我 我发你", Role::Viewer), ["t.private"]);
+    // The clause split inside a sentence (`姐直接转。账给我吧`) is not told apart from
+    // two real clauses: both sides are longer than the term.
+    assert!(ids(&m, "你太自私，我们不理你", Role::Viewer).is_empty());
+    assert!(ids(&m, "找她私，我来", Role::Viewer).is_empty());
+    // Across events, an event gap ends a fragment like any gap.
+    let mut nt = NormText::new();
+    nt.push_segment("都来私");
+    nt.push_segment("，我");
+    let mut out = Vec::new();
+    m.scan(&nt, 1, Role::Viewer, &mut Scratch::default(), &mut out);
+    assert_eq!(out.len(), 1);
 }
 
 #[test]
@@ -216,6 +268,46 @@ fn context_groups_require_and_veto() {
         ids(&m, "哪个最便宜？这个最便宜", Role::Host),
         ["t.cheap", "t.cheap"]
     );
+}
+
+#[test]
+fn a_required_group_from_an_earlier_event_counts_for_requires_only() {
+    let m = matcher();
+    let scan = |text: &str, role: Role, earlier: &[u16]| {
+        let nt = NormText::normalized(text);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        m.scan_in_context(&nt, 0, role, earlier, &mut scratch, &mut out);
+        let ids: Vec<String> = out
+            .iter()
+            .map(|h| m.entry(h.entry).id.to_string())
+            .collect();
+        (ids, scratch.required_groups_here().to_vec())
+    };
+    // Group 0 is `rival`, which `t.fake` requires; `own` (1) is only an `unless`.
+    assert_eq!(scan("全是假货", Role::Host, &[]), (vec![], vec![]));
+    assert_eq!(
+        scan("全是假货", Role::Host, &[0]),
+        (vec!["t.fake".to_owned()], vec![])
+    );
+    // A remembered group is no veto, and the current event's own veto still holds.
+    assert_eq!(
+        scan("我收到假货", Role::Viewer, &[0, 1]).0,
+        Vec::<String>::new()
+    );
+    assert_eq!(scan("这个最便宜", Role::Viewer, &[2]).0, ["t.cheap"]);
+    // The event's own required words are reported for the window, unless-only ones not.
+    assert_eq!(scan("隔壁直播间 我收到了", Role::Viewer, &[]).1, [0]);
+    assert_eq!(scan("我收到了", Role::Viewer, &[]).1, Vec::<u16>::new());
+    // An index beyond this lexicon's groups (another lexicon's) counts for nothing.
+    assert_eq!(scan("全是假货", Role::Host, &[999]).0, Vec::<String>::new());
+    // Words wholly in the window's earlier segments were reported with their event.
+    let mut nt = NormText::new();
+    nt.push_segment("隔壁");
+    nt.push_segment("的");
+    let mut scratch = Scratch::default();
+    m.scan(&nt, 1, Role::Host, &mut scratch, &mut Vec::new());
+    assert!(scratch.required_groups_here().is_empty());
 }
 
 #[test]
@@ -285,6 +377,39 @@ fn only_hits_ending_in_the_current_segment_count() {
     out.clear();
     m.scan(&nt, 3, Role::Viewer, &mut scratch, &mut out);
     assert!(out.is_empty());
+}
+
+#[test]
+fn a_doubled_character_split_between_two_events_continues_its_run() {
+    let m = matcher();
+    let scan = |parts: &[&str]| {
+        let mut nt = NormText::new();
+        for p in parts {
+            nt.push_segment(p);
+        }
+        let mut out = Vec::new();
+        m.scan(
+            &nt,
+            parts.len() - 1,
+            Role::Viewer,
+            &mut Scratch::default(),
+            &mut out,
+        );
+        out.iter()
+            .map(|h| (m.entry(h.entry).id.to_string(), h.start, h.end))
+            .collect::<Vec<_>>()
+    };
+    // The hit starts in the earlier event: its last character is evidence.
+    assert_eq!(scan(&["有事直接扣", "扣我"]), [("t.qq".to_owned(), 4, 6)]);
+    assert_eq!(scan(&["好Q", "Q号多少"]), [("t.qq".to_owned(), 1, 4)]);
+    assert_eq!(scan(&["扣", "扣", "好"]), [], "wholly in the window");
+    assert_eq!(scan(&["扣", "扣", "扣"]).len(), 1);
+    // Only the same character, only at the boundary, and the allow list still holds.
+    assert!(scan(&["有事直接扣", "款我"]).is_empty());
+    assert!(scan(&["扣", "好扣"]).is_empty());
+    assert!(scan(&["扣", "扣子掉了"]).is_empty());
+    // The shape checks see the whole run: `lolQ` + `Q号` is glued to a letter.
+    assert!(scan(&["lolQ", "Q号"]).is_empty());
 }
 
 #[test]

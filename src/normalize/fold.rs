@@ -22,7 +22,7 @@ pub enum Fold {
     Soft,
     /// Clause punctuation and line breaks: a real word gap.
     Hard,
-    /// `%`, `:`, `@`, `$`: meaning depends on the neighbours; see the normalizer.
+    /// `%`, `:`, `@`, `$`, `+`: meaning depends on the neighbours; see the normalizer.
     Special(char),
 }
 
@@ -247,8 +247,9 @@ mod tests {
             assert_eq!(fold(c), Fold::Hard, "{:X}", c as u32);
         }
         assert_eq!(fold('%'), Fold::Special('%'));
-        assert_eq!(fold('＋'), Fold::Char('加'));
-        assert_eq!(fold('➕'), Fold::Char('加'));
+        for c in ['+', '＋', '﹢', '➕'] {
+            assert_eq!(fold(c), Fold::Special(c), "{c}");
+        }
     }
 
     #[test]

@@ -41,6 +41,10 @@ impl Gap {
     }
 }
 
+/// The bit of a packed character's flags that holds [`NormChar::split_run`] (bits 0-1
+/// are the gap, 2 the numeral, 3-4 the UTF-8 length).
+const SPLIT_RUN_SHIFT: u8 = 5;
+
 /// Bytes taken by the first `n` packed characters (see [`NormText::pack`]).
 pub fn packed_len(packed: &[u8], n: usize) -> usize {
     let mut at = 0;
@@ -78,6 +82,9 @@ pub struct NormChar {
     pub seg: u8,
     /// A digit written as a Chinese numeral (`一`, `壹`, `〇`): it repeats like a letter.
     pub numeral: bool,
+    /// A separator stood inside the collapsed run (`wow wx`: the `w w` of it): the
+    /// run's first repeat stands before a separator, its last one after it.
+    pub split_run: bool,
 }
 
 /// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
@@ -197,6 +204,27 @@ impl NormText {
             .map_or(self.text.len(), |c| c.byte as usize)
     }
 
+    /// Whether character `i + 1` starts a segment with the character that `i` ends
+    /// the previous one with, so that the run of `i` continues into it: a repeat split
+    /// between two events of a window (`…直接扣` / `扣上`). Repeats are only collapsed
+    /// within a segment, so each event keeps its own characters; as there, digits do
+    /// not repeat unless both are Chinese numerals.
+    pub fn run_continues(&self, i: usize) -> bool {
+        let (Some(a), Some(b)) = (self.chars.get(i), self.chars.get(i + 1)) else {
+            return false;
+        };
+        if a.seg == b.seg {
+            return false;
+        }
+        let this = &self.text[a.byte as usize..b.byte as usize];
+        let next = &self.text[b.byte as usize..self.byte_of(i + 2)];
+        this == next
+            && this
+                .chars()
+                .next()
+                .is_some_and(|c| collapsible(c) || (a.numeral && b.numeral))
+    }
+
     /// Whether normalized character `i` is an ASCII letter.
     pub fn is_ascii_letter(&self, i: usize) -> bool {
         self.first_byte(i).is_some_and(|b| b.is_ascii_alphabetic())
@@ -214,14 +242,18 @@ impl NormText {
     }
 
     /// Append characters `range` of this text to `out` in the packed form a window
-    /// keeps them in: per character a flags byte (gap, numeral, UTF-8 length), the
-    /// run and the UTF-8 bytes; 3 to 6 bytes instead of the 16 of a [`NormChar`].
+    /// keeps them in: per character a flags byte (gap, numeral, UTF-8 length, split
+    /// run), the run and the UTF-8 bytes; 3 to 6 bytes instead of the 20 of a
+    /// [`NormChar`].
     /// Source offsets are dropped: spans are only ever reported in the current event.
     pub fn pack(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
         for c in &self.chars[range] {
             let end = self.byte_of_next(c.byte as usize);
             let utf8 = &self.text.as_bytes()[c.byte as usize..end];
-            let flags = c.gap as u8 | u8::from(c.numeral) << 2 | ((utf8.len() - 1) as u8) << 3;
+            let flags = c.gap as u8
+                | u8::from(c.numeral) << 2
+                | ((utf8.len() - 1) as u8) << 3
+                | u8::from(c.split_run) << SPLIT_RUN_SHIFT;
             out.push(flags);
             out.push(c.run);
             out.extend_from_slice(utf8);
@@ -260,6 +292,7 @@ impl NormText {
                 gap: Gap::from_bits(*flags),
                 seg,
                 numeral,
+                split_run: flags >> SPLIT_RUN_SHIFT & 1 != 0,
             });
         }
         if let Some(c) = self.chars.get_mut(at) {
@@ -283,6 +316,10 @@ impl NormText {
     }
 
     /// Normalize `src` and append it as a new segment; returns the segment index.
+    ///
+    /// Text inside a right-to-left override is normalized in the order it is shown
+    /// (see [`Displayed`]), each character keeping its own source range: within such a
+    /// run, source offsets go backwards.
     pub fn push_segment(&mut self, src: &str) -> usize {
         self.push_segment_keeping(src, |_| false)
     }
@@ -296,9 +333,41 @@ impl NormText {
         } else {
             Gap::Event
         };
+        let mark = (
+            self.text.len(),
+            self.chars.len(),
+            self.letters,
+            self.digits,
+            self.numeral_runs,
+        );
+        if !self.push_chars(src, None, seg, pending, &keep) {
+            // An override: start again on the order a chat window shows. Rare, so the
+            // common text pays nothing for it but a comparison on invisible characters.
+            self.text.truncate(mark.0);
+            self.chars.truncate(mark.1);
+            (self.letters, self.digits, self.numeral_runs) = (mark.2, mark.3, mark.4);
+            let shown = Displayed::of(src);
+            self.push_chars(&shown.text, Some(&shown.source), seg, pending, &keep);
+        }
+        seg as usize
+    }
+
+    /// Normalize `src` into segment `seg`. Without a `source` map, `src` is the
+    /// original text, and the pass stops at a right-to-left override, returning false
+    /// (having written part of the segment). With one, `src` is a displayed text and
+    /// `source[b]` the original range of its character at byte `b`.
+    fn push_chars(
+        &mut self,
+        src: &str,
+        source: Option<&[(u32, u32)]>,
+        seg: u8,
+        pending: Gap,
+        keep: &impl Fn(char) -> bool,
+    ) -> bool {
         let mut w = Writer {
             out: self,
             src,
+            source,
             seg,
             pending,
             last: None,
@@ -322,7 +391,11 @@ impl NormText {
                         }
                     }
                 }
-                Fold::Drop => {}
+                Fold::Drop => {
+                    if c == RLO && w.source.is_none() {
+                        return false;
+                    }
+                }
                 Fold::Soft if c as u32 >= 0x2000 && crate::channel::emoji::is_table_emoji(c) => {
                     if keep(c) {
                         w.emit(c, false, i, end);
@@ -336,15 +409,91 @@ impl NormText {
                 Fold::Special(s) => w.special(s, i, end),
             }
         }
-        seg as usize
+        true
+    }
+
+    /// The smallest source range that holds characters `range` (which must be of one
+    /// segment): their first and last characters bound it, except inside a
+    /// right-to-left override, where offsets go backwards.
+    pub fn source_span(&self, range: std::ops::Range<usize>) -> (usize, usize) {
+        self.chars[range].iter().fold((usize::MAX, 0), |(a, z), c| {
+            (a.min(c.src_start as usize), z.max(c.src_end as usize))
+        })
+    }
+}
+
+/// RIGHT-TO-LEFT OVERRIDE: what follows it, up to its POP DIRECTIONAL FORMATTING or
+/// the end of the line, is shown reversed (`\u{202E}聊私信微加\u{202C}` reads 加微信私聊).
+const RLO: char = '\u{202E}';
+
+/// A text in the order a chat window shows it: every right-to-left override run
+/// reversed. Nested embeddings and overrides are treated simply: the whole run of the
+/// outer override is reversed (exact for overrides nested in it, the usual case; an
+/// LTR override inside one would really keep its own order). Other bidi controls
+/// change nothing a reader sees in Han or Latin text, and are dropped as before.
+struct Displayed {
+    text: String,
+    /// Per byte of `text` (at character starts): the character's original range.
+    source: Vec<(u32, u32)>,
+}
+
+impl Displayed {
+    fn of(src: &str) -> Displayed {
+        let chars: Vec<(usize, char)> = src.char_indices().collect();
+        let mut d = Displayed {
+            text: String::with_capacity(src.len()),
+            source: Vec::with_capacity(src.len()),
+        };
+        let mut k = 0;
+        while k < chars.len() {
+            let (at, c) = chars[k];
+            k += 1;
+            if c != RLO {
+                d.push(at, c);
+                continue;
+            }
+            // The run: up to the PDF that closes this override, a line break, or the end.
+            let mut depth = 1u32;
+            let mut end = k;
+            while let Some(&(_, n)) = chars.get(end) {
+                match n {
+                    '\u{202A}' | '\u{202B}' | '\u{202D}' | RLO => depth += 1,
+                    '\u{202C}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' => break,
+                    _ => {}
+                }
+                end += 1;
+            }
+            for &(at, c) in chars[k..end].iter().rev() {
+                d.push(at, c);
+            }
+            // The closing PDF (dropped) or the line break follow in their place.
+            k = end;
+        }
+        d
+    }
+
+    fn push(&mut self, at: usize, c: char) {
+        let b = self.text.len();
+        self.text.push(c);
+        self.source.resize(self.text.len(), (0, 0));
+        self.source[b] = (at as u32, (at + c.len_utf8()) as u32);
     }
 }
 
 /// State of one `push_segment` pass.
 struct Writer<'a> {
     out: &'a mut NormText,
-    /// The segment's source text (looked ahead into for digits and specials only).
+    /// The segment's source text (looked ahead into for digits and specials only), or
+    /// its displayed order (see [`Displayed`]).
     src: &'a str,
+    /// For a displayed text: the original range of the character at each byte.
+    source: Option<&'a [(u32, u32)]>,
     seg: u8,
     /// The strongest gap seen since the last emitted character.
     pending: Gap,
@@ -376,14 +525,19 @@ impl Writer<'_> {
             let after = &self.src[end..];
             let in_word = if numeral {
                 // Repeats of the same numeral will collapse into this one: look past
-                // them too.
-                self.in_latin_word(after.trim_start_matches(|n: char| {
-                    is_chinese_numeral(n) && fold(n) == Fold::Char(d)
-                        || matches!(
-                            fold(n),
-                            Fold::Drop | Fold::Soft | Fold::Hard | Fold::Special(_)
-                        )
-                }))
+                // them too (and past noise, but not a `+` that stands for 加).
+                let end = after
+                    .char_indices()
+                    .find(|&(i, n)| match fold(n) {
+                        Fold::Drop | Fold::Soft | Fold::Hard => false,
+                        Fold::Special(p) if is_plus(p) => {
+                            plus_reads_as_add(&after[i + n.len_utf8()..])
+                        }
+                        Fold::Special(_) => false,
+                        f => !(is_chinese_numeral(n) && f == Fold::Char(d)),
+                    })
+                    .map_or(after.len(), |(i, _)| i);
+                self.in_latin_word(&after[end..])
             } else {
                 self.in_latin_word(after)
             };
@@ -416,6 +570,15 @@ impl Writer<'_> {
                     self.gap(Gap::Soft);
                 }
             }
+            // `+` stands for 加 before a contact (`+V`, `➕微`, `+q 123`) or at the start of
+            // the text; between two words it is a separator (`狗+东西`, `苹果+香蕉`).
+            '+' | '＋' | '﹢' | '➕' => {
+                if self.last.is_none() || plus_reads_as_add(after) {
+                    self.emit('加', false, start, end);
+                } else {
+                    self.gap(Gap::Soft);
+                }
+            }
             // Inside a Latin word these stand for letters: wech@t, ca$h.
             '@' | '＠' | '﹫' | '$' | '＄' | '﹩' => {
                 let leet = if matches!(c, '@' | '＠' | '﹫') {
@@ -435,6 +598,13 @@ impl Writer<'_> {
 
     #[inline(always)]
     fn emit(&mut self, c: char, numeral: bool, start: usize, end: usize) {
+        let (start, end) = match self.source {
+            None => (start, end),
+            Some(source) => {
+                let (a, z) = source[start];
+                (a as usize, z as usize)
+            }
+        };
         // Collapse repeats within the segment, through any separator (私 私我, 加微微信);
         // through clause punctuation too, or a second pass would collapse what the
         // first one kept apart.
@@ -443,7 +613,10 @@ impl Writer<'_> {
             && (collapsible(c) || (numeral && last.numeral))
         {
             last.run = last.run.saturating_add(1);
-            last.src_end = end as u32;
+            last.split_run |= self.pending != Gap::None;
+            // Inside an override the repeat may stand before the first one.
+            last.src_start = last.src_start.min(start as u32);
+            last.src_end = last.src_end.max(end as u32);
             // What the stored character is decides, as in `push_packed`: a numeral
             // read as a letter that joins a plain letter's run is not a numeral run.
             self.out.numeral_runs |= last.numeral;
@@ -462,6 +635,7 @@ impl Writer<'_> {
             gap: self.pending,
             seg: self.seg,
             numeral,
+            split_run: false,
         });
         self.last = Some(c);
         self.pending = Gap::None;
@@ -496,9 +670,13 @@ fn leet(d: char) -> Option<char> {
 /// The fold of the next character that is not invisible (nor, with `skip_soft`, a
 /// separator), if it is a plain character.
 fn next_visible(after: &str, skip_soft: bool) -> Option<char> {
-    for c in after.chars() {
+    for (i, c) in after.char_indices() {
         match fold(c) {
             Fold::Drop => continue,
+            // A `+` is read as 加 or as noise by what follows it: decide the same way.
+            Fold::Special(p) if is_plus(p) && plus_reads_as_add(&after[i + c.len_utf8()..]) => {
+                return Some('加');
+            }
             // Specials next to a letter turn into noise or letters; look past them so
             // that a second pass over the output decides the same way.
             Fold::Soft | Fold::Hard | Fold::Special(_) if skip_soft => continue,
@@ -508,6 +686,63 @@ fn next_visible(after: &str, skip_soft: bool) -> Option<char> {
         }
     }
     None
+}
+
+/// The plus signs: `+` `＋` `﹢` `➕`.
+fn is_plus(c: char) -> bool {
+    matches!(c, '+' | '＋' | '﹢' | '➕')
+}
+
+/// What a `+` reads as 加 before, besides a Latin letter or a digit: the first
+/// characters of the contact words that follow 加 in a contact offer (`+微`/`+薇`/`+威`
+/// /`+维`(微信), `+我`, `+他`/`+她`, `+群`, `+扣`/`+寇`/`+蔻`(扣扣), `+球`(球球)).
+const PLUS_CONTACT_CHARS: &[char] = &[
+    '微', '薇', '威', '维', '我', '他', '她', '群', '扣', '寇', '蔻', '球',
+];
+
+/// …and the contact words of two characters (`+好友`, `+企鹅`, `+客服`, …).
+const PLUS_CONTACT_WORDS: &[[char; 2]] = &[
+    ['好', '友'],
+    ['企', '鹅'],
+    ['客', '服'],
+    ['主', '播'],
+    ['老', '板'],
+    ['店', '主'],
+    ['助', '理'],
+    ['小', '助'],
+    ['联', '系'],
+];
+
+/// Whether a `+` followed by `after` reads as 加 (a `+` that starts the text always
+/// does): the next visible character, past separators and other plus signs, is a
+/// Latin letter, a digit (not a Chinese numeral: `苹果+一斤` is a list) or starts a
+/// contact word. Looks at most two characters ahead and never at what another `+`
+/// means, so deciding costs no recursion.
+fn plus_reads_as_add(after: &str) -> bool {
+    for (i, c) in after.char_indices() {
+        match fold(c) {
+            Fold::Drop | Fold::Soft => {}
+            Fold::Special(p) if is_plus(p) => {}
+            Fold::Expand(s) => return s.starts_with(|f: char| f.is_ascii_alphanumeric()),
+            Fold::Char(f) if f.is_ascii_alphabetic() => return true,
+            Fold::Char(f) if f.is_ascii_digit() => return !is_chinese_numeral(c),
+            Fold::Char(f) if PLUS_CONTACT_CHARS.contains(&f) => return true,
+            Fold::Char(f) => {
+                let second = after[i + c.len_utf8()..]
+                    .chars()
+                    .find_map(|n| match fold(n) {
+                        Fold::Drop | Fold::Soft => None,
+                        Fold::Char(g) => Some(Some(g)),
+                        _ => Some(None),
+                    });
+                return second
+                    .flatten()
+                    .is_some_and(|g| PLUS_CONTACT_WORDS.contains(&[f, g]));
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Normalize a single string; a convenience for tests and tools.

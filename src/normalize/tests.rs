@@ -58,6 +58,43 @@ fn evasion_families_fold_to_the_plain_term() {
 }
 
 #[test]
+fn a_plus_reads_as_add_only_before_a_contact_or_at_the_start() {
+    // Between two words, a separator.
+    assert_eq!(n("狗+东西"), "狗东西");
+    assert_eq!(n("苹果+香蕉"), "苹果香蕉");
+    assert_eq!(NormText::normalized("苹果＋香蕉").chars()[2].gap, Gap::Soft);
+    assert_eq!(
+        n("苹果 ➕ 一斤香蕉"),
+        "苹果1斤香蕉",
+        "a Chinese numeral is no contact"
+    );
+    assert_eq!(n("c++"), "c");
+    // Before a Latin letter, a digit or a contact word, 加.
+    for (input, want) in [
+        ("+V", "加v"),
+        ("➕v", "加v"),
+        ("+薇 tiantian0707", "加薇tiantian0707"),
+        ("售后的事+q 2983310", "售后的事加q2983310"),
+        ("找我+ V", "找我加v"),
+        ("找我++v", "找我加v"),
+        ("找我﹢１２３", "找我加123"),
+        ("想要的+我", "想要的加我"),
+        ("有事＋好友", "有事加好友"),
+        ("售后+企鹅", "售后加企鹅"),
+        ("上衣+群青色", "上衣加群青色"),
+    ] {
+        assert_eq!(n(input), want, "normalize({input:?})");
+    }
+    // At the start of the text (after separators), 加 whatever follows.
+    assert_eq!(n("+东西"), "加东西");
+    assert_eq!(n(" ➕ 好的"), "加好的");
+    // Rules that look ahead through separators see what the `+` became.
+    assert_eq!(n("1:+2"), "1加2");
+    assert_eq!(n("w3+x"), "w3加x");
+    assert_eq!(n("w3+中x"), "w3中x");
+}
+
+#[test]
 fn noise_between_numbers_and_words_is_dropped() {
     assert_eq!(n("138-1234-5678"), "13812345678");
     assert_eq!(n("a:b"), "ab");
@@ -89,6 +126,54 @@ fn offsets_point_at_the_original_bytes() {
 
     let t = NormText::normalized("最，好");
     assert_eq!(t.chars()[1].gap, Gap::Hard);
+}
+
+#[test]
+fn a_run_remembers_a_separator_inside_it() {
+    // The text stays as it was (idempotent); the run carries a flag.
+    let t = NormText::normalized("wow wx号");
+    assert_eq!(t.as_str(), "wowx号");
+    let flags: Vec<(u8, bool)> = t.chars().iter().map(|c| (c.run, c.split_run)).collect();
+    assert_eq!(
+        flags,
+        [(1, false), (1, false), (2, true), (1, false), (1, false)]
+    );
+    assert!(!NormText::normalized("加微微信").chars()[1].split_run);
+    assert!(NormText::normalized("加微，微信").chars()[1].split_run);
+    // It survives the window's packed form.
+    let mut packed = Vec::new();
+    t.pack(0..t.chars().len(), &mut packed);
+    let mut r = NormText::new();
+    r.push_packed(&packed);
+    assert_eq!(
+        r.chars(),
+        t.chars()
+            .iter()
+            .map(|c| NormChar {
+                src_start: 0,
+                src_end: 0,
+                ..*c
+            })
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_run_continues_into_the_next_segment_only_with_the_same_character() {
+    let mut t = NormText::new();
+    t.push_segment("直接扣");
+    t.push_segment("扣上");
+    t.push_segment("上1");
+    t.push_segment("1");
+    t.push_segment("一");
+    t.push_segment("一");
+    assert_eq!(t.as_str(), "直接扣扣上上1111");
+    let continues: Vec<usize> = (0..t.chars().len())
+        .filter(|&i| t.run_continues(i))
+        .collect();
+    // 扣|扣 and 上|上 across events; not 扣扣 inside one event (there is none), not
+    // plain digits, but Chinese numerals.
+    assert_eq!(continues, [2, 4, 8]);
 }
 
 #[test]
@@ -134,7 +219,10 @@ fn packed_characters_replay_as_segments() {
     assert_eq!(out.as_str(), format!("看{}", b.as_str()));
     assert_eq!(out.chars()[1].gap, Gap::Event);
     for (x, y) in out.chars()[2..].iter().zip(&b.chars()[1..]) {
-        assert_eq!((x.run, x.gap, x.numeral), (y.run, y.gap, y.numeral));
+        assert_eq!(
+            (x.run, x.gap, x.numeral, x.split_run),
+            (y.run, y.gap, y.numeral, y.split_run)
+        );
     }
     assert_eq!(out.letters(), b.letters());
     assert_eq!(out.has_numeral_runs(), b.has_numeral_runs());
@@ -152,6 +240,45 @@ fn packed_len_counts_characters_of_every_width() {
     assert_eq!(t.packed_size(1..2), 5);
     let widths: Vec<usize> = (0..=4).map(|n| packed_len(&packed, n)).collect();
     assert_eq!(widths, [0, 3, 8, 14, 14]);
+}
+
+#[test]
+fn a_right_to_left_override_is_read_as_displayed() {
+    // Up to its PDF, to the end of the line, or to the end of the text.
+    assert_eq!(n("\u{202e}聊私信微加\u{202c}"), "加微信私聊");
+    assert_eq!(
+        n("今天这价 \u{202e}价低最网全\u{202c} 不接受反驳"),
+        "今天这价全网最低价不接受反驳"
+    );
+    assert_eq!(n("看\u{202e}信微加"), "看加微信");
+    assert_eq!(n("\u{202e}信微加\n好的"), "加微信好的");
+    // An override nested in it reverses with it; later text keeps its order.
+    assert_eq!(n("\u{202e}a\u{202e}bc\u{202c}d\u{202c}ef"), "dcbaef");
+    // Other bidi controls change nothing.
+    assert_eq!(n("加\u{202b}微\u{202c}信"), "加微信");
+    // Digits and the rules that look ahead see the displayed order.
+    assert_eq!(n("\u{202e}8765 4321 831\u{202c}"), "13812345678");
+
+    // Each character keeps its own bytes: hits point at the original text.
+    let src = "看\u{202e}聊私信微加\u{202c}吧";
+    let t = NormText::normalized(src);
+    assert_eq!(t.as_str(), "看加微信私聊吧");
+    let spans: Vec<&str> = t
+        .chars()
+        .iter()
+        .map(|c| &src[c.src_start as usize..c.src_end as usize])
+        .collect();
+    assert_eq!(spans, ["看", "加", "微", "信", "私", "聊", "吧"]);
+    assert_eq!(&src[t.source_span(1..4).0..t.source_span(1..4).1], "信微加");
+    // A repeat collapses over the range of both.
+    let src = "\u{202e}信微微加";
+    let t = NormText::normalized(src);
+    assert_eq!(t.as_str(), "加微信");
+    assert_eq!(t.chars()[1].run, 2);
+    assert_eq!(
+        &src[t.chars()[1].src_start as usize..t.chars()[1].src_end as usize],
+        "微微"
+    );
 }
 
 #[test]
@@ -205,13 +332,35 @@ proptest! {
         }
         // Monotonic: starts and ends never go backwards. (Ranges may overlap where
         // one source character expands to several, ⑩ -> 1 0, or a repeat collapses
-        // into the first character of an expansion.)
-        for w in t.chars().windows(2) {
+        // into the first character of an expansion.) Not in a text with a
+        // right-to-left override, normalized in the order it is shown: see
+        // `an_override_run_reads_as_its_reversal`.
+        let monotonic = if s.contains('\u{202e}') { &[][..] } else { t.chars() };
+        for w in monotonic.windows(2) {
             prop_assert!(w[0].src_start <= w[1].src_start, "starts {:?}", w);
             prop_assert!(w[0].src_end <= w[1].src_end, "ends {:?}", w);
         }
         let bytes: Vec<u32> = t.chars().iter().map(|c| c.byte).collect();
         prop_assert!(bytes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_override_run_reads_as_its_reversal(
+        a in plain_text(), b in plain_text(), c in plain_text(), closed in any::<bool>()
+    ) {
+        // `a RLO b PDF c` (or `a RLO b` with no PDF) is `a`, `b` reversed, `c`.
+        let reversed: String = b.chars().rev().collect();
+        let (src, shown) = if closed {
+            (format!("{a}\u{202e}{b}\u{202c}{c}"), format!("{a}{reversed}{c}"))
+        } else {
+            (format!("{a}\u{202e}{b}"), format!("{a}{reversed}"))
+        };
+        let t = NormText::normalized(&src);
+        prop_assert_eq!(t.as_str(), n(&shown));
+        for ch in t.chars() {
+            let (s, e) = (ch.src_start as usize, ch.src_end as usize);
+            prop_assert!(src.is_char_boundary(s) && src.is_char_boundary(e) && s < e);
+        }
     }
 
     #[test]
@@ -225,6 +374,20 @@ proptest! {
         let t = NormText::normalized(&s);
         prop_assert!(t.chars().len() <= s.chars().count() * 18);
     }
+}
+
+/// Like [`any_text`], without bidi controls or line breaks (which end an override).
+fn plain_text() -> impl Strategy<Value = String> {
+    any_text().prop_map(|s| {
+        s.chars()
+            .filter(|c| {
+                !matches!(
+                    c,
+                    '\u{202a}'..='\u{202e}' | '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                )
+            })
+            .collect()
+    })
 }
 
 /// Strings biased towards what evaders type: CJK, Latin, digits, separators, emoji,

@@ -14,6 +14,8 @@
 
 use std::sync::OnceLock;
 
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Category, Role};
@@ -96,44 +98,96 @@ impl ContextSet {
 /// Word lists, normalized like the text (so `一律` is stored as `1律`).
 struct Lexicon {
     /// Negators that reach the hit only through carrier words.
-    plain: Vec<String>,
+    plain: WordList,
     /// Prohibitions and warnings that reach through their object.
-    strong: Vec<String>,
+    strong: WordList,
     /// Words that look like a negator and are not one, and stop a negation before
     /// them from reaching the hit (不是我吹, 不得不说, 不要错过).
-    pseudo: Vec<String>,
+    pseudo: WordList,
     /// Words that contain a negator's character and are not negations at all; a
     /// negation reaches through them (别家, 区别, 有没有, 卖不卖).
-    neutral: Vec<String>,
+    neutral: WordList,
     /// Words that carry a plain negation on to the hit (不[是|会|卖|私下]…).
-    carriers: Vec<String>,
+    carriers: WordList,
     /// Words after which nothing before them reaches the hit (但是, 错过).
-    breakers: Vec<String>,
+    breakers: WordList,
     /// Denials after the hit: …都是骗局, …我们从来不做.
-    after: Vec<String>,
+    after: WordList,
+    /// Denials of a rumour after the hit, which deny a slander too (…是谣言, …纯属造谣).
+    rumour: WordList,
     /// Reports: 举报, 有人在, 管管.
-    report: Vec<String>,
+    report: WordList,
     /// Questions about the thing rather than requests for it.
-    ask: Vec<String>,
+    ask: WordList,
     /// Requests (有没有, 求, 哪里买): a question that asks *for* the thing.
-    request_before: Vec<String>,
-    request_after: Vec<String>,
+    request_before: WordList,
+    request_after: WordList,
     /// Words that cite a term as a word or a rule.
-    meta_before: Vec<String>,
-    meta_after: Vec<String>,
+    meta_before: WordList,
+    meta_after: WordList,
 }
 
-fn words(list: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|w| normalize(w)).collect();
-    // Longest first, so that a longer pseudo-trigger wins over its prefix.
-    v.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-    v
+/// A word list, normalized like the text, searched with one automaton: the lists run
+/// for every hit, and a substring search per word costs more than the matching.
+struct WordList(AhoCorasick);
+
+impl WordList {
+    /// Whether some word occurs in `s`.
+    fn contains(&self, s: &str) -> bool {
+        self.0.is_match(s)
+    }
+
+    /// The byte length of the longest word `s` starts with.
+    fn prefix(&self, s: &str) -> Option<usize> {
+        self.0
+            .find(Input::new(s).anchored(Anchored::Yes))
+            .map(|m| m.end())
+    }
+
+    /// The leftmost occurrence of a word in `s` (the longest one starting there).
+    fn first(&self, s: &str) -> Option<aho_corasick::Match> {
+        self.0.find(s)
+    }
+
+    /// Occurrences in `s`, leftmost-longest, not overlapping.
+    fn find_iter<'a>(&'a self, s: &'a str) -> impl Iterator<Item = aho_corasick::Match> + 'a {
+        self.0.find_iter(s)
+    }
+}
+
+fn words(list: &[&str]) -> WordList {
+    let normalized: Vec<String> = list.iter().map(|w| normalize(w)).collect();
+    WordList(
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Both)
+            .build(&normalized)
+            .expect("context word lists are small"),
+    )
 }
 
 fn lexicon() -> &'static Lexicon {
     static L: OnceLock<Lexicon> = OnceLock::new();
     L.get_or_init(|| Lexicon {
         plain: words(&[
+            "不必",
+            "无需",
+            "无须",
+            "用不着",
+            "根本不",
+            "根本没",
+            "压根不",
+            "压根没",
+            "一律不",
+            "不曾",
+            "未曾",
+            "并未",
+            "绝非",
+            "并不是",
+            "决不会",
+            "绝对没有",
+            "从来都不",
+            "再也不",
             "不",
             "没",
             "没有",
@@ -166,6 +220,25 @@ fn lexicon() -> &'static Lexicon {
             "哪来的",
         ]),
         strong: words(&[
+            "谢绝",
+            "拒收",
+            "严防",
+            "慎防",
+            "切莫",
+            "识破",
+            "别再",
+            "不要再",
+            "别相信",
+            "别听",
+            "不要听",
+            "别理",
+            "不要理",
+            "别加",
+            "不要加",
+            "别点",
+            "不要点",
+            "别扫",
+            "不要扫",
             "禁止",
             "严禁",
             "杜绝",
@@ -205,6 +278,8 @@ fn lexicon() -> &'static Lexicon {
             "请别",
         ]),
         pseudo: words(&[
+            "可不是嘛",
+            "可不是吗",
             "不是我吹",
             "不是吹",
             "不吹不黑",
@@ -266,7 +341,6 @@ fn lexicon() -> &'static Lexicon {
             "难道不",
             "不就是",
             "不正是",
-            "可不是",
             "没人比",
             "没有比",
             "非常",
@@ -311,6 +385,88 @@ fn lexicon() -> &'static Lexicon {
             "没有吗",
         ]),
         carriers: words(&[
+            "走",
+            "指望",
+            "它",
+            "售卖",
+            "出售",
+            "里",
+            "直播间里",
+            "点那种",
+            "接受",
+            "相信任何",
+            "自称",
+            "听",
+            "轻信",
+            "理会",
+            "搭理",
+            "回复",
+            "点开",
+            "打开",
+            "扫",
+            "加入",
+            "进",
+            "关注",
+            "下载",
+            "转发",
+            "联系",
+            "私信",
+            "沾",
+            "玩",
+            "吃",
+            "喝",
+            "抹",
+            "涂",
+            "戴",
+            "穿",
+            "拍",
+            "下单",
+            "付款",
+            "支付",
+            "转",
+            "汇",
+            "打钱",
+            "交易",
+            "购买",
+            "代",
+            "帮",
+            "替",
+            "向",
+            "往",
+            "与",
+            "到",
+            "从",
+            "为",
+            "被",
+            "让",
+            "叫",
+            "整",
+            "干",
+            "售",
+            "推",
+            "推销",
+            "推荐",
+            "吹",
+            "宣称",
+            "声称",
+            "号称",
+            "含有",
+            "放",
+            "一样",
+            "靠",
+            "任何形式的",
+            "所有",
+            "这样",
+            "那样",
+            "这个",
+            "那个",
+            "别的",
+            "其他",
+            "网上",
+            "外面",
+            "陌生",
+            "私下里",
+            "去做",
             "是",
             "会",
             "能",
@@ -411,6 +567,43 @@ fn lexicon() -> &'static Lexicon {
             "考虑", "等", "比",
         ]),
         after: words(&[
+            "不干",
+            "不会做",
+            "不会干",
+            "都没有",
+            "一件都没有",
+            "也不回",
+            "再也不",
+            "冒充",
+            "都是冒充",
+            "不能碰",
+            "别碰",
+            "不要碰",
+            "碰不得",
+            "没碰",
+            "别乱买",
+            "别买",
+            "不要买",
+            "不给寄",
+            "留个心眼",
+            "留心眼",
+            "多半是假",
+            "是谣言",
+            "谣言",
+            "不实",
+            "造谣",
+            "胡说",
+            "瞎说",
+            "乱说",
+            "不是真的",
+            "子虚乌有",
+            "纯属虚构",
+            "没这回事",
+            "是骗人的",
+            "都是骗人的",
+            "是诈骗",
+            "千万别信",
+            "不要信",
             "违法",
             "违规",
             "骗局",
@@ -451,7 +644,21 @@ fn lexicon() -> &'static Lexicon {
             "不是我们",
             "都不是",
         ]),
+        rumour: words(&[
+            "是谣言",
+            "谣言",
+            "不实",
+            "造谣",
+            "纯属造谣",
+            "子虚乌有",
+            "纯属虚构",
+            "没这回事",
+            "不是真的",
+        ]),
         report: words(&[
+            "有人问",
+            "有人私信",
+            "有粉丝问",
             "举报",
             "有人在",
             "有人发",
@@ -615,7 +822,11 @@ pub fn mark(
     let l = lexicon();
     // Distrust after slander is the slander's own voice (他们家都是假货别信), not a
     // denial of it: only a negator before it denies a slander.
-    let denied_after = category != Category::Slander && a.after_starts_any(&l.after, 8);
+    let denied_after = if category == Category::Slander {
+        a.after_starts_any(&l.rumour, 8)
+    } else {
+        a.after_starts_any(&l.after, 8)
+    };
     if negated_before(l, &a.before) || denied_after {
         set.insert(Context::Negated);
     }
@@ -655,16 +866,26 @@ fn around<'a>(
         ce += 1;
     }
     let s = text.as_str();
-    // A separator (space, emoji) before the hit is kept as a mark: a plain negator does
-    // not reach across it (能开专票不 票点多少 asks a question, then names the thing).
+    // A space before the hit is kept as a mark: a plain negator does not reach across
+    // it (能开专票不 票点多少 asks a question, then names the thing).
+    // Only a space counts: quotation marks and other symbols are how a term is cited.
+    let spaced = |i: usize| {
+        chars[i].gap == Gap::Soft
+            && src
+                .get(chars[i - 1].src_end as usize..chars[i].src_start as usize)
+                .is_some_and(|between| between.contains(char::is_whitespace))
+    };
     let mut before = String::new();
     if start >= seg_start {
         for i in cs..start {
-            if i > cs && chars[i].gap == Gap::Soft {
+            if i > cs && spaced(i) {
                 before.push(SEPARATOR);
             }
             let b = chars[i].byte as usize;
             before.extend(s[b..].chars().next());
+        }
+        if start > cs && spaced(start) {
+            before.push(SEPARATOR);
         }
     }
     let after = &s[text.byte_of(end)..text.byte_of(ce)];
@@ -696,17 +917,15 @@ fn around<'a>(
 
 impl Around<'_> {
     /// Whether one of `words` starts within `reach` characters after the hit.
-    fn after_starts_any(&self, words: &[String], reach: usize) -> bool {
-        words.iter().any(|w| {
-            self.after
-                .match_indices(w.as_str())
-                .any(|(i, _)| self.after[..i].chars().count() <= reach)
-        })
+    fn after_starts_any(&self, words: &WordList, reach: usize) -> bool {
+        words
+            .first(self.after)
+            .is_some_and(|m| self.after[..m.start()].chars().count() <= reach)
     }
 }
 
-fn contains_any(s: &str, words: &[String]) -> bool {
-    words.iter().any(|w| s.contains(w.as_str()))
+fn contains_any(s: &str, words: &WordList) -> bool {
+    words.contains(s)
 }
 
 /// Whether a negator in `before` reaches the hit (which starts right after `before`).
@@ -717,32 +936,31 @@ fn negated_before(l: &Lexicon, before: &str) -> bool {
     // Blank out pseudo-triggers first, so that 不是我吹 never negates and stops what
     // stands before it; and neutral words, which a negation reaches through (我不会说
     // 别家是假货).
+    // Both marks are one byte and the words are whole characters, so masking keeps
+    // character boundaries where they were.
     let mut masked: Vec<char> = before.chars().collect();
-    let text: String = masked.iter().collect();
     for (list, mark) in [(&l.pseudo, '\u{0}'), (&l.neutral, '是')] {
-        for p in list {
-            for (i, _) in text.match_indices(p.as_str()) {
-                let from = text[..i].chars().count();
-                for c in &mut masked[from..from + p.chars().count()] {
-                    *c = mark;
-                }
+        for m in list.find_iter(before) {
+            let from = before[..m.start()].chars().count();
+            let len = before[m.start()..m.end()].chars().count();
+            for c in &mut masked[from..from + len] {
+                *c = mark;
             }
         }
     }
-    let n = masked.len();
-    let rest_from = |i: usize| -> String { masked[i..].iter().collect() };
-    for i in 0..n {
-        let tail = rest_from(i);
-        // A strong prohibition reaches up to ten characters, unless a breaker stands
+    let masked: String = masked.into_iter().collect();
+    for (i, _) in masked.char_indices() {
+        let tail = &masked[i..];
+        // A strong prohibition reaches up to fourteen characters, unless a breaker stands
         // between (谨防私信里的加群链接; not 不要犹豫但是…).
-        if let Some(w) = l.strong.iter().find(|w| tail.starts_with(w.as_str())) {
-            let gap: String = tail[w.len()..].to_owned();
-            if gap.chars().count() <= 10 && !contains_any(&gap, &l.breakers) {
+        if let Some(len) = l.strong.prefix(tail) {
+            let gap = &tail[len..];
+            if gap.chars().count() <= 14 && !l.breakers.contains(gap) {
                 return true;
             }
         }
-        if let Some(w) = l.plain.iter().find(|w| tail.starts_with(w.as_str())) {
-            let gap = &tail[w.len()..];
+        if let Some(len) = l.plain.prefix(tail) {
+            let gap = &tail[len..];
             if gap.chars().count() <= 8 && carried(gap, &l.carriers) {
                 return true;
             }
@@ -752,12 +970,12 @@ fn negated_before(l: &Lexicon, before: &str) -> bool {
 }
 
 /// Whether `gap` is made only of carrier words (or is empty).
-fn carried(gap: &str, carriers: &[String]) -> bool {
+fn carried(gap: &str, carriers: &WordList) -> bool {
     let mut rest = gap;
     while !rest.is_empty() {
-        match carriers.iter().find(|c| rest.starts_with(c.as_str())) {
-            Some(c) => rest = &rest[c.len()..],
-            None => return false,
+        match carriers.prefix(rest) {
+            Some(len) if len > 0 => rest = &rest[len..],
+            _ => return false,
         }
     }
     true

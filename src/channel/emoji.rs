@@ -16,6 +16,9 @@ const EMOJI: &str = include_str!("../normalize/data/emoji.tsv");
 pub const MAX_VARIANTS: usize = 32;
 
 struct Table {
+    /// One bit per code point from U+2000 to U+1FFFF: an emoji of the table (the
+    /// normalizer asks for every separator it meets).
+    bits: Box<[u64]>,
     /// Emoji (one code point) to the words it stands for, most useful first.
     words: HashMap<char, Vec<String>>,
     /// Reverse index: a word (one or two characters, or Latin) to its emoji.
@@ -42,13 +45,26 @@ fn table() -> &'static Table {
             }
             words.insert(e, ws);
         }
-        Table { words, by_word }
+        let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
+        for &e in words.keys() {
+            let cp = e as usize;
+            if (0x2000..0x2_0000).contains(&cp) {
+                bits[(cp - 0x2000) / 64] |= 1 << ((cp - 0x2000) % 64);
+            }
+        }
+        Table {
+            bits,
+            words,
+            by_word,
+        }
     })
 }
 
 /// Whether `c` is an emoji of the table (it stays a character in the emoji view).
 pub fn is_table_emoji(c: char) -> bool {
-    (c as u32) >= 0x2000 && table().words.contains_key(&c)
+    let cp = c as usize;
+    (0x2000..0x2_0000).contains(&cp)
+        && table().bits[(cp - 0x2000) / 64] & (1 << ((cp - 0x2000) % 64)) != 0
 }
 
 /// The words `e` stands for.

@@ -99,7 +99,19 @@ fn of_char_all(c: char) -> Vec<char> {
 pub fn view(text: &NormText, out: &mut String) {
     out.clear();
     out.reserve(text.as_str().len());
-    out.extend(text.as_str().chars().map(of_char));
+    let first = &table().first;
+    for c in text.as_str().chars() {
+        let cp = c as u32;
+        let sound = if (FIRST..=LAST).contains(&cp) {
+            match first[(cp - FIRST) as usize] {
+                0 => c,
+                id => syllable_char(id - 1),
+            }
+        } else {
+            c
+        };
+        out.push(sound);
+    }
 }
 
 /// The sound spellings of a normalized literal, or nothing when it has fewer than two

@@ -2,16 +2,46 @@
 //! common a character is (from jieba's dictionary; see `tools/gen_word_list.py`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// A multiplicative hash for the fixed, trusted keys of these tables (character
+/// pairs): they are looked up for every candidate, and SipHash cost more than the rest
+/// of the check.
+#[derive(Default)]
+pub(super) struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+}
+
+/// A map keyed with [`PairHasher`].
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PairHasher>>;
 
 const WORDS2: &str = include_str!("../normalize/data/words2.txt");
 const CHARS: &str = include_str!("../normalize/data/chars.txt");
 
 struct Words {
     /// Two-character words and their frequency in jieba's corpus.
-    pairs: HashMap<u64, u32>,
+    pairs: FastMap<u64, u32>,
     /// Frequency rank of the 8,000 most common characters.
-    rank: HashMap<char, u32>,
+    rank: FastMap<char, u32>,
 }
 
 fn key(a: char, b: char) -> u64 {
@@ -21,7 +51,8 @@ fn key(a: char, b: char) -> u64 {
 fn words() -> &'static Words {
     static WORDS: OnceLock<Words> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let mut pairs = HashMap::with_capacity(120_000);
+        let mut pairs = FastMap::default();
+        pairs.reserve(120_000);
         for line in WORDS2.lines().filter(|l| !l.starts_with('#')) {
             let Some((word, freq)) = line.split_once('\t') else {
                 continue;

@@ -756,6 +756,20 @@ fn plausible_homophone(
     if same == cj - ci {
         return false;
     }
+    let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
+    // A differing character at an edge that makes a word with its outer neighbour
+    // belongs to that word (不接受银行卡 is 接受 + 银行卡, not 收银行卡).
+    let outward = |i: usize, o: usize, left: bool| {
+        ch(i) != lit.chars[i - ci]
+            && if left {
+                glued(i) && words::is_word(ch(o), ch(i))
+            } else {
+                glued(o) && words::is_word(ch(i), ch(o))
+            }
+    };
+    if (ci > 0 && outward(ci, ci - 1, true)) || (cj < chars.len() && outward(cj - 1, cj, false)) {
+        return false;
+    }
     if cj - ci > 2 {
         return true;
     }
@@ -763,7 +777,6 @@ fn plausible_homophone(
     if same == 0 || words::is_word(ch(ci), ch(ci + 1)) {
         return false;
     }
-    let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let word_before = ci > 0 && glued(ci) && words::is_word(ch(ci - 1), ch(ci));
     let word_after = cj < chars.len() && glued(cj) && words::is_word(ch(cj - 1), ch(cj));
     !(word_before || word_after)

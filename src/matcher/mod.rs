@@ -433,13 +433,21 @@ impl Matcher {
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let mut view = std::mem::take(&mut s.sound);
         sound::view(text, &mut view);
-        // Characters inside an exact occurrence of a term, for `plausible_homophone`.
+        // Characters inside an exact occurrence of a term, for `plausible_homophone`:
+        // marked on the first sound match that differs from its term (most events have
+        // none: the common match is the exact term itself, or nothing).
         let mut exact = std::mem::take(&mut s.exact);
         exact.clear();
-        exact.resize(text.chars().len(), false);
-        for h in s.candidates.iter().filter(|h| h.via == Via::Exact) {
-            exact[h.start..h.end].fill(true);
-        }
+        let candidates = &s.candidates;
+        let mark = |exact: &mut Vec<bool>| {
+            if exact.is_empty() {
+                exact.resize(text.chars().len(), false);
+                for h in candidates.iter().filter(|h| h.via == Via::Exact) {
+                    exact[h.start..h.end].fill(true);
+                }
+            }
+        };
+        let mut found = Vec::new();
         let chars = text.chars();
         p.automaton.for_each_match_str(&view, text, |pid, cj| {
             let ci = cj - usize::from(p.chars[pid]);
@@ -450,10 +458,14 @@ impl Matcher {
             for &t in targets {
                 let Target::Sound(l) = t else { continue };
                 let lit = &self.sound_literals[l as usize];
+                if !differs(lit, text, ci, cj) {
+                    continue;
+                }
+                mark(&mut exact);
                 if let Some((start, end)) = lit.shape.fits(text, ci, cj)
                     && plausible_homophone(lit, text, ci, cj, &exact)
                 {
-                    s.candidates.push(RawHit {
+                    found.push(RawHit {
                         entry: lit.entry,
                         start,
                         end,
@@ -462,6 +474,7 @@ impl Matcher {
                 }
             }
         });
+        s.candidates.extend(found);
         s.sound = view;
         s.exact = exact;
     }
@@ -732,6 +745,19 @@ impl<'a> RuleView<'a> {
 /// - a two-syllable term, which sound alone matches far too often across word
 ///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
 ///   real word straddling either edge (偏大, 上身效果, 裙子), nor is one itself (大码).
+/// Whether characters `ci..cj` of `text` differ from the literal somewhere, with at least
+/// one kept when the literal has two characters (cheap checks first: most sound matches
+/// are the exact term itself).
+fn differs(lit: &SoundLiteral, text: &NormText, ci: usize, cj: usize) -> bool {
+    let s = text.as_str();
+    let chars = text.chars();
+    let same = (ci..cj)
+        .zip(lit.chars.iter())
+        .filter(|&(i, &l)| s[chars[i].byte as usize..].starts_with(l))
+        .count();
+    same < cj - ci && (cj - ci > 2 || same > 0)
+}
+
 fn plausible_homophone(
     lit: &SoundLiteral,
     text: &NormText,

@@ -43,6 +43,34 @@ fn raw_terms(lexicon: &Lexicon) -> Vec<String> {
         .collect()
 }
 
+/// Scan every text with `m`, as a viewer's message, in one criterion function.
+fn bench_matcher(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    m: &Matcher,
+    texts: &[NormText],
+) {
+    let mut scratch = matcher::Scratch::default();
+    let mut out = Vec::new();
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for t in texts {
+                out.clear();
+                m.scan(
+                    black_box(t),
+                    0,
+                    liveguard::event::Role::Viewer,
+                    &mut scratch,
+                    &mut out,
+                );
+                n += out.len();
+            }
+            n
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let msgs = messages();
     let bytes: usize = msgs.iter().map(|m| m.len()).sum();
@@ -100,25 +128,7 @@ fn bench(c: &mut Criterion) {
             },
         )
         .unwrap();
-        let mut scratch = matcher::Scratch::default();
-        let mut out = Vec::new();
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut n = 0;
-                for t in &normalized {
-                    out.clear();
-                    m.scan(
-                        black_box(t),
-                        0,
-                        liveguard::event::Role::Viewer,
-                        &mut scratch,
-                        &mut out,
-                    );
-                    n += out.len();
-                }
-                n
-            })
-        });
+        bench_matcher(&mut g, name, &m, &normalized);
     }
 
     // The cost of each weak match channel: the same matcher with every weak channel off,
@@ -141,25 +151,7 @@ fn bench(c: &mut Criterion) {
             }
         }
         let m = Matcher::build(&lex).unwrap();
-        let mut scratch = matcher::Scratch::default();
-        let mut out = Vec::new();
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut n = 0;
-                for t in &normalized {
-                    out.clear();
-                    m.scan(
-                        black_box(t),
-                        0,
-                        liveguard::event::Role::Viewer,
-                        &mut scratch,
-                        &mut out,
-                    );
-                    n += out.len();
-                }
-                n
-            })
-        });
+        bench_matcher(&mut g, name, &m, &normalized);
     }
 
     // The whole pipeline per event: normalize + window + match + policy. Every message

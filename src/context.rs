@@ -877,12 +877,11 @@ fn around<'a>(
     };
     let mut before = String::new();
     if start >= seg_start {
-        for i in cs..start {
+        for (i, c) in chars.iter().enumerate().take(start).skip(cs) {
             if i > cs && spaced(i) {
                 before.push(SEPARATOR);
             }
-            let b = chars[i].byte as usize;
-            before.extend(s[b..].chars().next());
+            before.extend(s[c.byte as usize..].chars().next());
         }
         if start > cs && spaced(start) {
             before.push(SEPARATOR);

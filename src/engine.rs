@@ -85,15 +85,6 @@ pub struct Hit {
     pub context: ContextSet,
 }
 
-impl Hit {
-    /// Whether the hit can count towards the `critical` rungs of the ladder (suspending
-    /// a stream, reporting the room): the term as written, asserted. A guess (a weak
-    /// channel) or a mere mention never suspends a stream on its own.
-    pub fn is_unambiguous(&self) -> bool {
-        !self.via.is_weak() && self.context.is_empty()
-    }
-}
-
 /// The engine's answer to one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {

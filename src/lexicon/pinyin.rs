@@ -87,31 +87,14 @@ pub fn initials(term: &str) -> Vec<String> {
     if chars.len() < 2 {
         return Vec::new();
     }
-    let mut out = vec![String::new()];
+    let mut out = String::new();
     for &c in &chars {
-        let Some(rs) = readings(c) else {
-            return Vec::new();
-        };
-        let firsts: Vec<char> = rs
-            .first()
-            .and_then(|r| r.chars().next())
-            .into_iter()
-            .collect();
-        out = out
-            .iter()
-            .flat_map(|prefix| {
-                firsts.iter().map(move |f| {
-                    let mut p = prefix.clone();
-                    p.push(*f);
-                    p
-                })
-            })
-            .take(MAX_SPELLINGS)
-            .collect();
+        match readings(c).and_then(|rs| rs.first().and_then(|r| r.chars().next())) {
+            Some(f) => out.push(f),
+            None => return Vec::new(),
+        }
     }
-    out.sort();
-    out.dedup();
-    out
+    vec![out]
 }
 
 #[cfg(test)]

@@ -735,16 +735,6 @@ impl<'a> RuleView<'a> {
     }
 }
 
-/// Whether characters `ci..cj` of `text`, which sound like `lit`, read as `lit`
-/// disguised:
-///
-/// - at least one character differs (else it is the exact channel's hit), and no
-///   differing character is one of the 150 most common (的, 是, 好: they sound like
-///   half the language) or part of an exact occurrence of another listed term
-///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not 微信号);
-/// - a two-syllable term, which sound alone matches far too often across word
-///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
-///   real word straddling either edge (偏大, 上身效果, 裙子), nor is one itself (大码).
 /// Whether characters `ci..cj` of `text` differ from the literal somewhere, with at least
 /// one kept when the literal has two characters (cheap checks first: most sound matches
 /// are the exact term itself).
@@ -758,6 +748,16 @@ fn differs(lit: &SoundLiteral, text: &NormText, ci: usize, cj: usize) -> bool {
     same < cj - ci && (cj - ci > 2 || same > 0)
 }
 
+/// Whether characters `ci..cj` of `text`, which sound like `lit`, read as `lit`
+/// disguised:
+///
+/// - at least one character differs (else it is the exact channel's hit), and no
+///   differing character is one of the 150 most common (的, 是, 好: they sound like
+///   half the language) or part of an exact occurrence of another listed term
+///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not 微信号);
+/// - a two-syllable term, which sound alone matches far too often across word
+///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
+///   real word straddling either edge (偏大, 上身效果, 裙子), nor is one itself (大码).
 fn plausible_homophone(
     lit: &SoundLiteral,
     text: &NormText,

@@ -3,7 +3,8 @@
 //! disguises of the real-chat issue (homophones, look-alikes, emoji, initials,
 //! codewords, script tricks, split terms, clause punctuation) and the benign lines that
 //! trip naive filters (negation, questions, everyday senses, complaints, ordinary
-//! chat). `chat-dev.jsonl` is the half the lexicon and the channels were tuned on;
+//! chat). `chat-dev.jsonl` is the half the lexicon and the channels were tuned on,
+//! `chat-dev2.jsonl` a second round written later by other writers;
 //! `chat-test.jsonl` was scored only when the work was done: its floors keep what was
 //! reached, below the issue's targets. docs/QUALITY.md reports both per class, with
 //! the misses left.
@@ -171,6 +172,26 @@ fn chat_dev_half_meets_its_floors() {
         ],
         0.02,
         0,
+    );
+}
+
+/// The second dev round (`chat-dev2.jsonl`, written after the first test score by
+/// other writers, tuned on for mentions and everyday senses only).
+#[test]
+fn chat_second_dev_round_meets_its_floors() {
+    let s = score(include_str!("fixtures/chat-dev2.jsonl"));
+    assert_floors(
+        &s,
+        &[
+            ("c1-homophone", 0.67),
+            ("c2-lookalike", 0.65),
+            ("c3-emoji", 0.60),
+            ("c4-initials", 0.43),
+            ("c5-codeword", 0.32),
+            ("c8-clause", 0.65),
+        ],
+        0.02,
+        1,
     );
 }
 

@@ -55,6 +55,21 @@ pub fn packed_len(packed: &[u8], n: usize) -> usize {
     at.min(packed.len())
 }
 
+/// The character of one packed UTF-8 sequence (see [`NormText::pack`]). The window
+/// wrote it from a `str`, so decoding needs no validation beyond what `char` itself
+/// checks; `from_utf8` per character was a tenth of a replayed window's cost.
+fn decode_utf8(bytes: &[u8]) -> Option<char> {
+    let tail = |b: u8| u32::from(b & 0x3F);
+    let cp = match *bytes {
+        [a] if a < 0x80 => u32::from(a),
+        [a, b] => (u32::from(a & 0x1F) << 6) | tail(b),
+        [a, b, c] => (u32::from(a & 0x0F) << 12) | (tail(b) << 6) | tail(c),
+        [a, b, c, d] => (u32::from(a & 0x07) << 18) | (tail(b) << 12) | (tail(c) << 6) | tail(d),
+        _ => return None,
+    };
+    char::from_u32(cp)
+}
+
 /// Length of the UTF-8 sequence a lead byte starts.
 fn utf8_len(lead: u8) -> usize {
     match lead {
@@ -277,13 +292,13 @@ impl NormText {
                 break;
             };
             rest = after;
-            let Ok(c) = std::str::from_utf8(utf8) else {
+            let Some(c) = decode_utf8(utf8) else {
                 continue;
             };
             let numeral = flags & 0b100 != 0;
             self.numeral_runs |= numeral && *run > 1;
             let byte = self.text.len() as u32;
-            self.text.push_str(c);
+            self.text.push(c);
             self.chars.push(NormChar {
                 byte,
                 src_start: 0,

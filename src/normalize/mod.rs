@@ -728,13 +728,17 @@ const PLUS_CONTACT_WORDS: &[[char; 2]] = &[
     ['联', '系'],
 ];
 
+/// How far past a `+` [`plus_reads_as_add`] looks, in characters: a run of thousands
+/// of plus signs must not cost a scan to its end for each of them.
+const PLUS_LOOKAHEAD: usize = 16;
+
 /// Whether a `+` followed by `after` reads as 加 (a `+` that starts the text always
-/// does): the next visible character, past separators and other plus signs, is a
-/// Latin letter, a digit (not a Chinese numeral: `苹果+一斤` is a list) or starts a
-/// contact word. Looks at most two characters ahead and never at what another `+`
-/// means, so deciding costs no recursion.
+/// does): the next visible character, past separators and other plus signs (within
+/// [`PLUS_LOOKAHEAD`] characters), is a Latin letter, a digit (not a Chinese numeral:
+/// `苹果+一斤` is a list) or starts a contact word. Never asks what another `+` means,
+/// so deciding costs no recursion.
 fn plus_reads_as_add(after: &str) -> bool {
-    for (i, c) in after.char_indices() {
+    for (i, c) in after.char_indices().take(PLUS_LOOKAHEAD) {
         match fold(c) {
             Fold::Drop | Fold::Soft => {}
             Fold::Special(p) if is_plus(p) => {}
@@ -745,6 +749,7 @@ fn plus_reads_as_add(after: &str) -> bool {
             Fold::Char(f) => {
                 let second = after[i + c.len_utf8()..]
                     .chars()
+                    .take(PLUS_LOOKAHEAD)
                     .find_map(|n| match fold(n) {
                         Fold::Drop | Fold::Soft => None,
                         Fold::Char(g) => Some(Some(g)),

@@ -18,6 +18,10 @@
 //! - [`lexicon`]: the TOML lexicons and policy, parsed and validated.
 //! - [`matcher`]: Aho-Corasick over normalized text with shape checks, allow-lists,
 //!   context groups, pinyin spellings and regex rules.
+//! - [`channel`]: the weaker ways to match a term (initials, look-alikes and split
+//!   characters, emoji, homophones) and the tables behind them; every hit says `via`.
+//! - [`context`]: whether a hit is asserted or only mentioned (negated, questioned,
+//!   quoted, reported).
 //! - [`window`]: per-user and per-room tails of recent events, for terms split across
 //!   messages or ASR segments.
 //! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.

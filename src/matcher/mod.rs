@@ -13,7 +13,7 @@
 //!
 //! 1. the *shape* of the occurrence: doubled characters of the term present as runs in
 //!    the text, no Latin letter or digit glued to a Latin or digit edge of the term,
-//!    and no clause gap inside the term unless it is noise (see [`gaps_allow_term`]);
+//!    and no clause gap inside the term unless it is noise (see `gaps_allow_term`);
 //! 2. the speaker's role; `requires` and `unless` context groups;
 //! 3. the allow-list: a hit inside an occurrence of one of its entry's allow phrases
 //!    is dropped;

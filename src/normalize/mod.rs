@@ -333,7 +333,7 @@ impl NormText {
     /// Normalize `src` and append it as a new segment; returns the segment index.
     ///
     /// Text inside a right-to-left override is normalized in the order it is shown
-    /// (see [`Displayed`]), each character keeping its own source range: within such a
+    /// (see `Displayed`), each character keeping its own source range: within such a
     /// run, source offsets go backwards.
     pub fn push_segment(&mut self, src: &str) -> usize {
         self.push_segment_keeping(src, |_| false)

@@ -94,6 +94,73 @@ fn of_char_all(c: char) -> Vec<char> {
     out
 }
 
+/// Syllable pairs that begin some sound pattern: a text none of whose neighbouring
+/// characters form one cannot match, and skips the sound automaton.
+#[derive(Clone)]
+pub struct Openings(Box<[u64]>);
+
+impl std::fmt::Debug for Openings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pairs: u32 = self.0.iter().map(|w| w.count_ones()).sum();
+        write!(f, "Openings({pairs} pairs)")
+    }
+}
+
+/// Ids in [`Openings`]: a syllable's id, or this for any other character.
+const OTHER: usize = 1023;
+
+fn opening_id(c: char) -> usize {
+    let cp = c as u32;
+    if (BASE..BASE + OTHER as u32).contains(&cp) {
+        (cp - BASE) as usize
+    } else {
+        OTHER
+    }
+}
+
+impl Openings {
+    /// No pattern yet.
+    pub fn new() -> Openings {
+        Openings(vec![0u64; (OTHER + 1) * (OTHER + 1) / 64].into_boxed_slice())
+    }
+
+    fn bit(a: char, b: char) -> usize {
+        opening_id(a) * (OTHER + 1) + opening_id(b)
+    }
+
+    /// Note the first two characters of sound pattern `p`.
+    pub fn add(&mut self, p: &str) {
+        let mut cs = p.chars();
+        if let (Some(a), Some(b)) = (cs.next(), cs.next()) {
+            let i = Openings::bit(a, b);
+            self.0[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    /// Whether some pair of neighbouring characters of the sound view `v` opens a
+    /// pattern.
+    pub fn any_in(&self, v: &str) -> bool {
+        let mut cs = v.chars();
+        let Some(mut prev) = cs.next() else {
+            return false;
+        };
+        for c in cs {
+            let i = Openings::bit(prev, c);
+            if self.0[i / 64] & (1 << (i % 64)) != 0 {
+                return true;
+            }
+            prev = c;
+        }
+        false
+    }
+}
+
+impl Default for Openings {
+    fn default() -> Openings {
+        Openings::new()
+    }
+}
+
 /// Write the sound view of `text` into `out` (cleared first): one character per
 /// normalized character.
 pub fn view(text: &NormText, out: &mut String) {
@@ -158,6 +225,20 @@ mod tests {
         let mut v = String::new();
         view(&NormText::normalized("耍单"), &mut v);
         assert!(spellings("刷单").contains(&v));
+    }
+
+    #[test]
+    fn syllables_fit_the_openings_table() {
+        assert!(table().ids.len() < OTHER);
+        let mut o = Openings::new();
+        for p in spellings("刷单") {
+            o.add(&p);
+        }
+        let mut v = String::new();
+        view(&NormText::normalized("招人耍单"), &mut v);
+        assert!(o.any_in(&v));
+        view(&NormText::normalized("今天天气好"), &mut v);
+        assert!(!o.any_in(&v));
     }
 
     #[test]

@@ -215,6 +215,7 @@ impl Matcher {
         let mut spelled = Collector::default();
         let mut sounds = Collector::default();
         let mut sound_literals = Vec::new();
+        let mut sound_openings = sound::Openings::new();
         let mut emojis = Collector {
             keep_emoji: true,
             ..Collector::default()
@@ -274,6 +275,7 @@ impl Matcher {
                                 let nt = NormText::normalized(&s);
                                 let shape = shape_of_nonempty(&nt);
                                 for p in sound::spellings(nt.as_str()) {
+                                    sound_openings.add(&p);
                                     let li = sound_literals.len() as u32;
                                     let len = p.chars().count();
                                     sounds.add_normalized(
@@ -419,6 +421,7 @@ impl Matcher {
             pinyin,
             sound,
             sound_literals,
+            sound_openings,
             emoji,
             longest_term,
         })

@@ -245,6 +245,8 @@ pub struct Matcher {
     /// Syllables of the terms, matched over a text's sound view (homophone channel).
     sound: Option<Partition>,
     sound_literals: Vec<SoundLiteral>,
+    /// Syllable pairs that open a sound pattern: gates the sound automaton.
+    sound_openings: sound::Openings,
     /// Emoji spellings of the terms, matched over an emoji view (emoji channel).
     emoji: Option<Partition>,
     /// Longest term in normalized characters: a window needs this many minus one
@@ -433,6 +435,11 @@ impl Matcher {
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let mut view = std::mem::take(&mut s.sound);
         sound::view(text, &mut view);
+        // Most chat has no two neighbouring syllables that begin a sound pattern.
+        if !self.sound_openings.any_in(&view) {
+            s.sound = view;
+            return;
+        }
         // Characters inside an exact occurrence of a term, for `plausible_homophone`:
         // marked on the first sound match that differs from its term (most events have
         // none: the common match is the exact term itself, or nothing).

@@ -472,11 +472,9 @@ pub enum Matching {
     Terms {
         /// The canonical term, reported in hits.
         term: String,
-        /// Other spellings: homophones, abbreviations.
+        /// Other spellings: homophones, abbreviations. Which generated spellings are
+        /// added (pinyin, initials, …) is [`Entry::channels`].
         variants: Vec<String>,
-        /// Whether to add pinyin spellings automatically (kept for the `pinyin` key;
-        /// the same as [`Entry::channels`] containing [`Via::Pinyin`]).
-        pinyin: bool,
     },
     /// A regular expression over the normalized text.
     Pattern {
@@ -625,9 +623,6 @@ impl Lexicon {
         let lexicon_channels = policy.channels.set();
         for e in &mut entries {
             e.channels = e.channels.intersect(lexicon_channels);
-            if let Matching::Terms { pinyin, .. } = &mut e.matching {
-                *pinyin = e.channels.contains(Via::Pinyin);
-            }
         }
         validate(&entries, &groups, &mut problems);
         validate_escalation(&policy.escalate, &mut problems);
@@ -703,7 +698,6 @@ fn entry_from_def(
         (Some(term), _) => Matching::Terms {
             term,
             variants: e.variants,
-            pinyin: e.pinyin.unwrap_or(true),
         },
         (None, Some(pattern)) => Matching::Pattern {
             label: e.variants.first().cloned().unwrap_or_else(|| e.id.clone()),
@@ -714,7 +708,6 @@ fn entry_from_def(
         (None, None) => Matching::Terms {
             term: String::new(),
             variants: e.variants,
-            pinyin: false,
         },
     };
     let mut allow: Vec<Allow> = e.allow.into_iter().map(Allow::from).collect();

@@ -229,11 +229,7 @@ impl Matcher {
         for (i, e) in lexicon.entries.iter().enumerate() {
             let ei = i as u32;
             let label = match &e.matching {
-                Matching::Terms {
-                    term,
-                    variants,
-                    pinyin: with_pinyin,
-                } => {
+                Matching::Terms { term, variants } => {
                     let on = |via: Via| e.channels.contains(via);
                     for literal in std::iter::once(term).chain(variants) {
                         let expanded = template::expand(literal, words);
@@ -241,7 +237,7 @@ impl Matcher {
                         // spelling every product in pinyin would add tens of thousands
                         // of patterns, so only template-free strings are spelled.
                         let plain = expanded.len() == 1 && !literal.contains('{');
-                        let spell = *with_pinyin && plain;
+                        let spell = on(Via::Pinyin) && plain;
                         for s in expanded {
                             let exact = Target::Term(ei, Via::Exact);
                             longest_term = longest_term.max(main.add(&s, exact));

@@ -830,7 +830,7 @@ pub fn mark(
     if negated_before(l, &a.before) || denied_after {
         set.insert(Context::Negated);
     }
-    if contains_any(&a.before, &l.report) || a.after_starts_any(&l.report, 10) {
+    if l.report.contains(&a.before) || a.after_starts_any(&l.report, 10) {
         set.insert(Context::Reported);
     }
     if quoted(l, &a) {
@@ -877,11 +877,11 @@ fn around<'a>(
     };
     let mut before = String::new();
     if start >= seg_start {
-        for (i, c) in chars.iter().enumerate().take(start).skip(cs) {
+        for i in cs..start {
             if i > cs && spaced(i) {
                 before.push(SEPARATOR);
             }
-            before.extend(s[c.byte as usize..].chars().next());
+            before.push(text.char_at(i));
         }
         if start > cs && spaced(start) {
             before.push(SEPARATOR);
@@ -921,10 +921,6 @@ impl Around<'_> {
             .first(self.after)
             .is_some_and(|m| self.after[..m.start()].chars().count() <= reach)
     }
-}
-
-fn contains_any(s: &str, words: &WordList) -> bool {
-    words.contains(s)
 }
 
 /// Whether a negator in `before` reaches the hit (which starts right after `before`).
@@ -981,7 +977,7 @@ fn carried(gap: &str, carriers: &WordList) -> bool {
 }
 
 fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
-    let meta = contains_any(&a.before, &l.meta_before) || a.after_starts_any(&l.meta_after, 3);
+    let meta = l.meta_before.contains(&a.before) || a.after_starts_any(&l.meta_after, 3);
     if meta {
         return true;
     }
@@ -992,7 +988,7 @@ fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
     };
     let opens = ['“', '「', '『', '"', '‘', '\''];
     let closes = ['”', '」', '』', '"', '’', '\''];
-    pre.contains(opens) && post.contains(closes) && contains_any(a.after, &l.meta_after)
+    pre.contains(opens) && post.contains(closes) && l.meta_after.contains(a.after)
 }
 
 fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
@@ -1004,19 +1000,19 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
         || after_hit.contains(['？', '?', '吗', '嗎'])
         || src.trim_end().ends_with(['？', '?'])
         || after_hit.contains('谁');
-    let asks = contains_any(&a.before, &l.ask) || contains_any(a.after, &l.ask);
+    let asks = l.ask.contains(&a.before) || l.ask.contains(a.after);
     if !(ends_question || asks) {
         return false;
     }
     // Asking *for* the thing is a request, not a question about it.
-    let request = contains_any(&a.before, &l.request_before)
+    let request = l.request_before.contains(&a.before)
         || a.before
             .ends_with(['有', '卖', '要', '买', '收', '求', '找'])
         || a.before.starts_with(['卖', '买', '收', '求'])
         || a.before == "有人"
         || a.before.starts_with("有人来")
         || (a.before.starts_with('有') && !a.before.starts_with("有人"))
-        || contains_any(a.after, &l.request_after);
+        || l.request_after.contains(a.after);
     !request || asks
 }
 

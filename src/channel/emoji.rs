@@ -19,44 +19,33 @@ struct Table {
     /// One bit per code point from U+2000 to U+1FFFF: an emoji of the table (the
     /// normalizer asks for every separator it meets).
     bits: Box<[u64]>,
-    /// Emoji (one code point) to the words it stands for, most useful first.
-    words: HashMap<char, Vec<String>>,
-    /// Reverse index: a word (one or two characters, or Latin) to its emoji.
+    /// A word (one or two characters, or Latin) to the emoji that stand for it.
     by_word: HashMap<String, Vec<char>>,
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut words = HashMap::new();
+        let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
         let mut by_word: HashMap<String, Vec<char>> = HashMap::new();
         for (e, rest) in EMOJI.lines().filter_map(table_line) {
-            let ws: Vec<String> = rest
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                // Lower-cased, not normalized: normalizing collapses `QQ` to `q`.
-                .map(str::to_lowercase)
-                .collect();
-            for w in &ws {
-                let list = by_word.entry(w.clone()).or_default();
-                if !list.contains(&e) {
-                    list.push(e);
-                }
-            }
-            words.insert(e, ws);
-        }
-        let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
-        for &e in words.keys() {
             let cp = e as usize;
             if (0x2000..0x2_0000).contains(&cp) {
                 bits[(cp - 0x2000) / 64] |= 1 << ((cp - 0x2000) % 64);
             }
+            // Lower-cased, not normalized: normalizing collapses `QQ` to `q`.
+            for w in rest
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+            {
+                let list = by_word.entry(w).or_default();
+                if !list.contains(&e) {
+                    list.push(e);
+                }
+            }
         }
-        Table {
-            bits,
-            words,
-            by_word,
-        }
+        Table { bits, by_word }
     })
 }
 
@@ -65,11 +54,6 @@ pub fn is_table_emoji(c: char) -> bool {
     let cp = c as usize;
     (0x2000..0x2_0000).contains(&cp)
         && table().bits[(cp - 0x2000) / 64] & (1 << ((cp - 0x2000) % 64)) != 0
-}
-
-/// The words `e` stands for.
-pub fn words(e: char) -> &'static [String] {
-    table().words.get(&e).map_or(&[], Vec::as_slice)
 }
 
 /// Emoji spellings of `literal` (a normalized term): one character, or a run of two or

@@ -746,11 +746,9 @@ impl<'a> RuleView<'a> {
 /// one kept when the literal has two characters (cheap checks first: most sound matches
 /// are the exact term itself).
 fn differs(lit: &SoundLiteral, text: &NormText, ci: usize, cj: usize) -> bool {
-    let s = text.as_str();
-    let chars = text.chars();
     let same = (ci..cj)
         .zip(lit.chars.iter())
-        .filter(|&(i, &l)| s[chars[i].byte as usize..].starts_with(l))
+        .filter(|&(i, &l)| text.char_at(i) == l)
         .count();
     same < cj - ci && (cj - ci > 2 || same > 0)
 }
@@ -772,9 +770,8 @@ fn plausible_homophone(
     cj: usize,
     exact: &[bool],
 ) -> bool {
-    let s = text.as_str();
     let chars = text.chars();
-    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+    let ch = |i: usize| text.char_at(i);
     let mut same = 0;
     for (i, &l) in (ci..cj).zip(lit.chars.iter()) {
         let c = ch(i);
@@ -825,11 +822,10 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     if cj - ci != 2 {
         return false;
     }
-    let s = text.as_str();
     let chars = text.chars();
     // Words are looked up as written: a numeral folded to a digit is a numeral again.
     let ch = |i: usize| {
-        let c = s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+        let c = text.char_at(i);
         match c.to_digit(10) {
             Some(d) if chars[i].numeral => {
                 ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'][d as usize]
@@ -885,9 +881,8 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
         '招', '接', '代', '出', '上', '去',
     ];
     const AFTER: &[char] = &['号', '群', '有', '卖', '吗'];
-    let s = text.as_str();
     let chars = text.chars();
-    let ch = |i: usize| s[chars[i].byte as usize..].chars().next().unwrap_or(' ');
+    let ch = |i: usize| text.char_at(i);
     (ci > 0 && chars[ci].gap <= Gap::Soft && BEFORE.contains(&ch(ci - 1)))
         || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
 }

@@ -250,6 +250,14 @@ impl NormText {
         self.first_byte(i).is_some_and(|b| b.is_ascii_digit())
     }
 
+    /// Normalized character `i` (`i` < the number of characters).
+    pub fn char_at(&self, i: usize) -> char {
+        self.text[self.chars[i].byte as usize..]
+            .chars()
+            .next()
+            .unwrap_or(' ')
+    }
+
     fn first_byte(&self, i: usize) -> Option<u8> {
         self.chars
             .get(i)

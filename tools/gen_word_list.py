@@ -27,7 +27,7 @@ OUT = pathlib.Path(__file__).resolve().parent.parent / "src" / "normalize" / "da
 
 
 # liveguard supplement: everyday live-shopping words jieba's dictionary (2013) lacks,
-# given a middling frequency (100), so that sound-alikes of terms built from them are not
+# given a middling frequency (at least 100, also where jieba has them as rare), so that sound-alikes of terms built from them are not
 # read as disguises (穿多大码 is not 大麻).
 SUPPLEMENT = """
 大码 小码 中码 均码 码数 多大 多高 多重 多宽 多长 多厚 偏大 偏小 偏瘦 偏胖 显瘦 显白 显黑
@@ -58,7 +58,7 @@ def main():
         if len(parts) >= 2:
             freq[parts[0]] = int(parts[1])
     for w in SUPPLEMENT.split():
-        freq.setdefault(w, 100)
+        freq[w] = max(freq.get(w, 0), 100)
     two = sorted((w for w in freq if len(w) == 2 and han(w)), key=lambda w: (-freq[w], w))
     chars = collections.Counter()
     for w, f in freq.items():

@@ -41,13 +41,18 @@ pub enum Via {
     Emoji,
     /// Characters that sound the same.
     Homophone,
+    /// The term as written, split by clause punctuation in the middle of a sentence
+    /// (`姐直接转。账给我吧`): no dictionary word glues either side of the split to the
+    /// text around it, so it reads as an evasion rather than two clauses that meet.
+    Clause,
 }
 
 impl Via {
     /// Every channel, strongest first.
-    pub const ALL: [Via; 6] = [
+    pub const ALL: [Via; 7] = [
         Via::Exact,
         Via::Pinyin,
+        Via::Clause,
         Via::Initials,
         Via::Lookalike,
         Via::Emoji,
@@ -63,11 +68,13 @@ impl Via {
             Via::Lookalike => "lookalike",
             Via::Emoji => "emoji",
             Via::Homophone => "homophone",
+            Via::Clause => "clause",
         }
     }
 
     /// Whether a hit through this channel is a guess about what the writer meant (a
-    /// look-alike, an emoji, a sound, initials), rather than the term itself. A weak hit
+    /// look-alike, an emoji, a sound, initials, a split across clauses), rather than the
+    /// term itself. A weak hit
     /// is never disposed of as `critical` on its own.
     pub fn is_weak(self) -> bool {
         !matches!(self, Via::Exact | Via::Pinyin)
@@ -81,7 +88,7 @@ pub struct ChannelSet(u8);
 impl ChannelSet {
     /// Every channel.
     pub fn all() -> ChannelSet {
-        ChannelSet(0b11_1111)
+        ChannelSet(0b111_1111)
     }
 
     fn bit(via: Via) -> u8 {

@@ -259,6 +259,8 @@ struct EntryDef {
     emoji: Option<bool>,
     #[serde(default)]
     homophone: Option<bool>,
+    #[serde(default)]
+    clause: Option<bool>,
     note: String,
     #[serde(default)]
     basis: Option<String>,
@@ -311,6 +313,7 @@ struct ChannelSwitches {
     lookalike: bool,
     emoji: bool,
     homophone: bool,
+    clause: bool,
 }
 
 impl Default for ChannelSwitches {
@@ -321,6 +324,7 @@ impl Default for ChannelSwitches {
             lookalike: true,
             emoji: true,
             homophone: true,
+            clause: true,
         }
     }
 }
@@ -333,6 +337,7 @@ impl ChannelSwitches {
             .with(Via::Lookalike, self.lookalike)
             .with(Via::Emoji, self.emoji)
             .with(Via::Homophone, self.homophone)
+            .with(Via::Clause, self.clause)
     }
 }
 
@@ -693,7 +698,8 @@ fn entry_from_def(
         .with(Via::Initials, on(e.initials))
         .with(Via::Lookalike, on(e.lookalike))
         .with(Via::Emoji, on(e.emoji))
-        .with(Via::Homophone, on(e.homophone));
+        .with(Via::Homophone, on(e.homophone))
+        .with(Via::Clause, on(e.clause));
     let matching = match (e.term, e.pattern) {
         (Some(term), _) => Matching::Terms {
             term,

@@ -458,7 +458,8 @@ impl Matcher {
         let chars = text.chars();
         p.automaton.for_each_match_str(&view, text, |pid, cj| {
             let ci = cj - usize::from(p.chars[pid]);
-            if chars[cj - 1].seg as usize != current || !gaps_allow_term(text, ci, cj) {
+            if chars[cj - 1].seg as usize != current || gaps_allow_term(text, ci, cj) != Gaps::Term
+            {
                 return;
             }
             let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
@@ -498,18 +499,28 @@ impl Matcher {
             for &t in targets {
                 match t {
                     Target::Term(e, via) => {
-                        if ends_here
-                            && gaps_allow_term(text, ci, cj)
-                            && (via != Via::Initials || initials_in_context(text, ci, cj))
-                            && !straddled(text, ci, cj)
+                        if !ends_here
+                            || (via == Via::Initials && !initials_in_context(text, ci, cj))
+                            || straddled(text, ci, cj)
                         {
-                            s.candidates.push(RawHit {
-                                entry: e,
-                                start: ci,
-                                end: cj,
-                                via,
-                            });
+                            continue;
                         }
+                        let via = match gaps_allow_term(text, ci, cj) {
+                            Gaps::Term => via,
+                            Gaps::MidSentence
+                                if via == Via::Exact
+                                    && self.entries[e as usize].channels.contains(Via::Clause) =>
+                            {
+                                Via::Clause
+                            }
+                            _ => continue,
+                        };
+                        s.candidates.push(RawHit {
+                            entry: e,
+                            start: ci,
+                            end: cj,
+                            via,
+                        });
                     }
                     Target::Sound(_) => {}
                     Target::Allow(a) => s.allows.push((a, ci, cj)),
@@ -887,6 +898,18 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
         || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
 }
 
+/// How clause punctuation inside an occurrence of a term reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gaps {
+    /// No clause punctuation inside, or only noise: the term as written.
+    Term,
+    /// Split in the middle of a sentence with nothing glued to either side of the
+    /// occurrence: an evasion, most likely ([`Via::Clause`]).
+    MidSentence,
+    /// Two real clauses that happen to meet.
+    Clauses,
+}
+
 /// Clause punctuation inside a term is a real word gap (`自私，我们`), unless it is
 /// noise: the term is spelled out with a separator between every pair of characters
 /// (`加，微，信`), or each hard gap inside it has, on one side, a clause fragment that
@@ -895,24 +918,48 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
 /// inside, `群 群里`, counts as a gap), so `小，烟有吗`, `招刷。单 宝妈`, `老板 包，场`
 /// and `能帮代，购 比这便宜` are evasions, while `你太自私，我们不理你` (fragments
 /// `你太自私` and `我们不理你`) stays two clauses: a real clause is rarely one
-/// character long, and a term split in the middle of two longer clauses
-/// (`姐直接转。账给我吧`) cannot be told from two real clauses that happen to meet
-/// (`喷枪，支持主播`) without a dictionary. Measured in `docs/LEXICON.md`.
-fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> bool {
+/// character long.
+///
+/// A term split in the middle of two longer clauses (`姐直接转。账给我吧`) is read with
+/// a dictionary: two clauses that meet by chance almost always glue a word across an
+/// outer edge of the occurrence (`喷枪，支持主播` has 喷枪 and 支持 around 枪支; `你太
+/// 自私，我们` has 自私), while an evader's term stands alone in its sentence. Such a
+/// hit is a weaker reading, [`Gaps::MidSentence`]. Measured in `docs/LEXICON.md`.
+fn gaps_allow_term(text: &NormText, ci: usize, cj: usize) -> Gaps {
     let chars = text.chars();
     let inner = &chars[ci + 1..cj];
     if !inner.iter().any(|c| c.gap == Gap::Hard) {
-        return true;
+        return Gaps::Term;
     }
     if cj - ci >= 3 && inner.iter().all(|c| c.gap != Gap::None) {
-        return true;
+        return Gaps::Term;
     }
     // Whether a fragment starts at character `i`, or ends after it.
     let starts = |i: usize| i == 0 || chars[i].gap != Gap::None || chars[i].split_run;
     let ends = |i: usize| chars.get(i + 1).is_none_or(|n| n.gap != Gap::None) || chars[i].split_run;
-    (ci + 1..cj)
+    if (ci + 1..cj)
         .filter(|&k| chars[k].gap == Gap::Hard)
         .all(|k| (ci..k).any(starts) || (k..cj).any(ends))
+    {
+        return Gaps::Term;
+    }
+    if glued_outside(text, ci, cj) {
+        Gaps::Clauses
+    } else {
+        Gaps::MidSentence
+    }
+}
+
+/// Whether a dictionary word joins the first (last) character of `ci..cj` to the
+/// character glued before (after) it.
+fn glued_outside(text: &NormText, ci: usize, cj: usize) -> bool {
+    let chars = text.chars();
+    let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
+    let word = |i: usize| {
+        let (a, b) = (text.char_at(i - 1), text.char_at(i));
+        crate::channel::is_han(a) && crate::channel::is_han(b) && words::frequency(a, b) >= 5
+    };
+    (ci > 0 && glued(ci) && word(ci)) || (cj < chars.len() && glued(cj) && word(cj))
 }
 
 fn reset_bits(bits: &mut Vec<u64>, n: usize) {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::channel::Via;
 use crate::lexicon::{Lexicon, LexiconSource};
 
 const LEXICON: &str = r#"
@@ -147,6 +148,14 @@ fn hits(m: &Matcher, text: &str, role: Role) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The channels of the hits of `text` said by a viewer.
+fn vias(m: &Matcher, text: &str) -> Vec<Via> {
+    let nt = NormText::normalized(text);
+    let mut out = Vec::new();
+    m.scan(&nt, 0, Role::Viewer, &mut Scratch::default(), &mut out);
+    out.iter().map(|h| h.via).collect()
+}
+
 fn ids(m: &Matcher, text: &str, role: Role) -> Vec<String> {
     hits(m, text, role).into_iter().map(|(id, _)| id).collect()
 }
@@ -212,7 +221,6 @@ fn clause_punctuation_is_a_word_gap_unless_every_character_is_spaced() {
     assert!(ids(&m, "不要自私，我们一起", Role::Viewer).is_empty());
     assert_eq!(ids(&m, "私 我", Role::Viewer), ["t.private"]);
     assert_eq!(ids(&m, "加，微，信", Role::Viewer), ["t.wechat"]);
-    assert!(ids(&m, "想加微，信我吗", Role::Viewer).is_empty());
 }
 
 #[test]
@@ -226,10 +234,12 @@ fn clause_punctuation_is_noise_where_a_fragment_of_the_term_stands_alone() {
     assert_eq!(ids(&m, "加微，信", Role::Viewer), ["t.wechat"]);
     // A run with a separator inside ends a fragment: `私，我 我发你` has `我` alone.
     assert_eq!(ids(&m, "有事私，我 我发你", Role::Viewer), ["t.private"]);
-    // The clause split inside a sentence (`姐直接转。账给我吧`) is not told apart from
-    // two real clauses: both sides are longer than the term.
+    // Split inside a sentence, with both sides longer than the term: two clauses that
+    // meet glue a dictionary word to an edge of the occurrence (自私); a term that
+    // stands alone is a weaker reading, via `clause`.
     assert!(ids(&m, "你太自私，我们不理你", Role::Viewer).is_empty());
-    assert!(ids(&m, "找她私，我来", Role::Viewer).is_empty());
+    assert_eq!(vias(&m, "想加微，信我吗"), [Via::Clause]);
+    assert_eq!(vias(&m, "找她私，我来"), [Via::Clause]);
     // Across events, an event gap ends a fragment like any gap.
     let mut nt = NormText::new();
     nt.push_segment("都来私");
@@ -420,7 +430,6 @@ fn matcher_is_send_and_sync() {
 
 #[test]
 fn channels_switch_off_per_entry_and_per_lexicon() {
-    use crate::channel::Via;
     let lexicon_with = |policy_extra: &str, entry_extra: &str| {
         let policy = format!("version = \"t\"\n{policy_extra}\n");
         let cat = format!(
@@ -429,12 +438,7 @@ fn channels_switch_off_per_entry_and_per_lexicon() {
         let src = LexiconSource::from_files("t", &[("policy.toml", &policy), ("tf.toml", &cat)]);
         Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
     };
-    let via = |m: &Matcher, text: &str| -> Vec<Via> {
-        let nt = NormText::normalized(text);
-        let mut out = Vec::new();
-        m.scan(&nt, 0, Role::Viewer, &mut Scratch::default(), &mut out);
-        out.iter().map(|h| h.via).collect()
-    };
+    let via = vias;
     assert_eq!(via(&lexicon_with("", ""), "招人耍单"), [Via::Homophone]);
     assert_eq!(via(&lexicon_with("", ""), "招sd"), [Via::Initials]);
     assert!(via(&lexicon_with("", "homophone = false"), "招人耍单").is_empty());
@@ -452,5 +456,14 @@ fn channels_switch_off_per_entry_and_per_lexicon() {
             "招人刷单"
         ),
         [Via::Exact]
+    );
+    assert_eq!(via(&lexicon_with("", ""), "直接刷。单给我"), [Via::Clause]);
+    assert!(via(&lexicon_with("", "clause = false"), "直接刷。单给我").is_empty());
+    assert!(
+        via(
+            &lexicon_with("[channels]\nclause = false", ""),
+            "直接刷。单给我"
+        )
+        .is_empty()
     );
 }

@@ -113,7 +113,8 @@ struct Lexicon {
     breakers: WordList,
     /// Denials after the hit: …都是骗局, …我们从来不做.
     after: WordList,
-    /// Denials of a rumour after the hit, which deny a slander too (…是谣言, …纯属造谣).
+    /// Denials of a rumour after the hit, which deny a slander too (…是谣言, …纯属造谣,
+    /// …这类评论会被删).
     rumour: WordList,
     /// Reports: 举报, 有人在, 管管.
     report: WordList,
@@ -276,6 +277,9 @@ fn lexicon() -> &'static Lexicon {
             "防范",
             "请不要",
             "请别",
+            "防骗",
+            "防诈",
+            "反诈",
         ]),
         pseudo: words(&[
             "可不是嘛",
@@ -561,6 +565,19 @@ fn lexicon() -> &'static Lexicon {
             "发布",
             "出现",
             "还",
+            "请",
+            "报",
+            "要求",
+            "您",
+            "你",
+            "老",
+            "总",
+            "总是",
+            "老是",
+            "公屏",
+            "评论区",
+            "弹幕",
+            "群里",
         ]),
         breakers: words(&[
             "但", "但是", "可是", "不过", "而是", "错过", "犹豫", "怀疑", "担心", "后悔", "纠结",
@@ -643,6 +660,18 @@ fn lexicon() -> &'static Lexicon {
             "踢出去",
             "不是我们",
             "都不是",
+            "忽悠",
+            "会被删",
+            "会被踢",
+            "会被禁",
+            "一律不",
+            "不售",
+            "不能在",
+            "早就禁",
+            "都禁了",
+            "别去",
+            "都别",
+            "不要去",
         ]),
         rumour: words(&[
             "是谣言",
@@ -654,6 +683,10 @@ fn lexicon() -> &'static Lexicon {
             "纯属虚构",
             "没这回事",
             "不是真的",
+            // A moderation notice takes back a slander as much as a denial does.
+            "会被删",
+            "会被踢",
+            "会被禁",
         ]),
         report: words(&[
             "有人问",
@@ -671,6 +704,11 @@ fn lexicon() -> &'static Lexicon {
             "封了他",
             "拉黑",
             "踢出去",
+            "收到短信",
+            "短信说",
+            "接到电话",
+            "打电话说",
+            "发短信说",
         ]),
         ask: words(&[
             "是不是",
@@ -777,6 +815,9 @@ fn lexicon() -> &'static Lexicon {
             "是违禁词",
             "是极限词",
             "是敏感词",
+            "这类评论",
+            "这种评论",
+            "这样的评论",
         ]),
     })
 }
@@ -996,7 +1037,16 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     let after_hit = src.get(a.hit_src.end..).unwrap_or("");
     let bare = src.trim_end_matches(|c: char| !c.is_alphanumeric());
     // Not 呢: 挂着呢 states.
+    // The words after the hit up to the next space: `这是复刻款吧 logo一样` guesses
+    // (a 吧 after 是), `私聊吧 发你图` suggests.
+    let chunk = after_hit
+        .split(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(|c: char| !c.is_alphanumeric());
     let ends_question = bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没'])
+        || chunk.ends_with(['吗', '嗎', '么', '麼'])
+        || (chunk.ends_with('吧') && a.before.contains('是'))
         || after_hit.contains(['？', '?', '吗', '嗎'])
         || src.trim_end().ends_with(['？', '?'])
         || after_hit.contains('谁');
@@ -1042,6 +1092,22 @@ mod tests {
         assert!(!neg("别家都是假的", "别家都是假的"));
         assert!(!neg("不得不说这款销量第一", "销量第一"));
         assert!(!neg("今天全网最低价，不信你去比", "全网最低价"));
+        // A negator reaches through a verb of asking or a place: 不请, 别老说, 别在公屏发.
+        assert!(neg("我们不请水军的", "水军"));
+        assert!(neg("楼上别老说别家都是假的", "别家都是假的"));
+        assert!(neg("别在公屏发vx了", "vx"));
+        // …and a denial may follow the hit.
+        assert!(neg("电子烟不能在直播间买的", "电子烟"));
+        assert!(neg("谁叫你进群领红包都别去", "进群"));
+        let slander = |t: &str, term: &str| {
+            let nt = NormText::normalized(t);
+            let n = normalize(term);
+            let at = nt.as_str().find(&n).expect("term in text");
+            let (start, end) = (nt.char_index(at), nt.char_index(at + n.len()));
+            mark(&nt, 0, start, end, Category::Slander, Role::Operator, t)
+        };
+        assert!(slander("说别家是三无产品这类评论会被删哦", "三无产品").contains(Context::Negated));
+        assert!(!slander("别家都是三无产品 别买", "三无产品").contains(Context::Negated));
     }
 
     #[test]
@@ -1055,6 +1121,9 @@ mod tests {
         assert!(!q("卖冰毒吗", "冰毒"));
         assert!(!q("有人要摇头丸吗", "摇头丸"));
         assert!(q("你们卖的这个是处方药吗", "处方药"));
+        // A question may end at a space, before the rest of the message.
+        assert!(q("这是复刻款吧 logo一模一样", "复刻款"));
+        assert!(!q("私聊吧 发你图", "私聊"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
     }
 

@@ -826,9 +826,10 @@ fn plausible_homophone(
 /// Whether a two-character match is two halves of neighbouring words: a common word
 /// glued across either edge that is far more frequent than the term itself (刷单词 is
 /// 刷 + 单词, 前面交了 is 前面 + 交了, 高仿真 is 高 + 仿真; but 这把手枪 keeps 手枪,
-/// which is as common as 把手). The segmentation check practitioners put after the
-/// automaton, reduced to what a two-character term needs. A degree adverb (最好看,
-/// 最强大) modifies the word after it: the claim stands.
+/// which is as common as 把手), or an A-not-A question that makes the last character a
+/// verb (丸子弹不弹牙). The segmentation check practitioners put after the automaton,
+/// reduced to what a two-character term needs. A degree adverb (最好看, 最强大)
+/// modifies the word after it: the claim stands.
 fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     if cj - ci != 2 {
         return false;
@@ -849,6 +850,16 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     let (a, b) = (ch(ci), ch(ci + 1));
     if !(han(ci) && han(ci + 1)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
         return false;
+    }
+    // An A-not-A question after the term makes its last character a verb of its own
+    // (丸子弹不弹牙 asks whether the meatball is springy).
+    if cj + 1 < chars.len()
+        && glued(cj)
+        && glued(cj + 1)
+        && matches!(ch(cj), '不' | '没')
+        && ch(cj + 1) == b
+    {
+        return true;
     }
     let own = words::frequency(a, b);
     let wins = |f: u32| f >= 50 && f > own.saturating_mul(10);

@@ -6,8 +6,9 @@
 //! chat). `chat-dev.jsonl` is the half the lexicon and the channels were tuned on,
 //! `chat-dev2.jsonl` a second round written later by other writers;
 //! `chat-test.jsonl` was scored only when the work was done: its floors keep what was
-//! reached, below the targets. docs/QUALITY.md reports both per class, with
-//! the misses left.
+//! reached, below the targets. `chat-benign.jsonl` is 1,000 ordinary lines
+//! (everyday chat, honest product talk, and near-misses: 虎皮凤爪, 减肥 as a wish) that
+//! measure noise. docs/QUALITY.md reports each per class, with the misses left.
 //!
 //! A violation is caught when the decision is not `allow` and a hit has the expected
 //! category; a benign line is flagged when the decision is not `allow`.
@@ -217,4 +218,14 @@ fn chat_test_half_keeps_what_was_reached() {
         0.10,
         14,
     );
+}
+
+/// Ordinary room chat: what a moderator would never touch. The noise floor of every
+/// channel together.
+#[test]
+fn ordinary_chat_is_left_alone() {
+    let s = score(include_str!("fixtures/chat-benign.jsonl"));
+    assert_floors(&s, &[], 0.005, 0);
+    let blocked: usize = s.benign.values().map(|c| c.blocked).sum();
+    assert_eq!(blocked, 0, "ordinary lines blocked");
 }

@@ -6,6 +6,11 @@
 //! Text is read with each character's most common reading (an evader picks a character
 //! for the sound everyone gives it); a term is spelled with every reading of its
 //! polyphones (`银行卡` is `yin hang ka` as well as `yin xing ka`).
+//!
+//! Syllables are compared *fuzzily*, the way pinyin input methods offer it and the way
+//! much of China speaks: z/zh, c/ch, s/sh, n/l, an/ang, en/eng and in/ing are one sound
+//! (`穿三甲` is 穿山甲). Two-syllable terms, where that is too loose, are checked again
+//! with exact syllables ([`likeness`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -13,7 +18,7 @@ use std::sync::OnceLock;
 use pinyin::{ToPinyin, ToPinyinMulti};
 
 use super::is_han;
-use crate::normalize::NormText;
+use crate::normalize::{NormText, numeral};
 
 /// First code point of the private-use block syllables are written in.
 const BASE: u32 = 0xE000;
@@ -26,15 +31,77 @@ const MAX_READINGS: usize = 3;
 pub const MAX_SPELLINGS: usize = 16;
 
 struct Table {
-    /// Per character from `FIRST`: 1 + its syllable id (0: no reading).
+    /// Per character from `FIRST`: 1 + its fuzzy syllable's id (0: no reading).
     first: Box<[u16]>,
-    ids: HashMap<&'static str, u16>,
+    /// Fuzzy syllable to id.
+    ids: HashMap<String, u16>,
+}
+
+/// The fuzzy form of a toneless syllable: retroflex initials as flat ones, `l` as `n`,
+/// back nasals as front ones (`shang` → `san`, `ling` → `nin`).
+fn fuzzy(plain: &str) -> String {
+    let mut s = plain.to_owned();
+    if let Some(rest) = s
+        .strip_prefix("zh")
+        .or_else(|| s.strip_prefix("ch"))
+        .or_else(|| s.strip_prefix("sh"))
+    {
+        s = format!("{}{rest}", &plain[..1]);
+    }
+    if let Some(rest) = s.strip_prefix('l') {
+        s = format!("n{rest}");
+    }
+    for (back, front) in [("ang", "an"), ("eng", "en"), ("ing", "in")] {
+        if let Some(stem) = s.strip_suffix(back) {
+            s = format!("{stem}{front}");
+            break;
+        }
+    }
+    s
+}
+
+/// How closely `text_char`, read the way text is, sounds like `term_char`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Likeness {
+    /// Only fuzzily (穿三甲: san for shan), or not at all.
+    Fuzzy,
+    /// Exactly, through one of the term character's rarer readings (航 for the hang
+    /// of 银行; 心 for a xin that 款 has in old dictionaries).
+    OtherReading,
+    /// Exactly, through its main reading (递 for 第).
+    Same,
+}
+
+/// How closely `text_char` sounds like `term_char` (see [`Likeness`]).
+pub fn likeness(text_char: char, term_char: char) -> Likeness {
+    // Terms are normalized: their numerals are digits.
+    let term_char = term_char.to_digit(10).map_or(term_char, numeral);
+    let Some(read) = text_char.to_pinyin() else {
+        return if text_char == term_char {
+            Likeness::Same
+        } else {
+            Likeness::Fuzzy
+        };
+    };
+    if term_char
+        .to_pinyin()
+        .is_some_and(|p| p.plain() == read.plain())
+    {
+        Likeness::Same
+    } else if term_char
+        .to_pinyin_multi()
+        .is_some_and(|multi| multi.into_iter().any(|p| p.plain() == read.plain()))
+    {
+        Likeness::OtherReading
+    } else {
+        Likeness::Fuzzy
+    }
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut ids: HashMap<&'static str, u16> = HashMap::new();
+        let mut ids: HashMap<String, u16> = HashMap::new();
         let mut first = vec![0u16; (LAST - FIRST + 1) as usize].into_boxed_slice();
         for cp in FIRST..=LAST {
             let Some(c) = char::from_u32(cp) else {
@@ -42,7 +109,7 @@ fn table() -> &'static Table {
             };
             if let Some(p) = c.to_pinyin() {
                 let n = ids.len() as u16;
-                let id = *ids.entry(p.plain()).or_insert(n);
+                let id = *ids.entry(fuzzy(p.plain())).or_insert(n);
                 first[(cp - FIRST) as usize] = id + 1;
             }
         }
@@ -68,8 +135,12 @@ pub fn of_char(c: char) -> char {
     }
 }
 
-/// Every sound of `c` in a term (at most three readings).
+/// Every sound of `c` in a term (at most three readings). A digit is itself or its
+/// numeral's sound: the text may write 0元购 or 零圆够.
 fn of_char_all(c: char) -> Vec<char> {
+    if let Some(d) = c.to_digit(10) {
+        return vec![c, of_char(numeral(d))];
+    }
     if !is_han(c) {
         return vec![c];
     }
@@ -77,7 +148,7 @@ fn of_char_all(c: char) -> Vec<char> {
     let mut out = Vec::new();
     if let Some(multi) = c.to_pinyin_multi() {
         for p in multi {
-            if let Some(&id) = t.ids.get(p.plain()) {
+            if let Some(&id) = t.ids.get(&fuzzy(p.plain())) {
                 let s = syllable_char(id);
                 if !out.contains(&s) {
                     out.push(s);
@@ -167,7 +238,10 @@ pub fn view(text: &NormText, out: &mut String) {
     out.clear();
     out.reserve(text.as_str().len());
     let first = &table().first;
-    for c in text.as_str().chars() {
+    let chars = text.chars();
+    for (i, c) in text.as_str().chars().enumerate() {
+        // A numeral folded to a digit keeps its sound (穿三甲 is 穿3甲).
+        let c = if chars[i].numeral { text.han_at(i) } else { c };
         let cp = c as u32;
         let sound = if (FIRST..=LAST).contains(&cp) {
             match first[(cp - FIRST) as usize] {
@@ -239,6 +313,20 @@ mod tests {
         assert!(o.any_in(&v));
         view(&NormText::normalized("今天天气好"), &mut v);
         assert!(!o.any_in(&v));
+    }
+
+    #[test]
+    fn fuzzy_syllables() {
+        assert_eq!(fuzzy("shang"), "san");
+        assert_eq!(fuzzy("zhi"), "zi");
+        assert_eq!(fuzzy("ling"), "nin");
+        assert_eq!(fuzzy("chuan"), "cuan");
+        let mut v = String::new();
+        view(&NormText::normalized("穿三甲"), &mut v);
+        assert!(spellings("穿山甲").contains(&v));
+        assert_eq!(likeness('递', '第'), Likeness::Same);
+        assert_eq!(likeness('航', '行'), Likeness::OtherReading);
+        assert_eq!(likeness('三', '山'), Likeness::Fuzzy);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::channel::sound::Likeness;
 use crate::channel::{ChannelSet, Via, sound, words};
 use crate::event::{Category, Role, Severity};
 use crate::normalize::{Gap, NormText};
@@ -753,27 +754,29 @@ impl<'a> RuleView<'a> {
     }
 }
 
-/// Whether characters `ci..cj` of `text` differ from the literal somewhere, with at least
-/// one kept when the literal has two characters (cheap checks first: most sound matches
-/// are the exact term itself).
+/// Whether characters `ci..cj` of `text` differ from the literal somewhere (a cheap
+/// check first: most sound matches are the exact term itself).
 fn differs(lit: &SoundLiteral, text: &NormText, ci: usize, cj: usize) -> bool {
     let same = (ci..cj)
         .zip(lit.chars.iter())
         .filter(|&(i, &l)| text.char_at(i) == l)
         .count();
-    same < cj - ci && (cj - ci > 2 || same > 0)
+    same < cj - ci
 }
 
 /// Whether characters `ci..cj` of `text`, which sound like `lit`, read as `lit`
 /// disguised:
 ///
 /// - at least one character differs (else it is the exact channel's hit), and no
-///   differing character is one of the 150 most common (的, 是, 好: they sound like
-///   half the language) or part of an exact occurrence of another listed term
-///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not 微信号);
+///   differing character is part of an exact occurrence of another listed term
+///   (`exact`): then that term, with its allow-list, decides (为信号 is 因为信号, not
+///   微信号); nor one of the 150 most common (的, 是, 好: they sound like half the
+///   language), unless it stands inside a term of three or more, two of whose
+///   characters are kept (国要准字);
 /// - a two-syllable term, which sound alone matches far too often across word
 ///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
-///   real word straddling either edge (偏大, 上身效果, 裙子), nor is one itself (大码).
+///   real word straddling either edge (偏大, 上身效果, 裙子) that its far neighbour does
+///   not claim first (承接水均 is 承接 + 水均), nor is one itself (大码).
 fn plausible_homophone(
     lit: &SoundLiteral,
     text: &NormText,
@@ -782,26 +785,29 @@ fn plausible_homophone(
     exact: &[bool],
 ) -> bool {
     let chars = text.chars();
-    let ch = |i: usize| text.char_at(i);
-    let mut same = 0;
-    for (i, &l) in (ci..cj).zip(lit.chars.iter()) {
-        let c = ch(i);
-        if c == l {
-            same += 1;
-            continue;
-        }
-        if exact[i] || words::rank(c) < 150 {
-            return false;
-        }
-    }
+    // `ch` is the character a word list or a reading table knows (三 for a folded 3);
+    // `differs` compares the normalized forms, as the literal is normalized.
+    let ch = |i: usize| text.han_at(i);
+    let differs = |i: usize| text.char_at(i) != lit.chars[i - ci];
+    let same = (ci..cj)
+        .zip(lit.chars.iter())
+        .filter(|&(i, _)| !differs(i))
+        .count();
     if same == cj - ci {
+        return false;
+    }
+    // A very common character sounds like half the language; it may stand in only
+    // inside a longer term, two of whose characters are kept (国要准字, 二为码; not
+    // 为信号 at the edge, which is 因为 + 信号 as often as not).
+    let common_ok = |i: usize| cj - ci > 2 && same >= 2 && i > ci && i + 1 < cj;
+    if (ci..cj).any(|i| differs(i) && (exact[i] || (!common_ok(i) && words::rank(ch(i)) < 150))) {
         return false;
     }
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     // A differing character at an edge that makes a word with its outer neighbour
     // belongs to that word (不接受银行卡 is 接受 + 银行卡, not 收银行卡).
     let outward = |i: usize, o: usize, left: bool| {
-        ch(i) != lit.chars[i - ci]
+        differs(i)
             && if left {
                 glued(i) && words::is_word(ch(o), ch(i))
             } else {
@@ -811,15 +817,48 @@ fn plausible_homophone(
     if (ci > 0 && outward(ci, ci - 1, true)) || (cj < chars.len() && outward(cj - 1, cj, false)) {
         return false;
     }
+    // One syllable may sound only alike (穿三甲), or like a rarer reading (银航卡); two
+    // such are a different phrase (垫付放心 is not 垫付返款, whose 款 was once read xin).
+    let likeness: Vec<Likeness> = (ci..cj)
+        .zip(lit.chars.iter())
+        .map(|(i, &l)| sound::likeness(ch(i), l))
+        .collect();
+    let loose = likeness.iter().filter(|&&l| l < Likeness::Same).count();
     if cj - ci > 2 {
-        return true;
+        return loose <= 1;
     }
-    // A real word is not a disguise (大码 is a size, not 大麻).
-    if same == 0 || words::is_word(ch(ci), ch(ci + 1)) {
+    // A real word is not a disguise (大码 is a size, not 大麻); and two syllables
+    // must sound the same, not only alike.
+    // With no character kept, both must be uncommon (赚帐, 寇寇): common pairs meet by
+    // chance all the time.
+    let uncommon = |i: usize| words::rank(ch(i)) >= 300;
+    if (same == 0 && !(uncommon(ci) && uncommon(ci + 1)))
+        || likeness.contains(&Likeness::Fuzzy)
+        || words::is_word(ch(ci), ch(ci + 1))
+    {
         return false;
     }
-    let word_before = ci > 0 && glued(ci) && words::is_word(ch(ci - 1), ch(ci));
-    let word_after = cj < chars.len() && glued(cj) && words::is_word(ch(cj - 1), ch(cj));
+    // A word straddling an edge takes its character from the match, unless the
+    // character beyond it forms a more common word with its own other neighbour
+    // (承接水均 is 承接 + 水均, so 接水 does not count).
+    let word_before = ci > 0 && glued(ci) && {
+        let f = words::frequency(ch(ci - 1), ch(ci));
+        let rival = if ci > 1 && glued(ci - 1) {
+            words::frequency(ch(ci - 2), ch(ci - 1))
+        } else {
+            0
+        };
+        f >= RARE_WORD && f >= rival
+    };
+    let word_after = cj < chars.len() && glued(cj) && {
+        let f = words::frequency(ch(cj - 1), ch(cj));
+        let rival = if cj + 1 < chars.len() && glued(cj + 1) {
+            words::frequency(ch(cj), ch(cj + 1))
+        } else {
+            0
+        };
+        f >= RARE_WORD && f >= rival
+    };
     !(word_before || word_after)
 }
 
@@ -836,15 +875,7 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     }
     let chars = text.chars();
     // Words are looked up as written: a numeral folded to a digit is a numeral again.
-    let ch = |i: usize| {
-        let c = text.char_at(i);
-        match c.to_digit(10) {
-            Some(d) if chars[i].numeral => {
-                ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'][d as usize]
-            }
-            _ => c,
-        }
-    };
+    let ch = |i: usize| text.han_at(i);
     let han = |i: usize| crate::channel::is_han(ch(i)) || ch(i) == '〇';
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let (a, b) = (ch(ci), ch(ci + 1));
@@ -909,6 +940,10 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
         || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
 }
 
+/// Below this frequency (jieba's counts) a dictionary word is noise (接转 4, 想进 3):
+/// it does not claim a character from a match.
+const RARE_WORD: u32 = 5;
+
 /// How clause punctuation inside an occurrence of a term reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Gaps {
@@ -968,7 +1003,9 @@ fn glued_outside(text: &NormText, ci: usize, cj: usize) -> bool {
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let word = |i: usize| {
         let (a, b) = (text.char_at(i - 1), text.char_at(i));
-        crate::channel::is_han(a) && crate::channel::is_han(b) && words::frequency(a, b) >= 5
+        crate::channel::is_han(a)
+            && crate::channel::is_han(b)
+            && words::frequency(a, b) >= RARE_WORD
     };
     (ci > 0 && glued(ci) && word(ci)) || (cj < chars.len() && glued(cj) && word(cj))
 }

@@ -258,6 +258,16 @@ impl NormText {
             .unwrap_or(' ')
     }
 
+    /// The character at normalized index `i` as a word list or a reading table sees
+    /// it: a Chinese numeral folded to a digit (`三` → `3`) is the numeral again.
+    pub fn han_at(&self, i: usize) -> char {
+        let c = self.char_at(i);
+        match c.to_digit(10) {
+            Some(d) if self.chars[i].numeral => numeral(d),
+            _ => c,
+        }
+    }
+
     fn first_byte(&self, i: usize) -> Option<u8> {
         self.chars
             .get(i)
@@ -780,3 +790,8 @@ pub fn normalize(src: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The Chinese numeral for digit `d` (`零` for 0: 零食, not 〇).
+pub fn numeral(d: u32) -> char {
+    ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'][d as usize % 10]
+}

@@ -352,6 +352,8 @@ fn lexicon() -> &'static Lexicon {
             "无敌",
             "不过",
             "不一定",
+            // V不了的: those who cannot (拍不了的复制淘口令).
+            "不了的",
         ]),
         neutral: words(&[
             "别的",
@@ -742,6 +744,9 @@ fn lexicon() -> &'static Lexicon {
             "卖不卖",
             "能不能卖",
             "能不能加",
+            "有人接",
+            "有没有人接",
+            "谁接",
             "可以加",
             "能加",
             "加个",
@@ -1032,6 +1037,13 @@ fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
     pre.contains(opens) && post.contains(closes) && l.meta_after.contains(a.after)
 }
 
+/// `谁买谁后悔` (whoever buys it regrets it) warns; it does not ask.
+fn rhetorical_who(s: &str) -> bool {
+    let cs: Vec<char> = s.chars().collect();
+    cs.windows(3).any(|w| w[0] == '谁' && w[2] == '谁')
+        || cs.windows(4).any(|w| w[0] == '谁' && w[3] == '谁')
+}
+
 fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     let src = a.clause_src;
     let after_hit = src.get(a.hit_src.end..).unwrap_or("");
@@ -1049,7 +1061,7 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
         || (chunk.ends_with('吧') && a.before.contains('是'))
         || after_hit.contains(['？', '?', '吗', '嗎'])
         || src.trim_end().ends_with(['？', '?'])
-        || after_hit.contains('谁');
+        || (after_hit.contains('谁') && !rhetorical_who(after_hit));
     let asks = l.ask.contains(&a.before) || l.ask.contains(a.after);
     if !(ends_question || asks) {
         return false;
@@ -1099,6 +1111,8 @@ mod tests {
         // …and a denial may follow the hit.
         assert!(neg("电子烟不能在直播间买的", "电子烟"));
         assert!(neg("谁叫你进群领红包都别去", "进群"));
+        // V不了的 is those who cannot, not a negation.
+        assert!(!neg("拍不了的复制淘口令", "淘口令"));
         let slander = |t: &str, term: &str| {
             let nt = NormText::normalized(t);
             let n = normalize(term);
@@ -1124,6 +1138,9 @@ mod tests {
         // A question may end at a space, before the rest of the message.
         assert!(q("这是复刻款吧 logo一模一样", "复刻款"));
         assert!(!q("私聊吧 发你图", "私聊"));
+        // 谁买谁后悔 warns; 有人接…吗 asks for the service.
+        assert!(!q("那家的奶粉垃圾 谁买谁后悔", "垃圾"));
+        assert!(!q("有人接控评的活吗", "控评"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
     }
 

@@ -1,6 +1,10 @@
 //! The emoji channel: an emoji standing for a character or a word of a term (💊到病除,
 //! 🦏角, 🐧群, 电子🚬).
 //!
+//! An emoji may also stand for a character by sound: the one-character name of the
+//! thing it shows read as another character of the same syllable (垃🐔 for 垃圾, 壮🐑
+//! for 壮阳, 🍑宝 for 淘宝).
+//!
 //! Everywhere else an emoji is separator noise (`最❤好` is 最好), so the channel keeps
 //! its own *emoji view* of an event: normalized as usual, except that the emoji of the
 //! table stay in the text as characters. It is built only for events that have one.
@@ -21,6 +25,15 @@ struct Table {
     bits: Box<[u64]>,
     /// A word (one or two characters, or Latin) to the emoji that stand for it.
     by_word: HashMap<String, Vec<char>>,
+    /// A syllable (toneless pinyin, main reading) to the emoji whose one-character
+    /// word has it.
+    by_sound: HashMap<&'static str, Vec<char>>,
+}
+
+/// The main reading of `c`, toneless.
+fn syllable(c: char) -> Option<&'static str> {
+    use pinyin::ToPinyin;
+    c.to_pinyin().map(|p| p.plain())
 }
 
 fn table() -> &'static Table {
@@ -28,6 +41,7 @@ fn table() -> &'static Table {
     TABLE.get_or_init(|| {
         let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
         let mut by_word: HashMap<String, Vec<char>> = HashMap::new();
+        let mut by_sound: HashMap<&'static str, Vec<char>> = HashMap::new();
         for (e, rest) in EMOJI.lines().filter_map(table_line) {
             let cp = e as usize;
             if (0x2000..0x2_0000).contains(&cp) {
@@ -39,13 +53,26 @@ fn table() -> &'static Table {
                 .filter(|w| !w.is_empty())
                 .map(str::to_lowercase)
             {
+                let mut cs = w.chars();
+                if let (Some(c), None) = (cs.next(), cs.next())
+                    && let Some(s) = syllable(c)
+                {
+                    let list = by_sound.entry(s).or_default();
+                    if !list.contains(&e) {
+                        list.push(e);
+                    }
+                }
                 let list = by_word.entry(w).or_default();
                 if !list.contains(&e) {
                     list.push(e);
                 }
             }
         }
-        Table { bits, by_word }
+        Table {
+            bits,
+            by_word,
+            by_sound,
+        }
     })
 }
 
@@ -84,6 +111,23 @@ pub fn variants(literal: &str) -> Vec<String> {
             }
         }
     }
+    // A character by the sound of an emoji's word (垃🐔, 壮🐑, 🍑宝).
+    for (i, &c) in chars.iter().enumerate() {
+        if !super::is_han(c) {
+            continue;
+        }
+        let Some(emoji) = syllable(c).and_then(|s| t.by_sound.get(s)) else {
+            continue;
+        };
+        for &e in emoji.iter().take(2) {
+            let mut v: String = chars[..i].iter().collect();
+            v.push(e);
+            v.extend(&chars[i + 1..]);
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
     // Both characters of a two-character term drawn (🐘🦷 for 象牙).
     if let [a, b] = chars[..] {
         let of = |c: char| t.by_word.get(&c.to_string()).cloned().unwrap_or_default();
@@ -112,5 +156,13 @@ mod tests {
         assert!(variants("药到病除").contains(&"💊到病除".to_owned()));
         assert!(variants("犀角").contains(&"🦏角".to_owned()));
         assert!(variants("qq群").contains(&"🐧群".to_owned()));
+        assert!(
+            variants("垃圾").contains(&"垃🐔".to_owned()),
+            "by the sound of 鸡"
+        );
+        assert!(
+            variants("淘宝").contains(&"🍑宝".to_owned()),
+            "by the sound of 桃"
+        );
     }
 }

@@ -76,8 +76,11 @@ pub enum BuildError {
 #[derive(Default)]
 struct Collector {
     index: HashMap<String, usize>,
-    /// Normalized text, length in characters, shape, targets.
-    patterns: Vec<(String, u16, Shape, Vec<Target>)>,
+    /// Normalized text, length in characters, and its targets, each with the shape of
+    /// the literal it came from: two literals may normalize alike and differ in shape
+    /// (`sjj`, the initials of 世界级, is `sj` needing a doubled `j`; `sj` of 水军 is
+    /// not).
+    patterns: Vec<(String, u16, Vec<(Target, Shape)>)>,
     /// Keep the emoji of the emoji channel as characters when normalizing.
     keep_emoji: bool,
 }
@@ -104,12 +107,12 @@ impl Collector {
     fn add_normalized(&mut self, s: &str, len: usize, shape: Shape, target: Target) {
         let i = *self.index.entry(s.to_owned()).or_insert_with(|| {
             let chars = u16::try_from(len).unwrap_or(u16::MAX);
-            self.patterns.push((s.to_owned(), chars, shape, Vec::new()));
+            self.patterns.push((s.to_owned(), chars, Vec::new()));
             self.patterns.len() - 1
         });
-        let targets = &mut self.patterns[i].3;
-        if !targets.contains(&target) {
-            targets.push(target);
+        let targets = &mut self.patterns[i].2;
+        if !targets.iter().any(|(t, sh)| *t == target && *sh == shape) {
+            targets.push((target, shape));
         }
     }
 
@@ -142,11 +145,15 @@ impl Collector {
         let mut shapes = Vec::with_capacity(self.patterns.len());
         let mut starts = Vec::with_capacity(self.patterns.len() + 1);
         let mut targets = Vec::new();
-        for (_, len, shape, ts) in self.patterns {
+        for (_, len, mut ts) in self.patterns {
+            // Targets of one shape together: the shape is checked once per run.
+            ts.sort_by_key(|(_, sh)| sh.clone());
             starts.push(targets.len() as u32);
             chars.push(len);
-            shapes.push(shape);
-            targets.extend(ts);
+            for (t, sh) in ts {
+                targets.push(t);
+                shapes.push(sh);
+            }
         }
         starts.push(targets.len() as u32);
         Ok(Partition {

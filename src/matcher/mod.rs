@@ -95,7 +95,7 @@ enum Target {
 }
 
 /// The shape constraints of one normalized pattern.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Shape {
     /// (char offset, run length) for characters that are doubled in the pattern.
     runs: Box<[(u16, u8)]>,
@@ -111,6 +111,7 @@ struct Partition {
     automaton: Automaton,
     /// Per pattern: its length in normalized characters.
     chars: Vec<u16>,
+    /// Per target: the shape of the literal it came from.
     shapes: Vec<Shape>,
     /// `targets[starts[p]..starts[p + 1]]` are pattern `p`'s targets.
     starts: Vec<u32>,
@@ -490,15 +491,18 @@ impl Matcher {
 
     fn collect(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         let chars = text.chars();
-        p.automaton.for_each_match(text, |pid, cj| {
-            let Some((ci, cj)) = p.shapes[pid].fits(text, cj - usize::from(p.chars[pid]), cj)
-            else {
-                return;
-            };
-            let ends_here = chars[cj - 1].seg as usize == current;
-            let targets = &p.targets[p.starts[pid] as usize..p.starts[pid + 1] as usize];
-            for &t in targets {
-                match t {
+        p.automaton.for_each_match(text, |pid, end| {
+            let begin = end - usize::from(p.chars[pid]);
+            let range = p.starts[pid] as usize..p.starts[pid + 1] as usize;
+            let mut fit = None;
+            for k in range.clone() {
+                // Targets are grouped by shape: check each shape once.
+                if k == range.start || p.shapes[k] != p.shapes[k - 1] {
+                    fit = p.shapes[k].fits(text, begin, end);
+                }
+                let Some((ci, cj)) = fit else { continue };
+                let ends_here = chars[cj - 1].seg as usize == current;
+                match p.targets[k] {
                     Target::Term(e, via) => {
                         if !ends_here
                             || (via == Via::Initials && !initials_in_context(text, ci, cj))

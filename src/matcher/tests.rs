@@ -467,3 +467,27 @@ fn channels_switch_off_per_entry_and_per_lexicon() {
         .is_empty()
     );
 }
+
+#[test]
+fn literals_that_normalize_alike_keep_their_own_shapes() {
+    // `sjj` (the initials of 世界级) normalizes to `sj` needing a doubled `j`; the
+    // initials of 水军 are a plain `sj`. One must not impose its shape on the other.
+    let cat = "category = \"traffic_fraud\"
+[[entry]]
+id = \"t.world\"
+term = \"世界级\"
+severity = \"medium\"
+note = \"n\"
+[[entry]]
+id = \"t.shill\"
+term = \"水军\"
+severity = \"medium\"
+note = \"n\"
+";
+    let src = LexiconSource::from_files(
+        "t",
+        &[("policy.toml", "version = \"t\"\n"), ("tf.toml", cat)],
+    );
+    let m = Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap();
+    assert_eq!(ids(&m, "接sj单", Role::Viewer), ["t.shill"]);
+}

@@ -72,6 +72,16 @@ pub enum BuildError {
     TooMany(&'static str),
 }
 
+/// One pattern being collected.
+struct Pattern {
+    /// Normalized text.
+    text: String,
+    /// Length in normalized characters.
+    chars: u16,
+    /// What it stands for, each with the shape of its literal.
+    targets: Vec<(Target, Shape)>,
+}
+
 /// Patterns of one partition being collected: normalized text to targets.
 #[derive(Default)]
 struct Collector {
@@ -80,7 +90,7 @@ struct Collector {
     /// the literal it came from: two literals may normalize alike and differ in shape
     /// (`sjj`, the initials of 世界级, is `sj` needing a doubled `j`; `sj` of 水军 is
     /// not).
-    patterns: Vec<(String, u16, Vec<(Target, Shape)>)>,
+    patterns: Vec<Pattern>,
     /// Keep the emoji of the emoji channel as characters when normalizing.
     keep_emoji: bool,
 }
@@ -107,17 +117,21 @@ impl Collector {
     fn add_normalized(&mut self, s: &str, len: usize, shape: Shape, target: Target) {
         let i = *self.index.entry(s.to_owned()).or_insert_with(|| {
             let chars = u16::try_from(len).unwrap_or(u16::MAX);
-            self.patterns.push((s.to_owned(), chars, Vec::new()));
+            self.patterns.push(Pattern {
+                text: s.to_owned(),
+                chars,
+                targets: Vec::new(),
+            });
             self.patterns.len() - 1
         });
-        let targets = &mut self.patterns[i].2;
+        let targets = &mut self.patterns[i].targets;
         if !targets.iter().any(|(t, sh)| *t == target && *sh == shape) {
             targets.push((target, shape));
         }
     }
 
     fn build(self, kind: AutomatonKind) -> Result<Partition, BuildError> {
-        let patterns = self.patterns.iter().map(|p| p.0.as_bytes());
+        let patterns = self.patterns.iter().map(|p| p.text.as_bytes());
         let automaton = match kind {
             AutomatonKind::Dfa => Automaton::Dfa(
                 aho_corasick::dfa::Builder::new()
@@ -136,7 +150,7 @@ impl Collector {
                         self.patterns
                             .iter()
                             .enumerate()
-                            .map(|(i, p)| (p.0.as_str(), i as u32)),
+                            .map(|(i, p)| (p.text.as_str(), i as u32)),
                     )
                     .map_err(|e| BuildError::DoubleArray(e.to_string()))?,
             ),
@@ -145,7 +159,12 @@ impl Collector {
         let mut shapes = Vec::with_capacity(self.patterns.len());
         let mut starts = Vec::with_capacity(self.patterns.len() + 1);
         let mut targets = Vec::new();
-        for (_, len, mut ts) in self.patterns {
+        for Pattern {
+            chars: len,
+            targets: mut ts,
+            ..
+        } in self.patterns
+        {
             // Targets of one shape together: the shape is checked once per run.
             ts.sort_by_key(|(_, sh)| sh.clone());
             starts.push(targets.len() as u32);

@@ -22,7 +22,7 @@ const COMMON_ABBREVIATIONS: &[&str] = &[
     "ww", "xx", "yy", "zz", "ok", "nb", "sf", "jd", "tb", "dy", "ks", "pdd", "xhs", "cp", "pk",
     "dj", "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg",
     "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx", "xl", "xs", "xxl", "sm", "ml",
-    "kg", "cm", "mm",
+    "kg", "cm", "mm", "sb", "tm", "nm", "jk", "lv", "ck", "ps", "gd", "mc", "bt", "ad", "hr",
 ];
 
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the

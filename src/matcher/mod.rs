@@ -922,8 +922,8 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
 }
 
 /// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):
-/// they count only after a word that makes them an offer or a contact (加sd, 卖fq), or
-/// before one (kk号, xq有吗). Longer initials need only the strict Latin edges of every
+/// they count only after a word that makes them an offer or a contact (加sd, 卖fq, 可以mj),
+/// or before one (kk号, xq有吗, sl我, zz给我). Longer initials need only the strict Latin edges of every
 /// Latin pattern.
 fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
     let letters: usize = text.chars()[ci..cj]
@@ -935,9 +935,11 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
     }
     const BEFORE: &[char] = &[
         '加', '私', '找', '转', '搜', '聊', '有', '卖', '收', '求', '要', '滴', '留', '发', '买',
-        '招', '接', '代', '出', '上', '去',
+        '招', '接', '代', '出', '上', '去', '以', '能', '是',
     ];
-    const AFTER: &[char] = &['号', '群', '有', '卖', '吗'];
+    // An object or a recipient after them makes them a verb or a thing on offer
+    // (sl我, zz给我, jq领券, gf包包, 接sj单).
+    const AFTER: &[char] = &['号', '群', '有', '卖', '吗', '我', '给', '领', '包', '单'];
     let chars = text.chars();
     let ch = |i: usize| text.char_at(i);
     (ci > 0 && chars[ci].gap <= Gap::Soft && BEFORE.contains(&ch(ci - 1)))

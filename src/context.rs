@@ -354,6 +354,11 @@ fn lexicon() -> &'static Lexicon {
             "不一定",
             // V不了的: those who cannot (拍不了的复制淘口令).
             "不了的",
+            // Unsure, not forbidden (尺码拿不准的 私聊我).
+            "拿不准",
+            "说不准",
+            "吃不准",
+            "看不准",
         ]),
         neutral: words(&[
             "别的",

@@ -181,6 +181,15 @@ RADICAL_GROUPS = ["足⻊", "竹⺮", "网罒", "爪爫", "人亻", "水氵", "�
 RADICAL_EQ = {ch: g[0] for g in RADICAL_GROUPS for ch in g}
 MAX_SIMILAR = 4
 MIN_SCORE = 0.78
+# liveguard supplement: look-alikes evaders use that the similarity data misses or ranks
+# low (a stroke added or dropped, a component swapped), listed first for their key.
+LOOKALIKE_SUPPLEMENT = {
+    "第": "笫苐", "毒": "毐", "血": "皿", "天": "夭", "丸": "九", "本": "夲", "货": "贷",
+    "匕": "七", "无": "旡", "首": "苜", "微": "徴征", "最": "冣朂", "治": "冶", "疗": "疔",
+    "刷": "唰", "高": "髙", "瘦": "廋", "原": "厡", "亏": "亐", "水": "氺", "假": "叚",
+    "准": "淮", "国": "囯", "骗": "騗", "扣": "叩", "药": "葯", "减": "咸", "群": "郡",
+    "癌": "嵒", "弹": "殚", "烟": "咽",
+}
 
 
 def lookalike_table(cs, common, tgh, dec, sighan_groups, folded):
@@ -328,6 +337,9 @@ def lookalike_table(cs, common, tgh, dec, sighan_groups, folded):
         scored.sort(key=lambda x: (-x[0], tgh.get(x[1], 99999), -freq.get(x[1], 0), x[1]))
         if scored:
             rows[a] = [b for _, b in scored[:MAX_SIMILAR]]
+    for a, subs in LOOKALIKE_SUPPLEMENT.items():
+        subs = [b for b in subs if stable(b) and b != a]
+        rows[a] = (subs + [b for b in rows.get(a, []) if b not in subs])[:MAX_SIMILAR + 1]
     return rows
 
 

@@ -77,6 +77,61 @@ pub fn parts(c: char) -> Option<&'static str> {
     tables().parts.get(&c).map(String::as_str)
 }
 
+/// A component's radical form and its form as a character of its own: the table
+/// writes one (特 is 牛寺, 票 is 覀示), a person types either (牜寺, 西示).
+const COMPONENT_FORMS: &[(char, char)] = &[
+    ('牛', '牜'),
+    ('示', '礻'),
+    ('言', '讠'),
+    ('金', '钅'),
+    ('食', '饣'),
+    ('手', '扌'),
+    ('水', '氵'),
+    ('心', '忄'),
+    ('人', '亻'),
+    ('犬', '犭'),
+    ('衣', '衤'),
+    ('火', '灬'),
+    ('网', '罒'),
+    ('竹', '⺮'),
+    ('西', '覀'),
+    ('糸', '纟'),
+    ('刀', '刂'),
+    ('足', '⻊'),
+    ('爪', '爫'),
+];
+
+/// Every spelling of a two-component split with each component in either form.
+fn part_spellings(p: &str) -> Vec<String> {
+    let other = |c: char| {
+        COMPONENT_FORMS.iter().find_map(|&(a, b)| {
+            if c == a {
+                Some(b)
+            } else if c == b {
+                Some(a)
+            } else {
+                None
+            }
+        })
+    };
+    let mut out = vec![p.to_owned()];
+    for (i, c) in p.chars().enumerate() {
+        if let Some(o) = other(c) {
+            let more: Vec<String> = out
+                .iter()
+                .map(|s| {
+                    s.chars()
+                        .enumerate()
+                        .map(|(j, x)| if j == i { o } else { x })
+                        .collect()
+                })
+                .collect();
+            out.extend(more);
+        }
+    }
+    out
+}
+
 /// Look-alike spellings of `literal` (a normalized term): one character replaced by a
 /// look-alike, one character split into its parts, or (for two-character terms) both
 /// characters split. Only Chinese characters are replaced.
@@ -97,7 +152,9 @@ pub fn variants(literal: &str) -> Vec<String> {
             continue;
         }
         if let Some(p) = parts(c) {
-            out.push(with(i, p));
+            for p in part_spellings(p) {
+                out.push(with(i, &p));
+            }
         }
         for s in lookalikes(c) {
             out.push(with(i, &s.to_string()));
@@ -127,6 +184,9 @@ mod tests {
         assert!(v.contains(&"子弓单".to_owned()), "{v:?}");
         assert!(variants("私聊").contains(&"禾厶耳卯".to_owned()));
         assert!(variants("最好").contains(&"冣好".to_owned()));
+        // A component in the form people type (牜 for the table's 牛, 西 for 覀).
+        assert!(variants("特供").contains(&"牜寺供".to_owned()));
+        assert!(variants("发票").contains(&"发西示".to_owned()));
         assert!(
             !variants("大麻").iter().any(|v| v.starts_with('太')),
             "a common character never stands in for a rarer one"

@@ -113,6 +113,9 @@ struct Lexicon {
     breakers: WordList,
     /// Denials after the hit: …都是骗局, …我们从来不做.
     after: WordList,
+    /// Blanket refusals that reach back over a whole clause (象牙、犀角这类野生动物制品
+    /// 本直播间一律不售).
+    after_far: WordList,
     /// Denials of a rumour after the hit, which deny a slander too (…是谣言, …纯属造谣,
     /// …这类评论会被删).
     rumour: WordList,
@@ -680,6 +683,17 @@ fn lexicon() -> &'static Lexicon {
             "都别",
             "不要去",
         ]),
+        after_far: words(&[
+            "一律不",
+            "均不",
+            "概不",
+            "不售",
+            "禁售",
+            "严禁",
+            "不得售",
+            "都不卖",
+            "一概不",
+        ]),
         rumour: words(&[
             "是谣言",
             "谣言",
@@ -713,6 +727,12 @@ fn lexicon() -> &'static Lexicon {
             "踢出去",
             "收到短信",
             "短信说",
+            // Someone else's claim described (刷那种说能根治糖尿病的视频).
+            "那种说",
+            "视频说",
+            "视频里说",
+            "广告说",
+            "广告里说",
             "接到电话",
             "打电话说",
             "发短信说",
@@ -876,7 +896,7 @@ pub fn mark(
     let denied_after = if category == Category::Slander {
         a.after_starts_any(&l.rumour, 8)
     } else {
-        a.after_starts_any(&l.after, 8)
+        a.after_starts_any(&l.after, 8) || a.after_starts_any(&l.after_far, REACH)
     };
     if negated_before(l, &a.before) || denied_after {
         set.insert(Context::Negated);
@@ -1116,6 +1136,8 @@ mod tests {
         // …and a denial may follow the hit.
         assert!(neg("电子烟不能在直播间买的", "电子烟"));
         assert!(neg("谁叫你进群领红包都别去", "进群"));
+        // A blanket refusal reaches back over its clause.
+        assert!(neg("犀角这类野生动物制品本直播间一律不售", "犀角"));
         // V不了的 is those who cannot, not a negation.
         assert!(!neg("拍不了的复制淘口令", "淘口令"));
         let slander = |t: &str, term: &str| {
@@ -1156,6 +1178,10 @@ mod tests {
         );
         assert!(
             ctx("举报，评论区有人在卖电子烟", "电子烟", Role::Viewer).contains(Context::Reported)
+        );
+        assert!(
+            ctx("我爸天天刷那种说能根治糖尿病的视频", "根治", Role::Viewer)
+                .contains(Context::Reported)
         );
         assert!(ctx("这是“全网最低价”", "全网最低价", Role::Host).is_empty());
     }

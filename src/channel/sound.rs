@@ -208,6 +208,39 @@ impl Openings {
         }
     }
 
+    fn has(&self, a: usize, b: usize) -> bool {
+        let i = a * (OTHER + 1) + b;
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Whether some pair of neighbouring characters of `text`, read as syllables, opens
+    /// a pattern: [`Openings::any_in`] of its sound view, without building the view
+    /// (most chat opens none, and then the view is not needed at all).
+    pub fn any_in_text(&self, text: &NormText) -> bool {
+        let first = &table().first;
+        let chars = text.chars();
+        let mut prev = None;
+        for (i, c) in text.as_str().chars().enumerate() {
+            let c = if chars[i].numeral { text.han_at(i) } else { c };
+            let cp = c as u32;
+            let id = if (FIRST..=LAST).contains(&cp) {
+                match first[(cp - FIRST) as usize] {
+                    0 => OTHER,
+                    id => usize::from(id - 1).min(OTHER),
+                }
+            } else {
+                OTHER
+            };
+            if let Some(p) = prev
+                && self.has(p, id)
+            {
+                return true;
+            }
+            prev = Some(id);
+        }
+        false
+    }
+
     /// Whether some pair of neighbouring characters of the sound view `v` opens a
     /// pattern.
     pub fn any_in(&self, v: &str) -> bool {
@@ -311,8 +344,10 @@ mod tests {
         let mut v = String::new();
         view(&NormText::normalized("招人耍单"), &mut v);
         assert!(o.any_in(&v));
+        assert!(o.any_in_text(&NormText::normalized("招人耍单")));
         view(&NormText::normalized("今天天气好"), &mut v);
         assert!(!o.any_in(&v));
+        assert!(!o.any_in_text(&NormText::normalized("今天天气好")));
     }
 
     #[test]

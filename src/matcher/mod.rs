@@ -435,13 +435,12 @@ impl Matcher {
     /// evasion and not like two words that happen to sound like one (see
     /// [`Matcher::plausible_homophone`]).
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
-        let mut view = std::mem::take(&mut s.sound);
-        sound::view(text, &mut view);
         // Most chat has no two neighbouring syllables that begin a sound pattern.
-        if !self.sound_openings.any_in(&view) {
-            s.sound = view;
+        if !self.sound_openings.any_in_text(text) {
             return;
         }
+        let mut view = std::mem::take(&mut s.sound);
+        sound::view(text, &mut view);
         // Characters inside an exact occurrence of a term, for `plausible_homophone`:
         // marked on the first sound match that differs from its term (most events have
         // none: the common match is the exact term itself, or nothing).

@@ -1081,7 +1081,9 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
         .next()
         .unwrap_or("")
         .trim_end_matches(|c: char| !c.is_alphanumeric());
-    let ends_question = bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没'])
+    // 太神了吧 and 也太好用了吧 exclaim; they do not guess.
+    let exclaims = bare.ends_with("了吧") && (bare.contains('太') || bare.contains("真的"));
+    let ends_question = (bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没']) && !exclaims)
         || chunk.ends_with(['吗', '嗎', '么', '麼'])
         || (chunk.ends_with('吧') && a.before.contains('是'))
         || after_hit.contains(['？', '?', '吗', '嗎'])
@@ -1168,6 +1170,7 @@ mod tests {
         // 谁买谁后悔 warns; 有人接…吗 asks for the service.
         assert!(!q("那家的奶粉垃圾 谁买谁后悔", "垃圾"));
         assert!(!q("有人接控评的活吗", "控评"));
+        assert!(!q("抹了十来天冒了一层小绒毛 太神了吧", "冒了一层小绒毛"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
     }
 

@@ -78,24 +78,45 @@ pub fn spellings(term: &str) -> Vec<String> {
     out
 }
 
-/// The pinyin initials of `term` (`jwx` for 加微信), from each character's most common
-/// reading (a rare reading's initial turns everyday abbreviations into terms: 角 can be
-/// read lu), or nothing unless the term is two or more Chinese characters and nothing
-/// else.
+/// The pinyin initials of `term` (`jwx` for 加微信), from each character's two most
+/// common readings (`yhk` and `yxk` for 银行卡; a rarer reading's initial turns everyday
+/// abbreviations into terms: 角 can be read lu), or nothing unless the term is two or
+/// more Chinese characters and nothing else.
 pub fn initials(term: &str) -> Vec<String> {
     let chars: Vec<char> = term.chars().collect();
     if chars.len() < 2 {
         return Vec::new();
     }
-    let mut out = String::new();
+    // A polyphone's two commonest readings (银行卡 is yhk as well as yxk); rarer ones
+    // only add noise.
+    let mut out = vec![String::new()];
     for &c in &chars {
-        match readings(c).and_then(|rs| rs.first().and_then(|r| r.chars().next())) {
-            Some(f) => out.push(f),
-            None => return Vec::new(),
+        let Some(rs) = readings(c) else {
+            return Vec::new();
+        };
+        let mut firsts: Vec<char> = Vec::new();
+        for f in rs.iter().take(2).filter_map(|r| r.chars().next()) {
+            if !firsts.contains(&f) {
+                firsts.push(f);
+            }
         }
+        out = out
+            .iter()
+            .flat_map(|prefix| {
+                firsts.iter().map(move |&f| {
+                    let mut p = prefix.clone();
+                    p.push(f);
+                    p
+                })
+            })
+            .take(MAX_INITIALS)
+            .collect();
     }
-    vec![out]
+    out
 }
+
+/// Most initials spellings of one term.
+const MAX_INITIALS: usize = 4;
 
 #[cfg(test)]
 mod tests {
@@ -130,8 +151,9 @@ mod tests {
 
     #[test]
     fn initials_of_chinese_terms() {
-        assert_eq!(initials("加微信"), ["jwx"]);
-        assert_eq!(initials("刷单"), ["sd"]);
+        assert_eq!(initials("加微信")[0], "jwx");
+        assert_eq!(initials("刷单")[0], "sd");
+        assert!(initials("银行卡").contains(&"yhk".to_owned()));
         assert!(initials("v信").is_empty() && initials("烟").is_empty());
     }
 

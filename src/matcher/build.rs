@@ -23,6 +23,7 @@ const COMMON_ABBREVIATIONS: &[&str] = &[
     "dj", "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg",
     "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx", "xl", "xs", "xxl", "sm", "ml",
     "kg", "cm", "mm", "sb", "tm", "nm", "jk", "lv", "ck", "ps", "gd", "mc", "bt", "ad", "hr",
+    "ppt", "pdf", "app", "gif", "ktv", "ceo", "diy", "cpu", "gps", "usb", "led",
 ];
 
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the
@@ -277,7 +278,10 @@ impl Matcher {
                             }
                             if on(Via::Initials) && plain {
                                 for p in pinyin::initials(&s) {
-                                    if !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
+                                    // One letter repeated (zzz, hhh) is chat noise; kk is 扣扣.
+                                    let repeated =
+                                        p.len() > 2 && p.chars().all(|c| p.starts_with(c));
+                                    if !repeated && !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
                                         spelled.add(&p, Target::Term(ei, Via::Initials));
                                     }
                                 }

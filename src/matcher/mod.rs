@@ -513,7 +513,8 @@ impl Matcher {
                 match p.targets[k] {
                     Target::Term(e, via) => {
                         if !ends_here
-                            || (via == Via::Initials && !initials_in_context(text, ci, cj))
+                            || (via == Via::Initials
+                                && !initials_in_context(text, ci, cj, &p.shapes[k]))
                             || straddled(text, ci, cj)
                         {
                             continue;
@@ -933,11 +934,22 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
 /// they count only after a word that makes them an offer or a contact (加sd, 卖fq, 可以mj),
 /// or before one (kk号, xq有吗, sl我, zz给我). Longer initials need only the strict Latin edges of every
 /// Latin pattern.
-fn initials_in_context(text: &NormText, ci: usize, cj: usize) -> bool {
+fn initials_in_context(text: &NormText, ci: usize, cj: usize, shape: &Shape) -> bool {
     let letters: usize = text.chars()[ci..cj]
         .iter()
         .map(|c| usize::from(c.run))
         .sum();
+    // Initials are spelled letter for letter: `ppt` is not `pt` with a doubled p, nor
+    // `pdd` the initials pd (票点).
+    let needed = (cj - ci)
+        + shape
+            .runs
+            .iter()
+            .map(|&(_, n)| usize::from(n) - 1)
+            .sum::<usize>();
+    if letters != needed {
+        return false;
+    }
     if letters > 2 {
         return true;
     }

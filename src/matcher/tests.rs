@@ -491,3 +491,22 @@ note = \"n\"
     let m = Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap();
     assert_eq!(ids(&m, "接sj单", Role::Viewer), ["t.shill"]);
 }
+
+#[test]
+fn initials_are_spelled_letter_for_letter() {
+    let cat = "category = \"prohibited_product\"
+[[entry]]
+id = \"t.invoice\"
+term = \"票点\"
+severity = \"high\"
+note = \"n\"
+";
+    let src = LexiconSource::from_files(
+        "t",
+        &[("policy.toml", "version = \"t\"\n"), ("pp.toml", cat)],
+    );
+    let m = Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap();
+    assert_eq!(vias(&m, "收pd"), [Via::Initials]);
+    // `pdd` (拼多多) is not pd with a doubled d.
+    assert!(vias(&m, "这个pdd有").is_empty());
+}

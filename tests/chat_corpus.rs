@@ -184,39 +184,38 @@ fn chat_second_dev_round_meets_its_floors() {
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.67),
-            ("c2-lookalike", 0.65),
-            ("c3-emoji", 0.60),
-            ("c4-initials", 0.43),
-            ("c5-codeword", 0.32),
-            ("c8-clause", 0.65),
+            ("c1-homophone", 0.80),
+            ("c2-lookalike", 0.85),
+            ("c3-emoji", 0.86),
+            ("c4-initials", 0.68),
+            ("c5-codeword", 0.95),
+            ("c8-clause", 0.97),
         ],
-        0.02,
-        1,
+        0.01,
+        0,
     );
 }
 
-/// The held-out half, as measured when the real-chat issue's work was done (see
-/// docs/QUALITY.md: several of the issue's floors are not met yet). These floors keep
-/// what was reached; raise them as the channels' tables and the lexicon grow, never by
-/// tuning on these lines.
+/// The first test half: held out during the first round of the real-chat issue, then
+/// its misses were published (docs/QUALITY.md) and the second round tuned on it. Its
+/// floors now keep what the second round reached.
 #[test]
 fn chat_test_half_keeps_what_was_reached() {
     let s = score(include_str!("fixtures/chat-test.jsonl"));
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.68),
-            ("c2-lookalike", 0.50),
-            ("c3-emoji", 0.35),
-            ("c4-initials", 0.43),
-            ("c5-codeword", 0.21),
-            ("c6-tricks", 0.95),
-            ("c7-split", 0.85),
-            ("c8-clause", 0.60),
+            ("c1-homophone", 0.82),
+            ("c2-lookalike", 0.84),
+            ("c3-emoji", 0.71),
+            ("c4-initials", 0.57),
+            ("c5-codeword", 0.95),
+            ("c6-tricks", 1.00),
+            ("c7-split", 0.95),
+            ("c8-clause", 0.81),
         ],
-        0.10,
-        14,
+        0.01,
+        0,
     );
 }
 
@@ -228,4 +227,27 @@ fn ordinary_chat_is_left_alone() {
     assert_floors(&s, &[], 0.005, 0);
     let blocked: usize = s.benign.values().map(|c| c.blocked).sum();
     assert_eq!(blocked, 0, "ordinary lines blocked");
+}
+
+/// The second test half (`chat-test2.jsonl`, 637 events), written for the second round
+/// by writers who saw neither the engine nor the lexicon, and scored once when the
+/// round was done (docs/QUALITY.md). The floors keep what that score reached.
+#[test]
+fn chat_second_test_half_keeps_what_was_reached() {
+    let s = score(include_str!("fixtures/chat-test2.jsonl"));
+    assert_floors(
+        &s,
+        &[
+            ("c1-homophone", 0.84),
+            ("c2-lookalike", 0.80),
+            ("c3-emoji", 0.65),
+            ("c4-initials", 0.65),
+            ("c5-codeword", 0.41),
+            ("c6-tricks", 1.00),
+            ("c7-split", 0.88),
+            ("c8-clause", 0.88),
+        ],
+        0.05,
+        6,
+    );
 }

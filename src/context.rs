@@ -682,6 +682,15 @@ fn lexicon() -> &'static Lexicon {
             "别去",
             "都别",
             "不要去",
+            // A victim's account, a correction, a lapsed title.
+            "骗了",
+            "骗过",
+            "被骗",
+            "犯法",
+            "口误",
+            "说错了",
+            "取消了",
+            "早就取消",
         ]),
         after_far: words(&[
             "一律不",

@@ -26,14 +26,16 @@ VERSION = "0.42.1"
 OUT = pathlib.Path(__file__).resolve().parent.parent / "src" / "normalize" / "data"
 
 
-# liveguard supplement: everyday live-shopping words jieba's dictionary (2013) lacks,
-# given a middling frequency (at least 100, also where jieba has them as rare), so that sound-alikes of terms built from them are not
-# read as disguises (穿多大码 is not 大麻).
+# liveguard supplement: everyday live-shopping and chat words jieba's dictionary (2013)
+# lacks (V死 intensifiers: 笑死我了 is not 私我), given a middling frequency (at least
+# 100, also where jieba has them as rare), so that sound-alikes of terms built from
+# them are not read as disguises (穿多大码 is not 大麻).
 SUPPLEMENT = """
 大码 小码 中码 均码 码数 多大 多高 多重 多宽 多长 多厚 偏大 偏小 偏瘦 偏胖 显瘦 显白 显黑
 秒杀 包邮 运费 退款 退货 换货 下单 拍下 链接 上链 库存 现货 预售 尾款 定金 好评 差评 主播
 直播 助理 福袋 红包 粉丝 关注 点赞 弹幕 评论 回购 同款 新款 爆款 色号 口红 面霜 精华 防晒
 微信 支付 扫码 快递 顺丰 发货 到货 收货 售后 客服 质检 正品 专柜 旗舰
+笑死 困死 热死 冷死 吓死 急死 累死 馋死 美死 帅死 爱死 烦死 丑死 疼死 痛死 气死 酸死 甜死 香死 乐死
 """
 
 

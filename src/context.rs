@@ -357,6 +357,21 @@ fn lexicon() -> &'static Lexicon {
             "不一定",
             // V不了的: those who cannot (拍不了的复制淘口令).
             "不了的",
+            // A deadline, not a denial: 再不拍马上涨价了, 还不下单明天就恢复原价.
+            "再不拍",
+            "再不抢",
+            "再不买",
+            "再不下单",
+            "再不冲",
+            "再不入手",
+            "还不拍",
+            "还不抢",
+            "还不买",
+            "还不下单",
+            "还不冲",
+            "现在不拍",
+            "现在不买",
+            "现在不抢",
             // Unsure, not forbidden (尺码拿不准的 私聊我).
             "拿不准",
             "说不准",
@@ -1151,6 +1166,7 @@ mod tests {
         assert!(neg("犀角这类野生动物制品本直播间一律不售", "犀角"));
         // V不了的 is those who cannot, not a negation.
         assert!(!neg("拍不了的复制淘口令", "淘口令"));
+        assert!(!neg("再不拍马上涨价了", "马上涨价"));
         let slander = |t: &str, term: &str| {
             let nt = NormText::normalized(t);
             let n = normalize(term);

@@ -216,13 +216,11 @@ impl Openings {
     /// Whether some pair of neighbouring characters of `text`, read as syllables, opens
     /// a pattern: [`Openings::any_in`] of its sound view, without building the view
     /// (most chat opens none, and then the view is not needed at all).
-    /// Only characters from index `from` on are read.
-    pub fn any_in_text(&self, text: &NormText, from: usize) -> bool {
+    pub fn any_in_text(&self, text: &NormText) -> bool {
         let first = &table().first;
         let chars = text.chars();
         let mut prev = None;
-        let tail = &text.as_str()[text.byte_of(from)..];
-        for (i, c) in (from..).zip(tail.chars()) {
+        for (i, c) in text.as_str().chars().enumerate() {
             let c = if chars[i].numeral { text.han_at(i) } else { c };
             let cp = c as u32;
             let id = if (FIRST..=LAST).contains(&cp) {
@@ -267,15 +265,14 @@ impl Default for Openings {
     }
 }
 
-/// Write the sound view of `text` from character `from` on into `out` (cleared first):
-/// one character per normalized character.
-pub fn view(text: &NormText, from: usize, out: &mut String) {
+/// Write the sound view of `text` into `out` (cleared first): one character per
+/// normalized character.
+pub fn view(text: &NormText, out: &mut String) {
     out.clear();
-    let tail = &text.as_str()[text.byte_of(from)..];
-    out.reserve(tail.len());
+    out.reserve(text.as_str().len());
     let first = &table().first;
     let chars = text.chars();
-    for (i, c) in (from..).zip(tail.chars()) {
+    for (i, c) in text.as_str().chars().enumerate() {
         // A numeral folded to a digit keeps its sound (穿三甲 is 穿3甲).
         let c = if chars[i].numeral { text.han_at(i) } else { c };
         let cp = c as u32;
@@ -328,12 +325,12 @@ mod tests {
         let a = NormText::normalized("递一");
         let b = NormText::normalized("第一");
         let (mut va, mut vb) = (String::new(), String::new());
-        view(&a, 0, &mut va);
-        view(&b, 0, &mut vb);
+        view(&a, &mut va);
+        view(&b, &mut vb);
         assert_eq!(va, vb);
         assert_eq!(va.chars().count(), a.chars().len());
         let mut v = String::new();
-        view(&NormText::normalized("耍单"), 0, &mut v);
+        view(&NormText::normalized("耍单"), &mut v);
         assert!(spellings("刷单").contains(&v));
     }
 
@@ -345,12 +342,12 @@ mod tests {
             o.add(&p);
         }
         let mut v = String::new();
-        view(&NormText::normalized("招人耍单"), 0, &mut v);
+        view(&NormText::normalized("招人耍单"), &mut v);
         assert!(o.any_in(&v));
-        assert!(o.any_in_text(&NormText::normalized("招人耍单"), 0));
-        view(&NormText::normalized("今天天气好"), 0, &mut v);
+        assert!(o.any_in_text(&NormText::normalized("招人耍单")));
+        view(&NormText::normalized("今天天气好"), &mut v);
         assert!(!o.any_in(&v));
-        assert!(!o.any_in_text(&NormText::normalized("今天天气好"), 0));
+        assert!(!o.any_in_text(&NormText::normalized("今天天气好")));
     }
 
     #[test]
@@ -360,7 +357,7 @@ mod tests {
         assert_eq!(fuzzy("ling"), "nin");
         assert_eq!(fuzzy("chuan"), "cuan");
         let mut v = String::new();
-        view(&NormText::normalized("穿三甲"), 0, &mut v);
+        view(&NormText::normalized("穿三甲"), &mut v);
         assert!(spellings("穿山甲").contains(&v));
         assert_eq!(likeness('递', '第'), Likeness::Same);
         assert_eq!(likeness('航', '行'), Likeness::OtherReading);
@@ -370,7 +367,7 @@ mod tests {
     #[test]
     fn polyphones_are_spelled_every_way() {
         let mut v = String::new();
-        view(&NormText::normalized("银航卡"), 0, &mut v);
+        view(&NormText::normalized("银航卡"), &mut v);
         assert!(spellings("银行卡").contains(&v), "hang is a reading of 行");
         assert!(spellings("加v").is_empty(), "one syllable is not enough");
     }

@@ -435,21 +435,12 @@ impl Matcher {
     /// evasion and not like two words that happen to sound like one (see
     /// [`Matcher::plausible_homophone`]).
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
-        // A hit must end in the current event, so the window's history matters only as
-        // far back as a term is long: the sound pass reads the new event, not the
-        // window again.
-        let chars = text.chars();
-        let seg_start = chars
-            .iter()
-            .position(|c| c.seg as usize == current)
-            .unwrap_or(chars.len());
-        let from = seg_start.saturating_sub(self.longest_term.saturating_sub(1));
         // Most chat has no two neighbouring syllables that begin a sound pattern.
-        if !self.sound_openings.any_in_text(text, from) {
+        if !self.sound_openings.any_in_text(text) {
             return;
         }
         let mut view = std::mem::take(&mut s.sound);
-        sound::view(text, from, &mut view);
+        sound::view(text, &mut view);
         // Characters inside an exact occurrence of a term, for `plausible_homophone`:
         // marked on the first sound match that differs from its term (most events have
         // none: the common match is the exact term itself, or nothing).
@@ -465,8 +456,8 @@ impl Matcher {
             }
         };
         let mut found = Vec::new();
+        let chars = text.chars();
         p.automaton.for_each_match_str(&view, text, |pid, cj| {
-            let cj = from + cj;
             let ci = cj - usize::from(p.chars[pid]);
             if chars[cj - 1].seg as usize != current || gaps_allow_term(text, ci, cj) != Gaps::Term
             {

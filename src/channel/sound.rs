@@ -217,20 +217,9 @@ impl Openings {
     /// a pattern: [`Openings::any_in`] of its sound view, without building the view
     /// (most chat opens none, and then the view is not needed at all).
     pub fn any_in_text(&self, text: &NormText) -> bool {
-        let first = &table().first;
-        let chars = text.chars();
         let mut prev = None;
-        for (i, c) in text.as_str().chars().enumerate() {
-            let c = if chars[i].numeral { text.han_at(i) } else { c };
-            let cp = c as u32;
-            let id = if (FIRST..=LAST).contains(&cp) {
-                match first[(cp - FIRST) as usize] {
-                    0 => OTHER,
-                    id => usize::from(id - 1).min(OTHER),
-                }
-            } else {
-                OTHER
-            };
+        for sound in sounds(text) {
+            let id = sound.map_or(OTHER, |id| usize::from(id).min(OTHER));
             if let Some(p) = prev
                 && self.has(p, id)
             {
@@ -265,27 +254,31 @@ impl Default for Openings {
     }
 }
 
+/// The syllable id of each normalized character of `text` (its most common reading; a
+/// numeral folded to a digit keeps its sound: 穿三甲 is 穿3甲), or the character itself
+/// when it has no reading.
+fn sounds(text: &NormText) -> impl Iterator<Item = Result<u16, char>> + '_ {
+    let first = &table().first;
+    let chars = text.chars();
+    text.as_str().chars().enumerate().map(move |(i, c)| {
+        let c = if chars[i].numeral { text.han_at(i) } else { c };
+        let cp = c as u32;
+        match (FIRST..=LAST)
+            .contains(&cp)
+            .then(|| first[(cp - FIRST) as usize])
+        {
+            Some(id) if id > 0 => Ok(id - 1),
+            _ => Err(c),
+        }
+    })
+}
+
 /// Write the sound view of `text` into `out` (cleared first): one character per
 /// normalized character.
 pub fn view(text: &NormText, out: &mut String) {
     out.clear();
     out.reserve(text.as_str().len());
-    let first = &table().first;
-    let chars = text.chars();
-    for (i, c) in text.as_str().chars().enumerate() {
-        // A numeral folded to a digit keeps its sound (穿三甲 is 穿3甲).
-        let c = if chars[i].numeral { text.han_at(i) } else { c };
-        let cp = c as u32;
-        let sound = if (FIRST..=LAST).contains(&cp) {
-            match first[(cp - FIRST) as usize] {
-                0 => c,
-                id => syllable_char(id - 1),
-            }
-        } else {
-            c
-        };
-        out.push(sound);
-    }
+    out.extend(sounds(text).map(|s| s.map_or_else(|c| c, syllable_char)));
 }
 
 /// The sound spellings of a normalized literal, or nothing when it has fewer than two

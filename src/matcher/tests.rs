@@ -135,6 +135,15 @@ fn matcher() -> Matcher {
     Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
 }
 
+/// A matcher of one category file `toml` and an empty policy.
+fn matcher_of(toml: &str) -> Matcher {
+    let src = LexiconSource::from_files(
+        "t",
+        &[("policy.toml", "version = \"t\"\n"), ("c.toml", toml)],
+    );
+    Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
+}
+
 /// (rule id, matched original text) of the hits of `text` said by `role`.
 fn hits(m: &Matcher, text: &str, role: Role) -> Vec<(String, String)> {
     let nt = NormText::normalized(text);
@@ -484,11 +493,7 @@ term = \"水军\"
 severity = \"medium\"
 note = \"n\"
 ";
-    let src = LexiconSource::from_files(
-        "t",
-        &[("policy.toml", "version = \"t\"\n"), ("tf.toml", cat)],
-    );
-    let m = Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap();
+    let m = matcher_of(cat);
     assert_eq!(ids(&m, "接sj单", Role::Viewer), ["t.shill"]);
 }
 
@@ -501,11 +506,7 @@ term = \"票点\"
 severity = \"high\"
 note = \"n\"
 ";
-    let src = LexiconSource::from_files(
-        "t",
-        &[("policy.toml", "version = \"t\"\n"), ("pp.toml", cat)],
-    );
-    let m = Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap();
+    let m = matcher_of(cat);
     assert_eq!(vias(&m, "收pd"), [Via::Initials]);
     // `pdd` (拼多多) is not pd with a doubled d.
     assert!(vias(&m, "这个pdd有").is_empty());

@@ -1105,8 +1105,10 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
         .next()
         .unwrap_or("")
         .trim_end_matches(|c: char| !c.is_alphanumeric());
-    // 太神了吧 and 也太好用了吧 exclaim; they do not guess.
-    let exclaims = bare.ends_with("了吧") && (bare.contains('太') || bare.contains("真的"));
+    // 太神了吧 and 也太好用了吧 exclaim, …转账给我吧 asks for something; they do not
+    // guess.
+    let exclaims = (bare.ends_with("了吧") && (bare.contains('太') || bare.contains("真的")))
+        || bare.ends_with("我吧");
     let ends_question = (bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没']) && !exclaims)
         || chunk.ends_with(['吗', '嗎', '么', '麼'])
         || (chunk.ends_with('吧') && a.before.contains('是'))
@@ -1196,6 +1198,7 @@ mod tests {
         assert!(!q("那家的奶粉垃圾 谁买谁后悔", "垃圾"));
         assert!(!q("有人接控评的活吗", "控评"));
         assert!(!q("抹了十来天冒了一层小绒毛 太神了吧", "冒了一层小绒毛"));
+        assert!(!q("姐直接转账给我吧", "转账"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
     }
 

@@ -778,9 +778,12 @@ fn differs(lit: &SoundLiteral, text: &NormText, ci: usize, cj: usize) -> bool {
 ///   language), unless it stands inside a term of three or more, two of whose
 ///   characters are kept (国要准字);
 /// - a two-syllable term, which sound alone matches far too often across word
-///   boundaries (尺码偏大吗 sounds like 大麻), keeps one character of the term and has no
-///   real word straddling either edge (偏大, 上身效果, 裙子) that its far neighbour does
-///   not claim first (承接水均 is 承接 + 水均), nor is one itself (大码).
+///   boundaries (尺码偏大吗 sounds like 大麻), needs exact syllables, keeps one
+///   character of the term or replaces both with uncommon ones (赚帐), and has no real
+///   word straddling either edge (偏大, 上身效果, 裙子) that its far neighbour does not
+///   claim first (承接水均 is 承接 + 水均), nor is one itself (大码);
+/// - a longer term may have one syllable that only sounds alike (穿三甲) or matches a
+///   rarer reading of its character, not two.
 fn plausible_homophone(
     lit: &SoundLiteral,
     text: &NormText,

@@ -433,7 +433,7 @@ impl Matcher {
     /// The homophone channel: the terms' syllables over the text's sound view. A match
     /// that spells the term exactly is the exact channel's; the rest must look like an
     /// evasion and not like two words that happen to sound like one (see
-    /// [`Matcher::plausible_homophone`]).
+    /// [`plausible_homophone`]).
     fn collect_sound(&self, p: &Partition, text: &NormText, current: usize, s: &mut Scratch) {
         // Most chat has no two neighbouring syllables that begin a sound pattern.
         if !self.sound_openings.any_in_text(text) {

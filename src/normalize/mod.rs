@@ -2,7 +2,7 @@
 //! keeping a map from every normalized character back to the bytes it came from.
 //!
 //! The pass folds case, width, compatibility forms, Latin confusables, traditional to
-//! simplified Chinese and number styles (all through [`fold`]); drops zero-width and
+//! simplified Chinese and number styles (all through [`fold()`]); drops zero-width and
 //! format characters; skips separator noise between characters while remembering that a
 //! gap was there ([`Gap`]); folds leetspeak digits inside Latin words; and collapses
 //! repeated characters, recording the run length so that a term that really has a

@@ -1135,13 +1135,18 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
 mod tests {
     use super::*;
 
-    fn ctx(text: &str, term: &str, role: Role) -> ContextSet {
+    /// The context of `term`, a hit of `category` in `text` said by `role`.
+    fn ctx_of(text: &str, term: &str, category: Category, role: Role) -> ContextSet {
         let nt = NormText::normalized(text);
         let t = normalize(term);
         let at = nt.as_str().find(&t).expect("term in text");
         let start = nt.char_index(at);
         let end = nt.char_index(at + t.len());
-        mark(&nt, 0, start, end, Category::FalsePublicity, role, text)
+        mark(&nt, 0, start, end, category, role, text)
+    }
+
+    fn ctx(text: &str, term: &str, role: Role) -> ContextSet {
+        ctx_of(text, term, Category::FalsePublicity, role)
     }
 
     #[test]
@@ -1169,13 +1174,7 @@ mod tests {
         // V不了的 is those who cannot, not a negation.
         assert!(!neg("拍不了的复制淘口令", "淘口令"));
         assert!(!neg("再不拍马上涨价了", "马上涨价"));
-        let slander = |t: &str, term: &str| {
-            let nt = NormText::normalized(t);
-            let n = normalize(term);
-            let at = nt.as_str().find(&n).expect("term in text");
-            let (start, end) = (nt.char_index(at), nt.char_index(at + n.len()));
-            mark(&nt, 0, start, end, Category::Slander, Role::Operator, t)
-        };
+        let slander = |t, term| ctx_of(t, term, Category::Slander, Role::Operator);
         assert!(slander("说别家是三无产品这类评论会被删哦", "三无产品").contains(Context::Negated));
         assert!(!slander("别家都是三无产品 别买", "三无产品").contains(Context::Negated));
     }

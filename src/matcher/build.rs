@@ -167,7 +167,7 @@ impl Collector {
         } in self.patterns
         {
             // Targets of one shape together: the shape is checked once per run.
-            ts.sort_by_key(|(_, sh)| sh.clone());
+            ts.sort_by(|a, b| a.1.cmp(&b.1));
             starts.push(targets.len() as u32);
             chars.push(len);
             for (t, sh) in ts {

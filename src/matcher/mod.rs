@@ -31,7 +31,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::channel::sound::Likeness;
-use crate::channel::{ChannelSet, Via, sound, words};
+use crate::channel::{ChannelSet, Via, is_han, sound, words};
 use crate::event::{Category, Role, Severity};
 use crate::normalize::{Gap, NormText};
 
@@ -826,11 +826,15 @@ fn plausible_homophone(
     }
     // One syllable may sound only alike (穿三甲), or like a rarer reading (银航卡); two
     // such are a different phrase (垫付放心 is not 垫付返款, whose 款 was once read xin).
-    let likeness: Vec<Likeness> = (ci..cj)
+    let (loose, fuzzy) = (ci..cj)
         .zip(lit.chars.iter())
         .map(|(i, &l)| sound::likeness(ch(i), l))
-        .collect();
-    let loose = likeness.iter().filter(|&&l| l < Likeness::Same).count();
+        .fold((0, false), |(n, fuzzy), l| {
+            (
+                n + usize::from(l < Likeness::Same),
+                fuzzy || l == Likeness::Fuzzy,
+            )
+        });
     if cj - ci > 2 {
         return loose <= 1;
     }
@@ -840,7 +844,7 @@ fn plausible_homophone(
     // chance all the time.
     let uncommon = |i: usize| words::rank(ch(i)) >= 300;
     if (same == 0 && !(uncommon(ci) && uncommon(ci + 1)))
-        || likeness.contains(&Likeness::Fuzzy)
+        || fuzzy
         || words::is_word(ch(ci), ch(ci + 1))
     {
         return false;
@@ -848,25 +852,12 @@ fn plausible_homophone(
     // A word straddling an edge takes its character from the match, unless the
     // character beyond it forms a more common word with its own other neighbour
     // (承接水均 is 承接 + 水均, so 接水 does not count).
-    let word_before = ci > 0 && glued(ci) && {
-        let f = words::frequency(ch(ci - 1), ch(ci));
-        let rival = if ci > 1 && glued(ci - 1) {
-            words::frequency(ch(ci - 2), ch(ci - 1))
-        } else {
-            0
-        };
-        f >= RARE_WORD && f >= rival
-    };
-    let word_after = cj < chars.len() && glued(cj) && {
-        let f = words::frequency(ch(cj - 1), ch(cj));
-        let rival = if cj + 1 < chars.len() && glued(cj + 1) {
-            words::frequency(ch(cj), ch(cj + 1))
-        } else {
-            0
-        };
-        f >= RARE_WORD && f >= rival
-    };
-    !(word_before || word_after)
+    let claims = |(f, rival): (u32, u32)| f >= RARE_WORD && f >= rival;
+    let word_before = ci
+        .checked_sub(1)
+        .and_then(|o| word_across(text, ci, o))
+        .is_some_and(claims);
+    !(word_before || word_across(text, cj - 1, cj).is_some_and(claims))
 }
 
 /// Whether a two-character match is two halves of neighbouring words: a common word
@@ -883,10 +874,9 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     let chars = text.chars();
     // Words are looked up as written: a numeral folded to a digit is a numeral again.
     let ch = |i: usize| text.han_at(i);
-    let han = |i: usize| crate::channel::is_han(ch(i)) || ch(i) == '〇';
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let (a, b) = (ch(ci), ch(ci + 1));
-    if !(han(ci) && han(ci + 1)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
+    if !(is_han(a) && is_han(b)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
         return false;
     }
     // An A-not-A question after the term makes its last character a verb of its own
@@ -900,28 +890,41 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
         return true;
     }
     let own = words::frequency(a, b);
-    let wins = |f: u32| f >= 50 && f > own.saturating_mul(10);
-    // The straddling word must also beat the word its far character would otherwise
-    // form (问一下面交 reads 一下 + 面交, not 下面).
-    let before = ci > 0 && glued(ci) && han(ci - 1) && {
-        let f = words::frequency(ch(ci - 1), a);
-        let rival = if ci > 1 && glued(ci - 1) {
-            words::frequency(ch(ci - 2), ch(ci - 1))
-        } else {
-            0
-        };
-        wins(f) && f > rival
+    // The straddling word must be far more common than the term, and also beat the word
+    // its far character would otherwise form (问一下面交 reads 一下 + 面交, not 下面).
+    let wins = |(f, rival): (u32, u32)| f >= 50 && f > own.saturating_mul(10) && f > rival;
+    let before = ci
+        .checked_sub(1)
+        .and_then(|o| word_across(text, ci, o))
+        .is_some_and(wins);
+    before || word_across(text, cj - 1, cj).is_some_and(wins)
+}
+
+/// The word glued across an edge of a match, between the match's edge character
+/// `inner` and its neighbour `outer` outside: how often the two make a word, and how
+/// often `outer` makes one with its own neighbour further out (a rival claim on it:
+/// 承接水均 is 承接 + 水均). `None` where nothing is glued there. Characters are read as
+/// a word list knows them ([`NormText::han_at`]).
+fn word_across(text: &NormText, inner: usize, outer: usize) -> Option<(u32, u32)> {
+    let chars = text.chars();
+    // Whether neighbours `a` and `b` (either order) touch within one event.
+    let glued = |a: usize, b: usize| {
+        let k = a.max(b);
+        chars[k].gap == Gap::None && chars[k].seg == chars[k - 1].seg
     };
-    let after = cj < chars.len() && glued(cj) && han(cj) && {
-        let f = words::frequency(b, ch(cj));
-        let rival = if cj + 1 < chars.len() && glued(cj + 1) {
-            words::frequency(ch(cj), ch(cj + 1))
-        } else {
-            0
-        };
-        wins(f) && f > rival
+    let word = |a: usize, b: usize| words::frequency(text.han_at(a.min(b)), text.han_at(a.max(b)));
+    if outer >= chars.len() || !glued(inner, outer) {
+        return None;
+    }
+    let beyond = if outer < inner {
+        outer.checked_sub(1)
+    } else {
+        Some(outer + 1)
     };
-    before || after
+    let rival = beyond
+        .filter(|&b| b < chars.len() && glued(outer, b))
+        .map_or(0, |b| word(outer, b));
+    Some((word(inner, outer), rival))
 }
 
 /// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):

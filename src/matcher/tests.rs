@@ -447,29 +447,28 @@ fn channels_switch_off_per_entry_and_per_lexicon() {
         let src = LexiconSource::from_files("t", &[("policy.toml", &policy), ("tf.toml", &cat)]);
         Matcher::build(&Lexicon::parse(&src).unwrap()).unwrap()
     };
-    let via = vias;
-    assert_eq!(via(&lexicon_with("", ""), "招人耍单"), [Via::Homophone]);
-    assert_eq!(via(&lexicon_with("", ""), "招sd"), [Via::Initials]);
-    assert!(via(&lexicon_with("", "homophone = false"), "招人耍单").is_empty());
+    assert_eq!(vias(&lexicon_with("", ""), "招人耍单"), [Via::Homophone]);
+    assert_eq!(vias(&lexicon_with("", ""), "招sd"), [Via::Initials]);
+    assert!(vias(&lexicon_with("", "homophone = false"), "招人耍单").is_empty());
     assert!(
-        via(
+        vias(
             &lexicon_with("[channels]\nhomophone = false", ""),
             "招人耍单"
         )
         .is_empty()
     );
-    assert!(via(&lexicon_with("[channels]\ninitials = false", ""), "招sd").is_empty());
+    assert!(vias(&lexicon_with("[channels]\ninitials = false", ""), "招sd").is_empty());
     assert_eq!(
-        via(
+        vias(
             &lexicon_with("[channels]\nhomophone = false", ""),
             "招人刷单"
         ),
         [Via::Exact]
     );
-    assert_eq!(via(&lexicon_with("", ""), "直接刷。单给我"), [Via::Clause]);
-    assert!(via(&lexicon_with("", "clause = false"), "直接刷。单给我").is_empty());
+    assert_eq!(vias(&lexicon_with("", ""), "直接刷。单给我"), [Via::Clause]);
+    assert!(vias(&lexicon_with("", "clause = false"), "直接刷。单给我").is_empty());
     assert!(
-        via(
+        vias(
             &lexicon_with("[channels]\nclause = false", ""),
             "直接刷。单给我"
         )

@@ -178,6 +178,7 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
                         tier: Tier::Standard,
                         via: h.via,
                         context,
+                        review: e.review,
                     }) != Decision::Allow
             })
             .map(|h| {

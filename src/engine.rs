@@ -314,6 +314,7 @@ impl Engine {
                     tier,
                     via: hit.via,
                     context: hit.context,
+                    review: entry.review,
                 }));
                 hits.push(hit);
             }

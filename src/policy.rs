@@ -34,6 +34,8 @@ pub struct HitContext {
     pub via: Via,
     /// How it stands in its sentence.
     pub context: ContextSet,
+    /// Whether the entry is a claim lawful when true (see `Entry::review`).
+    pub review: bool,
 }
 
 impl Policy {
@@ -70,6 +72,7 @@ impl Policy {
                     && matches(&r.kind, hit.kind)
                     && matches(&r.tier, hit.tier)
                     && matches(&r.via, hit.via)
+                    && r.review.is_none_or(|review| review == hit.review)
                     && r.context
                         .as_ref()
                         .is_none_or(|cs| cs.iter().any(|c: &Context| hit.context.contains(*c)))
@@ -99,6 +102,7 @@ mod tests {
             tier,
             via: Via::Exact,
             context: ContextSet::default(),
+            review: false,
         }
     }
 
@@ -140,5 +144,27 @@ mod tests {
             d(ProhibitedProduct, Critical, Role::Operator, Tier::Standard),
             Decision::Block
         );
+    }
+
+    #[test]
+    fn claims_lawful_when_true_are_held_for_review_not_allowed_as_low() {
+        let p = Policy::from_lexicon(&Lexicon::embedded());
+        for role in Role::ALL {
+            let review = HitContext {
+                review: true,
+                ..ctx(
+                    Category::FalsePublicity,
+                    Severity::Low,
+                    role,
+                    Tier::Standard,
+                )
+            };
+            assert_eq!(p.decide(review), Decision::Hold, "{role:?}");
+            // Said as a warning or quoted, it is still not a claim.
+            let mut context = ContextSet::default();
+            context.insert(Context::Negated);
+            let negated = HitContext { context, ..review };
+            assert_eq!(p.decide(negated), Decision::Allow, "{role:?}");
+        }
     }
 }

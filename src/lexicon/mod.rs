@@ -199,6 +199,9 @@ struct CategoryFile {
     groups: Vec<GroupDef>,
     #[serde(default, rename = "entry")]
     entries: Vec<EntryDef>,
+    /// Benign sentences that guard this file's entries (as in `traps.toml`).
+    #[serde(default, rename = "trap")]
+    traps: Vec<Trap>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +264,8 @@ struct EntryDef {
     homophone: Option<bool>,
     #[serde(default)]
     clause: Option<bool>,
+    #[serde(default)]
+    review: bool,
     note: String,
     #[serde(default)]
     basis: Option<String>,
@@ -370,6 +375,10 @@ pub struct DecideRule {
     /// context.
     #[serde(default)]
     pub context: Option<Vec<Context>>,
+    /// With `true`, the row applies only to hits of `review` entries (claims lawful
+    /// when true); with `false`, only to the others.
+    #[serde(default)]
+    pub review: Option<bool>,
     /// The decision.
     pub decision: Decision,
 }
@@ -522,6 +531,10 @@ pub struct Entry {
     /// The match channels this entry uses (the lexicon's `[channels]` less the entry's
     /// own switches).
     pub channels: ChannelSet,
+    /// A claim that is lawful when true (独家, 老字号, 获奖): a moderator verifies it
+    /// rather than the engine correcting it. Decision rows can select these with
+    /// `review = true`.
+    pub review: bool,
 }
 
 /// A parsed, validated lexicon directory.
@@ -594,6 +607,7 @@ impl Lexicon {
                     collect_groups(name, f.groups, &mut groups);
                     let file_basis = f.basis.unwrap_or_else(|| DEFAULT_BASIS.to_owned());
                     let file_allow: Vec<Allow> = f.allow.into_iter().map(Allow::from).collect();
+                    traps.extend(f.traps);
                     for e in f.entries {
                         entries.push(entry_from_def(
                             name,
@@ -731,6 +745,7 @@ fn entry_from_def(
         note: e.note,
         basis: e.basis.unwrap_or_else(|| file_basis.to_owned()),
         channels,
+        review: e.review,
     }
 }
 

@@ -360,6 +360,7 @@ impl Matcher {
             }
             entries.push(CompiledEntry {
                 channels: e.channels,
+                review: e.review,
                 id: e.id.as_str().into(),
                 term: label.as_str().into(),
                 category: e.category,

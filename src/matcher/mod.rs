@@ -52,6 +52,8 @@ pub struct CompiledEntry {
     pub basis: Arc<str>,
     /// The match channels the entry uses.
     pub channels: ChannelSet,
+    /// A claim lawful when true, for a moderator to verify.
+    pub review: bool,
     roles: RoleSet,
     requires: Box<[u16]>,
     unless: Box<[u16]>,

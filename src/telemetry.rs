@@ -26,6 +26,8 @@ pub const INGEST_FRAMES: &str = "liveguard_ingest_frames_total";
 pub const CONNECTIONS: &str = "liveguard_connections";
 /// Alerts published to the feed.
 pub const ALERTS: &str = "liveguard_alerts_published_total";
+/// Seqs the feed skipped because the store writer held them back too long.
+pub const ALERTS_SKIPPED: &str = "liveguard_alerts_skipped_total";
 /// Alert subscribers disconnected for falling behind.
 pub const SUBSCRIBERS_LAGGED: &str = "liveguard_subscribers_lagged_total";
 /// Alerts in the in-memory history.
@@ -102,6 +104,10 @@ fn describe() {
     describe_counter!(INGEST_FRAMES, "Frames read on ingest connections.");
     describe_gauge!(CONNECTIONS, "Open WebSocket connections, by kind.");
     describe_counter!(ALERTS, "Alerts published to the feed.");
+    describe_counter!(
+        ALERTS_SKIPPED,
+        "Seqs the feed skipped because the store writer held them back too long."
+    );
     describe_counter!(
         SUBSCRIBERS_LAGGED,
         "Alert subscribers disconnected for falling behind."

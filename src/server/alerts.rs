@@ -4,7 +4,11 @@
 //! records of the same feed. With a store, a record goes to the store's writer first
 //! and reaches the history and the subscribers only once committed (or marked
 //! `"stored":false` if the store cannot keep it): a moderator never sees what a crash
-//! could take back. The hub keeps a bounded history for `since` replay (older records
+//! could take back. Records come back from the writer in seq order, but one the store
+//! queue refused comes back at once, ahead of lower seqs still being written; a
+//! reorder stage holds it until they arrive, so subscribers get every seq in order.
+//! It holds at most `alerts.history` records: past that (a writer stalled for good),
+//! the feed skips ahead and the late records stay replayable with `since`. The hub keeps a bounded history for `since` replay (older records
 //! are read back from the store) and fans records out through a broadcast ring:
 //! publishing never waits for a subscriber, and a subscriber that falls more than
 //! `alerts.subscriber_queue` records behind (or stalls a write) is disconnected with
@@ -64,6 +68,10 @@ pub(crate) struct Resolution {
 #[derive(Debug)]
 struct Inner {
     next_seq: u64,
+    /// The seq the feed delivers next: every lower one has been delivered.
+    next_delivery: u64,
+    /// Records back from the store ahead of a lower seq still in its writer.
+    waiting: BTreeMap<u64, Arc<Record>>,
     /// Delivered records, in seq order.
     history: VecDeque<Arc<Record>>,
     holds: BTreeMap<u64, Hold>,
@@ -127,6 +135,8 @@ impl Hub {
         Hub {
             inner: Mutex::new(Inner {
                 next_seq: 1,
+                next_delivery: 1,
+                waiting: BTreeMap::new(),
                 history: VecDeque::new(),
                 holds: BTreeMap::new(),
             }),
@@ -150,6 +160,7 @@ impl Hub {
     pub(crate) fn restore(&self, recovered: &Recovered) {
         let mut inner = self.lock();
         inner.next_seq = inner.next_seq.max(recovered.next_seq);
+        inner.next_delivery = inner.next_delivery.max(recovered.next_seq);
         for row in &recovered.history {
             insert_sorted(
                 &mut inner.history,
@@ -218,7 +229,7 @@ impl Hub {
         }
     }
 
-    /// Add a record to the history and fan it out.
+    /// A record is back (committed, or refused by the store): deliver it in seq order.
     fn deliver(&self, inner: &mut Inner, record: &FeedRecord, stored: bool) {
         // Without a store there is nothing to say about storing.
         let stored = stored || self.store.get().is_none();
@@ -229,13 +240,48 @@ impl Hub {
             severity: record.severity,
             json: record.frame(stored).into(),
         });
-        insert_sorted(&mut inner.history, record.clone());
-        while inner.history.len() > self.config.history {
-            inner.history.pop_front();
+        if record.seq < inner.next_delivery {
+            // The feed skipped past it (below): replayable, too late to fan out.
+            insert_sorted(&mut inner.history, record);
+            self.trim_history(inner);
+            return;
         }
+        inner.waiting.insert(record.seq, record);
+        if inner.waiting.len() > self.config.history {
+            // The writer has held a lower seq back for longer than the history is
+            // long: stop waiting for it rather than grow without bound.
+            let (&first, _) = inner.waiting.first_key_value().expect("not empty");
+            metrics::counter!(t::ALERTS_SKIPPED).increment(first - inner.next_delivery);
+            tracing::error!(
+                from = inner.next_delivery,
+                to = first - 1,
+                "Store writer stalled: the feed skips ahead; the skipped seqs stay replayable once written."
+            );
+            inner.next_delivery = first;
+        }
+        while let Some(entry) = inner.waiting.first_entry() {
+            if *entry.key() != inner.next_delivery {
+                break;
+            }
+            let record = entry.remove();
+            inner.next_delivery += 1;
+            self.fan_out(inner, record);
+        }
+    }
+
+    /// Add a record, the next in seq order, to the history and send it to subscribers.
+    fn fan_out(&self, inner: &mut Inner, record: Arc<Record>) {
+        inner.history.push_back(record.clone());
+        self.trim_history(inner);
         // No subscriber is not an error: the record is in the history.
         let _ = self.tx.send(record);
         metrics::counter!(t::ALERTS).increment(1);
+    }
+
+    fn trim_history(&self, inner: &mut Inner) {
+        while inner.history.len() > self.config.history {
+            inner.history.pop_front();
+        }
         metrics::gauge!(t::ALERT_HISTORY).set(inner.history.len() as f64);
     }
 
@@ -386,14 +432,15 @@ impl Hub {
     /// (older records are in the store).
     pub(crate) fn since(&self, since: u64) -> (Vec<Arc<Record>>, u64) {
         let inner = self.lock();
-        let first = inner.history.front().map_or(inner.next_seq, |r| r.seq);
+        let first = inner.history.front().map_or(inner.next_delivery, |r| r.seq);
         let start = inner.history.partition_point(|r| r.seq <= since);
         (inner.history.range(start..).cloned().collect(), first)
     }
 
-    /// The seq the next record will get.
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.lock().next_seq
+    /// The last seq delivered to subscribers (0 before the first): a new subscriber
+    /// without `since` starts after it, and so still gets records being written.
+    pub(crate) fn last_delivered(&self) -> u64 {
+        self.lock().next_delivery - 1
     }
 }
 
@@ -505,9 +552,7 @@ pub(crate) async fn subscriber(
     let _conn = super::ConnectionGauge::new("alerts");
     // Take the starting point, then subscribe, then read the backlog: a record
     // published in between is in the backlog, and duplicates are skipped by seq.
-    let since = query
-        .since
-        .unwrap_or_else(|| state.hub.next_seq().saturating_sub(1));
+    let since = query.since.unwrap_or_else(|| state.hub.last_delivered());
     let mut live = state.hub.subscribe();
     let (backlog, first) = state.hub.since(since);
     // With tokens, the reviewer is who the token says, not what the query claims.
@@ -711,5 +756,78 @@ async fn handle_moderator_frame(
             serde_json::json!({"kind":"review_ack","seq":seq,"decision":decision}).to_string()
         }
         Err(e) => error(Some(seq), e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64) -> FeedRecord {
+        FeedRecord {
+            seq,
+            kind: "alert",
+            ts: 1,
+            room: "r".into(),
+            categories: vec![Category::Diversion],
+            severity: Some(Severity::High),
+            body: "{}".into(),
+            event: None,
+            actions: Vec::new(),
+            review: None,
+        }
+    }
+
+    fn hub(history: usize) -> Hub {
+        Hub::new(AlertConfig {
+            history,
+            ..AlertConfig::default()
+        })
+    }
+
+    fn received(rx: &mut broadcast::Receiver<Arc<Record>>) -> Vec<u64> {
+        std::iter::from_fn(|| rx.try_recv().ok().map(|r| r.seq)).collect()
+    }
+
+    #[test]
+    fn records_back_out_of_order_reach_subscribers_in_seq_order() {
+        let hub = hub(100);
+        let mut rx = hub.subscribe();
+        // 3 and 4 were refused by a full store queue while 1 and 2 were being written.
+        hub.committed(vec![(record(3), false), (record(4), false)]);
+        assert_eq!(received(&mut rx), Vec::<u64>::new(), "held until 1 and 2");
+        assert_eq!(hub.last_delivered(), 0);
+        hub.committed(vec![(record(1), true)]);
+        assert_eq!(received(&mut rx), vec![1]);
+        hub.committed(vec![(record(2), true)]);
+        assert_eq!(received(&mut rx), vec![2, 3, 4]);
+        let (history, first) = hub.since(0);
+        assert_eq!(first, 1);
+        assert_eq!(
+            history.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn a_seq_held_back_past_the_history_length_is_skipped_and_kept_for_replay() {
+        let hub = hub(2);
+        let mut rx = hub.subscribe();
+        hub.committed(vec![(record(2), false), (record(3), false)]);
+        assert_eq!(received(&mut rx), Vec::<u64>::new());
+        hub.committed(vec![(record(4), false)]);
+        assert_eq!(
+            received(&mut rx),
+            vec![2, 3, 4],
+            "1 is skipped, not waited for"
+        );
+        hub.committed(vec![(record(1), true)]);
+        assert_eq!(
+            received(&mut rx),
+            Vec::<u64>::new(),
+            "too late for the live feed"
+        );
+        hub.committed(vec![(record(5), true)]);
+        assert_eq!(received(&mut rx), vec![5]);
     }
 }

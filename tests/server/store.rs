@@ -393,3 +393,84 @@ async fn a_corrupt_store_file_does_not_stop_moderation() {
     let (status, _) = server.http("GET", "/v1/actions", None).await;
     assert_eq!(status, 503, "no store, said plainly");
 }
+
+/// Frames of one event (which the store queue takes) alternate with frames of eight
+/// (which a queue of four always refuses, so they come back at once while the single
+/// event is still being written): the feed must still be every seq, in order, once.
+#[tokio::test]
+async fn a_full_store_queue_never_reorders_or_skips_the_feed() {
+    let dir = data_dir("reorder");
+    let mut config = config_at(&dir);
+    config.store.max_pending = 4;
+    let server = Server::start(config).await;
+    let mut platform = server.ingest().await;
+    let mut moderator = server.alerts("?since=0").await;
+    // A viewer's contact offer is blocked, a viewer's price claim held: both are alerts.
+    let text = |i: usize| {
+        if i % 3 == 0 {
+            "全网最低价"
+        } else {
+            "加微信聊"
+        }
+    };
+    let mut n = 0;
+    for round in 0..30 {
+        let single = chat(
+            &format!("s{round}"),
+            "r",
+            &format!("u{n}"),
+            "viewer",
+            text(n),
+        );
+        n += 1;
+        send(&mut platform, single).await;
+        let batch: Vec<String> = (0..8)
+            .map(|k| {
+                n += 1;
+                chat(
+                    &format!("b{round}-{k}"),
+                    "r",
+                    &format!("u{n}"),
+                    "viewer",
+                    text(n),
+                )
+            })
+            .collect();
+        send(&mut platform, batch.join("\n")).await;
+    }
+    collect(&mut platform, "verdict", n).await;
+    let feed = collect(&mut moderator, "alert", n).await;
+    let alerts = of_kind(&feed, "alert");
+    let seqs: Vec<u64> = alerts.iter().map(|a| a["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "every seq, in order, once"
+    );
+    assert!(
+        alerts.iter().any(|a| a["stored"] == false),
+        "the store queue refused some records"
+    );
+    assert!(
+        alerts.iter().any(|a| a["verdict"]["decision"] == "hold"),
+        "holds are in the feed too"
+    );
+
+    // A moderator cut off halfway resumes with `since` and gets the rest exactly once.
+    let mut first = server.alerts("?since=0").await;
+    let half = collect(&mut first, "alert", n / 2).await;
+    let last = of_kind(&half, "alert").last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    drop(first);
+    let mut resumed = server.alerts(&format!("?since={last}")).await;
+    let rest = collect(&mut resumed, "alert", n - last as usize).await;
+    let mut seen: Vec<u64> = of_kind(&half, "alert")
+        .iter()
+        .chain(of_kind(&rest, "alert").iter())
+        .map(|a| a["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seen.len(), n, "no duplicate");
+    seen.dedup();
+    assert_eq!(seen, (1..=n as u64).collect::<Vec<_>>());
+}

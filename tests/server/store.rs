@@ -407,7 +407,7 @@ async fn a_full_store_queue_never_reorders_or_skips_the_feed() {
     let mut moderator = server.alerts("?since=0").await;
     // A viewer's contact offer is blocked, a viewer's price claim held: both are alerts.
     let text = |i: usize| {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             "全网最低价"
         } else {
             "加微信聊"

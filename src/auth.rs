@@ -26,26 +26,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// What a token may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Send events.
-    Ingest,
-    /// Read alerts and review holds.
-    Moderate,
-    /// Operate the server.
-    Admin,
-}
-
-impl Scope {
-    /// The configuration name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Moderate => "moderate",
-            Scope::Admin => "admin",
-        }
+crate::wire_names! {
+    /// What a token may do.
+    pub enum Scope {
+        /// Send events.
+        Ingest = "ingest",
+        /// Read alerts and review holds.
+        Moderate = "moderate",
+        /// Operate the server.
+        Admin = "admin",
     }
 }
 

@@ -163,23 +163,13 @@ pub struct AlertConfig {
     pub hold_default: ReviewDecision,
 }
 
-/// A moderator's answer to a held message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReviewDecision {
-    /// Show the message.
-    Approve,
-    /// Keep it hidden.
-    Reject,
-}
-
-impl ReviewDecision {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReviewDecision::Approve => "approve",
-            ReviewDecision::Reject => "reject",
-        }
+crate::wire_names! {
+    /// A moderator's answer to a held message.
+    pub enum ReviewDecision {
+        /// Show the message.
+        Approve = "approve",
+        /// Keep it hidden.
+        Reject = "reject",
     }
 }
 

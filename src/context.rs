@@ -16,25 +16,23 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 
-use serde::{Deserialize, Serialize};
-
 use crate::event::{Category, Role};
 use crate::normalize::{Gap, NormText, normalize};
 
-/// How a hit stands in its sentence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Context {
-    /// No context: the term is asserted (only used in `policy.toml` rows).
-    None,
-    /// Denied, forbidden or warned against: 我们从不刷单, 谨防私下交易.
-    Negated,
-    /// Asked about, or guessed at: 这是处方药吗, 是你们自己刷单吧.
-    Questioned,
-    /// Mentioned as a word or a rule: 主播不能说“全网最低价”这种话.
-    Quoted,
-    /// Someone else's violation pointed out: 举报, 评论区有人在卖烟.
-    Reported,
+crate::wire_names! {
+    /// How a hit stands in its sentence.
+    pub enum Context {
+        /// No context: the term is asserted (only used in `policy.toml` rows).
+        None = "none",
+        /// Denied, forbidden or warned against: 我们从不刷单, 谨防私下交易.
+        Negated = "negated",
+        /// Asked about, or guessed at: 这是处方药吗, 是你们自己刷单吧.
+        Questioned = "questioned",
+        /// Mentioned as a word or a rule: 主播不能说“全网最低价”这种话.
+        Quoted = "quoted",
+        /// Someone else's violation pointed out: 举报, 评论区有人在卖烟.
+        Reported = "reported",
+    }
 }
 
 impl Context {
@@ -45,17 +43,6 @@ impl Context {
         Context::Quoted,
         Context::Reported,
     ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Context::None => "none",
-            Context::Negated => "negated",
-            Context::Questioned => "questioned",
-            Context::Quoted => "quoted",
-            Context::Reported => "reported",
-        }
-    }
 }
 
 /// The contexts of one hit.

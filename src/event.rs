@@ -10,219 +10,115 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Who is speaking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A viewer in the room's chat (the default).
-    Viewer,
-    /// The host: their chat messages and every transcript.
-    Host,
-    /// The room operator or its staff.
-    Operator,
-}
-
-impl Role {
-    /// All roles, in a fixed order.
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Host, Role::Operator];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Host => "host",
-            Role::Operator => "operator",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
+crate::wire_names! {
+    /// Who is speaking.
+    pub enum Role {
+        /// A viewer in the room's chat (the default).
+        Viewer = "viewer",
+        /// The host: their chat messages and every transcript.
+        Host = "host",
+        /// The room operator or its staff.
+        Operator = "operator",
     }
 }
 
-/// What kind of event this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    /// A chat message (danmaku, comment).
-    Chat,
-    /// A segment of the host's speech, from ASR.
-    Transcript,
-}
-
-impl EventKind {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Chat => "chat",
-            EventKind::Transcript => "transcript",
-        }
+crate::wire_names! {
+    /// What kind of event this is.
+    pub enum EventKind {
+        /// A chat message (danmaku, comment).
+        Chat = "chat",
+        /// A segment of the host's speech, from ASR.
+        Transcript = "transcript",
     }
 }
 
-/// Violation categories, as in the lexicon files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// 虚假宣传: absolute terms, efficacy and endorsement claims.
-    FalsePublicity,
-    /// 商业诋毁: disparaging another business.
-    Slander,
-    /// 禁售/违禁商品.
-    ProhibitedProduct,
-    /// 价格欺诈.
-    PriceFraud,
-    /// 站外导流: moving buyers off the platform.
-    Diversion,
-    /// 流量造假: fake orders, reviews, followers.
-    TrafficFraud,
-}
-
-impl Category {
-    /// All categories.
-    pub const ALL: [Category; 6] = [
-        Category::FalsePublicity,
-        Category::Slander,
-        Category::ProhibitedProduct,
-        Category::PriceFraud,
-        Category::Diversion,
-        Category::TrafficFraud,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::FalsePublicity => "false_publicity",
-            Category::Slander => "slander",
-            Category::ProhibitedProduct => "prohibited_product",
-            Category::PriceFraud => "price_fraud",
-            Category::Diversion => "diversion",
-            Category::TrafficFraud => "traffic_fraud",
-        }
+crate::wire_names! {
+    /// Violation categories, as in the lexicon files.
+    pub enum Category {
+        /// 虚假宣传: absolute terms, efficacy and endorsement claims.
+        FalsePublicity = "false_publicity",
+        /// 商业诋毁: disparaging another business.
+        Slander = "slander",
+        /// 禁售/违禁商品.
+        ProhibitedProduct = "prohibited_product",
+        /// 价格欺诈.
+        PriceFraud = "price_fraud",
+        /// 站外导流: moving buyers off the platform.
+        Diversion = "diversion",
+        /// 流量造假: fake orders, reviews, followers.
+        TrafficFraud = "traffic_fraud",
     }
 }
 
-/// How serious a hit is; ordered from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Context only: recorded, never blocks alone.
-    Low,
-    /// Hold for review, or prompt the host.
-    Medium,
-    /// Hide and warn.
-    High,
-    /// Hide, escalate, propose suspending the stream.
-    Critical,
-}
-
-impl Severity {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
+crate::wire_names! {
+    /// How serious a hit is; ordered from least to most.
+    pub enum Severity {
+        /// Context only: recorded, never blocks alone.
+        Low = "low",
+        /// Hold for review, or prompt the host.
+        Medium = "medium",
+        /// Hide and warn.
+        High = "high",
+        /// Hide, escalate, propose suspending the stream.
+        Critical = "critical",
     }
 }
 
-/// What the platform should do with the event; ordered from least to most restrictive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    /// Show it.
-    Allow,
-    /// Show the `masked` text instead.
-    Mask,
-    /// Show it only after a moderator approves.
-    Hold,
-    /// Do not show it.
-    Block,
-}
-
-impl Decision {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Mask => "mask",
-            Decision::Hold => "hold",
-            Decision::Block => "block",
-        }
+crate::wire_names! {
+    /// What the platform should do with the event; ordered from least to most
+    /// restrictive.
+    pub enum Decision {
+        /// Show it.
+        Allow = "allow",
+        /// Show the `masked` text instead.
+        Mask = "mask",
+        /// Show it only after a moderator approves.
+        Hold = "hold",
+        /// Do not show it.
+        Block = "block",
     }
 }
 
-/// Disposal actions, in ladder order (regulation.md section 3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// Keep the record only.
-    Record,
-    /// Hide one message (Art 31 ¶2).
-    HideMessage,
-    /// Hold one message for review.
-    HoldMessage,
-    /// Prompt the host to correct a slip on the spot (Art 31 ¶1).
-    PromptHostCorrection,
-    /// Warn the sender.
-    WarnUser,
-    /// Warn the room (Art 12, 13).
-    WarnRoom,
-    /// Mute the sender for a while.
-    MuteUser,
-    /// Restrict the room's functions.
-    RestrictRoom,
-    /// Take a product link down.
-    DelistProduct,
-    /// Limit the room's traffic (Art 12, 13).
-    LimitTraffic,
-    /// Suspend the stream now (Art 13).
-    SuspendStream,
-    /// Report to the regulator (Art 12 ¶3).
-    ReportToRegulator,
-}
-
-impl ActionKind {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Record => "record",
-            ActionKind::HideMessage => "hide_message",
-            ActionKind::HoldMessage => "hold_message",
-            ActionKind::PromptHostCorrection => "prompt_host_correction",
-            ActionKind::WarnUser => "warn_user",
-            ActionKind::WarnRoom => "warn_room",
-            ActionKind::MuteUser => "mute_user",
-            ActionKind::RestrictRoom => "restrict_room",
-            ActionKind::DelistProduct => "delist_product",
-            ActionKind::LimitTraffic => "limit_traffic",
-            ActionKind::SuspendStream => "suspend_stream",
-            ActionKind::ReportToRegulator => "report_to_regulator",
-        }
+crate::wire_names! {
+    /// Disposal actions, in ladder order (regulation.md section 3).
+    pub enum ActionKind {
+        /// Keep the record only.
+        Record = "record",
+        /// Hide one message (Art 31 ¶2).
+        HideMessage = "hide_message",
+        /// Hold one message for review.
+        HoldMessage = "hold_message",
+        /// Prompt the host to correct a slip on the spot (Art 31 ¶1).
+        PromptHostCorrection = "prompt_host_correction",
+        /// Warn the sender.
+        WarnUser = "warn_user",
+        /// Warn the room (Art 12, 13).
+        WarnRoom = "warn_room",
+        /// Mute the sender for a while.
+        MuteUser = "mute_user",
+        /// Restrict the room's functions.
+        RestrictRoom = "restrict_room",
+        /// Take a product link down.
+        DelistProduct = "delist_product",
+        /// Limit the room's traffic (Art 12, 13).
+        LimitTraffic = "limit_traffic",
+        /// Suspend the stream now (Art 13).
+        SuspendStream = "suspend_stream",
+        /// Report to the regulator (Art 12 ¶3).
+        ReportToRegulator = "report_to_regulator",
     }
 }
 
-/// A room's monitoring tier (Art 11: rooms with many followers, large sales, repeat
-/// violations or products affecting life and health get enhanced monitoring).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    /// Ordinary rooms.
-    #[default]
-    Standard,
-    /// Enhanced monitoring: thresholds tighten.
-    Enhanced,
-}
-
-impl Tier {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Standard => "standard",
-            Tier::Enhanced => "enhanced",
-        }
+crate::wire_names! {
+    /// A room's monitoring tier (Art 11: rooms with many followers, large sales, repeat
+    /// violations or products affecting life and health get enhanced monitoring).
+    #[derive(Default)]
+    pub enum Tier {
+        /// Ordinary rooms.
+        #[default]
+        Standard = "standard",
+        /// Enhanced monitoring: thresholds tighten.
+        Enhanced = "enhanced",
     }
 }
 
@@ -305,34 +201,49 @@ pub enum EventErrorKind {
     RateLimited(u32),
 }
 
-impl EventErrorKind {
-    /// Every [`EventErrorKind::code`].
-    pub const CODES: [&'static str; 10] = [
-        "utf8",
-        "json",
-        "not_an_object",
-        "missing_field",
-        "unknown_kind",
-        "unknown_role",
-        "too_long",
-        "room_forbidden",
-        "room_limit",
-        "rate_limited",
-    ];
+crate::wire_names! {
+    /// Why input was refused: the error frame's `code` and the `reason` label of
+    /// `liveguard_ingest_errors_total`.
+    pub enum ErrorCode {
+        /// Not UTF-8.
+        Utf8 = "utf8",
+        /// Not JSON.
+        Json = "json",
+        /// JSON, but not an object.
+        NotAnObject = "not_an_object",
+        /// A required field is missing.
+        MissingField = "missing_field",
+        /// `kind` is neither chat nor transcript.
+        UnknownKind = "unknown_kind",
+        /// `role` is not viewer, host or operator.
+        UnknownRole = "unknown_role",
+        /// A field is over its limit.
+        TooLong = "too_long",
+        /// The token does not cover the room.
+        RoomForbidden = "room_forbidden",
+        /// The tenant has as many rooms as it may.
+        RoomLimit = "room_limit",
+        /// The connection sends too fast.
+        RateLimited = "rate_limited",
+        /// A whole frame over the size limit (closed with 1009; never an error frame).
+        TooLarge = "too_large",
+    }
+}
 
-    /// A stable machine-readable name (the error frame's `code`, the metric label).
-    pub fn code(&self) -> &'static str {
+impl EventErrorKind {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EventErrorKind::InvalidUtf8 => "utf8",
-            EventErrorKind::InvalidJson(_) => "json",
-            EventErrorKind::NotAnObject => "not_an_object",
-            EventErrorKind::MissingField(_) => "missing_field",
-            EventErrorKind::UnknownKind(_) => "unknown_kind",
-            EventErrorKind::UnknownRole(_) => "unknown_role",
-            EventErrorKind::TooLong { .. } => "too_long",
-            EventErrorKind::RoomForbidden(_) => "room_forbidden",
-            EventErrorKind::RoomLimit(_) => "room_limit",
-            EventErrorKind::RateLimited(_) => "rate_limited",
+            EventErrorKind::InvalidUtf8 => ErrorCode::Utf8,
+            EventErrorKind::InvalidJson(_) => ErrorCode::Json,
+            EventErrorKind::NotAnObject => ErrorCode::NotAnObject,
+            EventErrorKind::MissingField(_) => ErrorCode::MissingField,
+            EventErrorKind::UnknownKind(_) => ErrorCode::UnknownKind,
+            EventErrorKind::UnknownRole(_) => ErrorCode::UnknownRole,
+            EventErrorKind::TooLong { .. } => ErrorCode::TooLong,
+            EventErrorKind::RoomForbidden(_) => ErrorCode::RoomForbidden,
+            EventErrorKind::RoomLimit(_) => ErrorCode::RoomLimit,
+            EventErrorKind::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 }
@@ -529,7 +440,7 @@ pub struct ErrorFrame<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
     /// Machine-readable reason ([`EventErrorKind::code`]).
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable reason.
     pub reason: String,
 }

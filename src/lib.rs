@@ -12,6 +12,8 @@
 //! of I/O, so it can be tested, fuzzed and benchmarked alone.
 //!
 //! - [`event`]: wire protocol v1 (events, vocabulary, error frames) and its parser.
+//! - [`names`]: `wire_names!`, which gives each vocabulary enum (roles, categories,
+//!   decisions, actions, error codes, …) its wire names, parsing and lists at once.
 //! - [`normalize`]: folds what evaders type (separators, zero-width, width, case,
 //!   traditional, number styles, confusables, leetspeak, repeats) into matchable text,
 //!   with an offset map back to the original bytes.
@@ -45,6 +47,7 @@ mod hash;
 pub mod lexicon;
 pub mod loadgen;
 pub mod matcher;
+pub mod names;
 pub mod normalize;
 pub mod policy;
 pub mod sample;

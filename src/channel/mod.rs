@@ -19,59 +19,32 @@ pub mod shape;
 pub mod sound;
 pub mod words;
 
-use serde::{Deserialize, Serialize};
-
-/// How a hit matched its term.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// The term as written, through the normalizer's folds (case, width, traditional,
-    /// separators, number styles, confusables, repeats).
-    #[default]
-    Exact,
-    /// Spelled, wholly or partly, in pinyin.
-    Pinyin,
-    /// The initials of its pinyin.
-    Initials,
-    /// A look-alike character or a character split into its components.
-    Lookalike,
-    /// An emoji standing for a character or a word of it.
-    Emoji,
-    /// Characters that sound the same.
-    Homophone,
-    /// The term as written, split by clause punctuation in the middle of a sentence
-    /// (`姐直接转。账给我吧`): no dictionary word glues either side of the split to the
-    /// text around it, so it reads as an evasion rather than two clauses that meet.
-    Clause,
+crate::wire_names! {
+    /// How a hit matched its term; `ALL` lists the channels strongest first.
+    #[derive(Default)]
+    pub enum Via {
+        /// The term as written, through the normalizer's folds (case, width, traditional,
+        /// separators, number styles, confusables, repeats).
+        #[default]
+        Exact = "exact",
+        /// Spelled, wholly or partly, in pinyin.
+        Pinyin = "pinyin",
+        /// The term as written, split by clause punctuation in the middle of a sentence
+        /// (`姐直接转。账给我吧`): no dictionary word glues either side of the split to the
+        /// text around it, so it reads as an evasion rather than two clauses that meet.
+        Clause = "clause",
+        /// The initials of its pinyin.
+        Initials = "initials",
+        /// A look-alike character or a character split into its components.
+        Lookalike = "lookalike",
+        /// An emoji standing for a character or a word of it.
+        Emoji = "emoji",
+        /// Characters that sound the same.
+        Homophone = "homophone",
+    }
 }
 
 impl Via {
-    /// Every channel, strongest first.
-    pub const ALL: [Via; 7] = [
-        Via::Exact,
-        Via::Pinyin,
-        Via::Clause,
-        Via::Initials,
-        Via::Lookalike,
-        Via::Emoji,
-        Via::Homophone,
-    ];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Exact => "exact",
-            Via::Pinyin => "pinyin",
-            Via::Initials => "initials",
-            Via::Lookalike => "lookalike",
-            Via::Emoji => "emoji",
-            Via::Homophone => "homophone",
-            Via::Clause => "clause",
-        }
-    }
-
     /// Whether a hit through this channel is a guess about what the writer meant (a
     /// look-alike, an emoji, a sound, initials, a split across clauses), rather than the
     /// term itself. A weak hit

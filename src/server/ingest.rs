@@ -31,8 +31,8 @@ use super::{AppState, ConnectionGauge};
 use crate::auth::Principal;
 use crate::engine::{Outcome, Scratch, Verdict};
 use crate::event::{
-    Decision, ErrorFrame, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
-    truncate,
+    Decision, ErrorCode, ErrorFrame, Event, EventError, EventErrorKind, parse_event,
+    parse_event_bytes, truncate,
 };
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
@@ -191,11 +191,11 @@ fn read_error(e: Option<axum::Error>) -> (u16, &'static str) {
         Some(Ok(WsError::Capacity(
             CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
         ))) => {
-            FrameTally::rejected("too_large");
+            FrameTally::rejected(ErrorCode::TooLarge);
             (1009, "frame too large")
         }
         Some(Ok(WsError::Utf8(_))) => {
-            FrameTally::rejected("utf8");
+            FrameTally::rejected(ErrorCode::Utf8);
             (
                 1007,
                 "invalid UTF-8 in a text frame; send bytes as a binary frame",

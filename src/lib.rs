@@ -31,6 +31,7 @@
 //!   ruleset swaps.
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`.
+//! - [`clock`]: the one wall clock (ms since the epoch).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,6 +39,7 @@
 pub mod auth;
 pub mod channel;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod dispatch;

@@ -1,9 +1,9 @@
 //! The `liveguard` command: parses arguments and hands over to the library.
 
+use liveguard::clock::now_ms;
 use std::io::{self, BufReader, BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -316,12 +316,6 @@ fn token(scope: &str, name: &str) -> anyhow::Result<ExitCode> {
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn scan(lexicons: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {

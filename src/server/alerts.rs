@@ -18,6 +18,7 @@
 //! after `alerts.hold_timeout_s`, resolves them, and the platform hears of it on the
 //! ingest connection that sent the event.
 
+use crate::clock::now_ms;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -111,12 +112,6 @@ struct ReviewFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
     ts: u64,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Insert keeping seq order (records arrive in order, or nearly: a record delivered

@@ -23,10 +23,11 @@ mod limits;
 mod listen;
 mod tally;
 
+pub(crate) use crate::clock::now_ms;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -175,12 +176,6 @@ impl Drop for ConnectionGauge {
     fn drop(&mut self) {
         metrics::gauge!(t::CONNECTIONS, "kind" => self.0).decrement(1.0);
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Why a reload failed.

@@ -709,7 +709,11 @@ impl Shape {
 
 /// The text regex rules run over: the normalized text, except that repeated Chinese
 /// numerals collapsed by the normalizer (`八八八八`) are spelled out again, since digit
-/// rules count digits.
+/// rules count digits, and that clause punctuation the normalizer dropped between two
+/// characters stands there again as `，`, so that a rule can keep to one clause with
+/// `[^，。！？]` (`失眠了，后来…好了` is two clauses, not a cure). Punctuation that only
+/// disguises a word is left out, as it is for terms: a clause of one character
+/// (`原，价899`) or a split through a dictionary word (`吊牌原。价三百多`).
 struct RuleView<'a> {
     text: std::borrow::Cow<'a, str>,
     /// For an expanded text, the normalized character index of every byte.
@@ -718,9 +722,17 @@ struct RuleView<'a> {
     digits: usize,
 }
 
+/// The mark a clause gap reads as in the rule view.
+const CLAUSE_MARK: char = '，';
+
 impl<'a> RuleView<'a> {
     fn new(text: &'a NormText) -> RuleView<'a> {
-        if !text.has_numeral_runs() {
+        let chars = text.chars();
+        let clause_at = |i: usize, c: &crate::normalize::NormChar| {
+            i > 0 && c.gap == Gap::Hard && !disguises_a_word(text, i)
+        };
+        let has_clauses = chars.iter().enumerate().any(|(i, c)| clause_at(i, c));
+        if !text.has_numeral_runs() && !has_clauses {
             return RuleView {
                 text: std::borrow::Cow::Borrowed(text.as_str()),
                 chars_of_bytes: None,
@@ -730,7 +742,12 @@ impl<'a> RuleView<'a> {
         let mut out = String::with_capacity(text.as_str().len() * 2);
         let mut map = Vec::with_capacity(out.capacity());
         let mut digits = 0;
-        for (i, c) in text.chars().iter().enumerate() {
+        for (i, c) in chars.iter().enumerate() {
+            if clause_at(i, c) {
+                // A boundary at the mark is the boundary before character `i`.
+                out.push(CLAUSE_MARK);
+                map.extend(std::iter::repeat_n(i as u32, CLAUSE_MARK.len_utf8()));
+            }
             let ch = text.as_str()[c.byte as usize..]
                 .chars()
                 .next()
@@ -758,6 +775,20 @@ impl<'a> RuleView<'a> {
             Some(map) => map.get(b).map_or(text.chars().len(), |&i| i as usize),
         }
     }
+}
+
+/// Whether the clause punctuation before character `i` only disguises a word: one of
+/// the two clauses it separates is a single character, or the characters on either
+/// side of it make a dictionary word.
+fn disguises_a_word(text: &NormText, i: usize) -> bool {
+    let chars = text.chars();
+    let lone_before = i == 1 || chars[i - 1].gap != Gap::None;
+    let lone_after = i + 1 == chars.len() || chars[i + 1].gap != Gap::None;
+    let (a, b) = (text.char_at(i - 1), text.char_at(i));
+    let word = crate::channel::is_han(a)
+        && crate::channel::is_han(b)
+        && words::frequency(a, b) >= RARE_WORD;
+    lone_before || lone_after || word
 }
 
 /// Whether characters `ci..cj` of `text` differ from the literal somewhere (a cheap

@@ -202,6 +202,21 @@ struct CategoryFile {
     /// Benign sentences that guard this file's entries (as in `traps.toml`).
     #[serde(default, rename = "trap")]
     traps: Vec<Trap>,
+    /// Channel switches for every entry of the file that does not set its own.
+    #[serde(default)]
+    channels: FileChannels,
+}
+
+/// `[channels]` of a category file: defaults for its entries' channel switches.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileChannels {
+    pinyin: Option<bool>,
+    initials: Option<bool>,
+    lookalike: Option<bool>,
+    emoji: Option<bool>,
+    homophone: Option<bool>,
+    clause: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -614,6 +629,7 @@ impl Lexicon {
                             f.category,
                             &file_basis,
                             &file_allow,
+                            f.channels,
                             e,
                         ));
                     }
@@ -704,16 +720,19 @@ fn entry_from_def(
     category: Category,
     file_basis: &str,
     file_allow: &[Allow],
+    file_channels: FileChannels,
     e: EntryDef,
 ) -> Entry {
-    let on = |switch: Option<bool>| switch.unwrap_or(true);
+    // The entry's own switch, else the file's, else on.
+    let on = |entry: Option<bool>, file: Option<bool>| entry.or(file).unwrap_or(true);
+    let f = file_channels;
     let channels = ChannelSet::all()
-        .with(Via::Pinyin, on(e.pinyin))
-        .with(Via::Initials, on(e.initials))
-        .with(Via::Lookalike, on(e.lookalike))
-        .with(Via::Emoji, on(e.emoji))
-        .with(Via::Homophone, on(e.homophone))
-        .with(Via::Clause, on(e.clause));
+        .with(Via::Pinyin, on(e.pinyin, f.pinyin))
+        .with(Via::Initials, on(e.initials, f.initials))
+        .with(Via::Lookalike, on(e.lookalike, f.lookalike))
+        .with(Via::Emoji, on(e.emoji, f.emoji))
+        .with(Via::Homophone, on(e.homophone, f.homophone))
+        .with(Via::Clause, on(e.clause, f.clause));
     let matching = match (e.term, e.pattern) {
         (Some(term), _) => Matching::Terms {
             term,

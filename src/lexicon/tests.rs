@@ -46,6 +46,47 @@ note = "n"
 }
 
 #[test]
+fn a_file_switches_channels_for_its_entries_and_carries_traps() {
+    let lex = Lexicon::parse(&source(&[
+        ("policy.toml", "version = \"v1\"\n"),
+        (
+            "false_publicity.claims.toml",
+            r#"
+category = "false_publicity"
+[channels]
+homophone = false
+lookalike = false
+[[entry]]
+id = "fp.a"
+term = "修复受损肌肤"
+severity = "high"
+note = "n"
+[[entry]]
+id = "fp.b"
+term = "抗敏"
+severity = "high"
+homophone = true
+note = "n"
+[[trap]]
+text = "手机号脱敏处理"
+role = "host"
+"#,
+        ),
+    ]))
+    .unwrap();
+    let (a, b) = (&lex.entries[0], &lex.entries[1]);
+    assert!(!a.channels.contains(Via::Homophone) && !a.channels.contains(Via::Lookalike));
+    assert!(a.channels.contains(Via::Pinyin) && a.channels.contains(Via::Clause));
+    assert!(
+        b.channels.contains(Via::Homophone),
+        "the entry's own switch wins"
+    );
+    assert!(!b.channels.contains(Via::Lookalike));
+    assert_eq!(lex.traps.len(), 1);
+    assert_eq!(lex.traps[0].role, Role::Host);
+}
+
+#[test]
 fn refuses_missing_policy_and_unknown_keys() {
     let err = Lexicon::parse(&source(&[("d.toml", "category = \"diversion\"\n")])).unwrap_err();
     assert!(err.to_string().contains("missing policy.toml"), "{err}");

@@ -443,6 +443,15 @@ impl Matcher {
             entries,
             allows,
             groups,
+            unanchored: {
+                let mut bits = vec![0u64; rules.len().div_ceil(64)];
+                for (i, r) in rules.iter().enumerate() {
+                    if !r.has_anchors {
+                        bits[i / 64] |= 1 << (i % 64);
+                    }
+                }
+                bits
+            },
             rules,
             main,
             pinyin,

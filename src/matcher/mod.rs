@@ -244,6 +244,9 @@ pub struct Matcher {
     allows: Vec<CompiledAllow>,
     groups: Vec<CompiledGroup>,
     rules: Vec<CompiledRule>,
+    /// The rules without anchors, as a bit set over `rules`: they run on every event
+    /// that has their digits.
+    unanchored: Vec<u64>,
     main: Partition,
     pinyin: Option<Partition>,
     /// Syllables of the terms, matched over a text's sound view (homophone channel).
@@ -545,40 +548,47 @@ impl Matcher {
 
     fn run_rules(&self, text: &NormText, current: usize, s: &mut Scratch) {
         let mut view: Option<RuleView<'_>> = None;
-        for (i, rule) in self.rules.iter().enumerate() {
-            if rule.has_anchors && !get_bit(&s.anchors, i) {
-                continue;
-            }
-            // Collapsed numerals only add digits: without them the count is exact.
-            if text.digits() < rule.min_digits && !text.has_numeral_runs() {
-                continue;
-            }
-            let v = view.get_or_insert_with(|| RuleView::new(text));
-            if v.digits < rule.min_digits {
-                continue;
-            }
-            let mut push = |start: usize, end: usize| {
-                let (ci, cj) = (v.char_index(text, start), v.char_index(text, end));
-                if ci < cj && text.chars()[cj - 1].seg as usize == current {
-                    s.candidates.push(RawHit {
-                        entry: rule.entry,
-                        start: ci,
-                        end: cj,
-                        via: Via::Exact,
-                    });
+        // Only the rules whose anchors were found, and those without anchors, in rule
+        // order: walking every rule to test its bit cost more than the rules themselves
+        // once the lexicon had a few hundred.
+        let fired = s.anchors.iter().zip(&self.unanchored).enumerate();
+        for (word, (&anchored, &always)) in fired {
+            let mut bits = anchored | always;
+            while bits != 0 {
+                let i = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let rule = &self.rules[i];
+                // Collapsed numerals only add digits: without them the count is exact.
+                if text.digits() < rule.min_digits && !text.has_numeral_runs() {
+                    continue;
                 }
-            };
-            // With a capturing group, the hit is group 1 (the regex may consume a
-            // boundary character around it); otherwise the whole match.
-            if rule.regex.captures_len() > 1 {
-                for c in rule.regex.captures_iter(&v.text) {
-                    if let Some(g) = c.get(1) {
-                        push(g.start(), g.end());
+                let v = view.get_or_insert_with(|| RuleView::new(text));
+                if v.digits < rule.min_digits {
+                    continue;
+                }
+                let mut push = |start: usize, end: usize| {
+                    let (ci, cj) = (v.char_index(text, start), v.char_index(text, end));
+                    if ci < cj && text.chars()[cj - 1].seg as usize == current {
+                        s.candidates.push(RawHit {
+                            entry: rule.entry,
+                            start: ci,
+                            end: cj,
+                            via: Via::Exact,
+                        });
                     }
-                }
-            } else {
-                for m in rule.regex.find_iter(&v.text) {
-                    push(m.start(), m.end());
+                };
+                // With a capturing group, the hit is group 1 (the regex may consume a
+                // boundary character around it); otherwise the whole match.
+                if rule.regex.captures_len() > 1 {
+                    for c in rule.regex.captures_iter(&v.text) {
+                        if let Some(g) = c.get(1) {
+                            push(g.start(), g.end());
+                        }
+                    }
+                } else {
+                    for m in rule.regex.find_iter(&v.text) {
+                        push(m.start(), m.end());
+                    }
                 }
             }
         }

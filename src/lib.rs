@@ -32,6 +32,7 @@
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`.
 //! - [`clock`]: the one wall clock (ms since the epoch).
+//! - [`wire`]: the alert feed's frames and the HTTP API's bodies.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -58,3 +59,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod window;
+pub mod wire;

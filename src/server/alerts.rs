@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -36,6 +36,7 @@ use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
 use crate::store::{FeedRecord, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
+use crate::wire::{ModeratorFrame, ModeratorReply, ReviewFields};
 
 /// One record of the feed, as subscribers receive it.
 #[derive(Debug)]
@@ -97,21 +98,6 @@ impl std::fmt::Debug for Hub {
 pub(crate) enum ReviewError {
     #[error("no held message with seq {0} (never held, already reviewed or expired)")]
     NotHeld(u64),
-}
-
-/// The fields of a review record (in the feed, after `kind` and `seq`; for the
-/// platform, after `kind` alone).
-#[derive(Serialize)]
-struct ReviewFields<'a> {
-    #[serde(rename = "ref")]
-    held: u64,
-    id: &'a str,
-    room: &'a str,
-    decision: ReviewDecision,
-    by: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'a str>,
-    ts: u64,
 }
 
 /// Insert keeping seq order (records arrive in order, or nearly: a record delivered
@@ -366,7 +352,7 @@ impl Hub {
         note: Option<&str>,
     ) -> Resolution {
         let ts = now_ms();
-        let fields = serde_json::to_string(&ReviewFields {
+        let review = ReviewFields {
             held,
             id: &hold.event,
             room: &hold.room,
@@ -374,12 +360,8 @@ impl Hub {
             by,
             note,
             ts,
-        })
-        .unwrap_or_else(|_| "{}".into());
-        let platform = format!(
-            "{{\"kind\":\"review\",{}",
-            fields.strip_prefix('{').unwrap_or("}")
-        );
+        };
+        let (fields, platform) = (review.body(), review.platform_frame());
         let seq = inner.next_seq;
         inner.next_seq += 1;
         self.emit(
@@ -523,15 +505,6 @@ impl Filter {
     }
 }
 
-/// A moderator's frame.
-#[derive(Debug, Deserialize)]
-struct ModeratorFrame {
-    kind: String,
-    seq: Option<u64>,
-    decision: Option<ReviewDecision>,
-    note: Option<String>,
-}
-
 /// Close code for a subscriber that fell behind; it may resume with `since`.
 pub const CLOSE_LAGGED: u16 = 4000;
 /// A write to a subscriber that takes longer than this disconnects it.
@@ -570,14 +543,26 @@ pub(crate) async fn subscriber(
         // Older than the memory holds: read it back from the store, page by page.
         match replay_from_store(&state, since, first, &filter, &mut sink).await {
             Ok(Some(oldest)) if oldest > since + 1 => {
-                let notice = serde_json::json!({"kind":"notice","message":format!("the store holds records from seq {oldest} on; records {} to {} are gone (retention)", since + 1, oldest - 1)});
-                let _ = sink.feed(Message::Text(notice.to_string().into())).await;
+                let notice = ModeratorReply::Notice {
+                    message: format!(
+                        "the store holds records from seq {oldest} on; records {} to {} are gone (retention)",
+                        since + 1,
+                        oldest - 1
+                    ),
+                };
+                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
             }
             Ok(_) => {}
             Err(Replay::Socket) => return,
             Err(Replay::Unavailable(why)) => {
-                let notice = serde_json::json!({"kind":"notice","message":format!("history starts at seq {first}; records {} to {} cannot be replayed: {why}", since + 1, first - 1)});
-                let _ = sink.feed(Message::Text(notice.to_string().into())).await;
+                let notice = ModeratorReply::Notice {
+                    message: format!(
+                        "history starts at seq {first}; records {} to {} cannot be replayed: {why}",
+                        since + 1,
+                        first - 1
+                    ),
+                };
+                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
             }
         }
     }
@@ -635,8 +620,8 @@ pub(crate) async fn subscriber(
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let reply = serde_json::json!({"kind":"error","reason":"send review frames as text"});
-                    if sink.send(Message::Text(reply.to_string().into())).await.is_err() {
+                    let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into() };
+                    if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
                         return;
                     }
                 }
@@ -726,9 +711,7 @@ async fn handle_moderator_frame(
     principal: &Principal,
     moderator: &str,
 ) -> String {
-    let error = |seq: Option<u64>, reason: String| {
-        serde_json::json!({"kind":"error","seq":seq,"reason":reason}).to_string()
-    };
+    let error = |seq: Option<u64>, reason: String| ModeratorReply::Error { seq, reason }.to_json();
     let frame: ModeratorFrame = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(e) => return error(None, format!("invalid JSON: {e}")),
@@ -748,7 +731,7 @@ async fn handle_moderator_frame(
     {
         Ok(resolution) => {
             state.deliver(resolution);
-            serde_json::json!({"kind":"review_ack","seq":seq,"decision":decision}).to_string()
+            ModeratorReply::ReviewAck { seq, decision }.to_json()
         }
         Err(e) => error(Some(seq), e.to_string()),
     }

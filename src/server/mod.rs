@@ -51,6 +51,7 @@ use crate::lexicon::{Lexicon, LexiconError, Problem};
 use crate::matcher::{BuildError, BuildOptions};
 use crate::store::{ActionQuery, LexiconRecord, OnCommit, Store, parse_time};
 use crate::telemetry as t;
+use crate::wire::{ErrorBody, Health, ReloadRefused};
 
 pub use alerts::CLOSE_LAGGED;
 pub use listen::{TlsError, tls_acceptor};
@@ -420,7 +421,7 @@ struct Refused {
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        let body = axum::Json(serde_json::json!({"error": self.error}));
+        let body = axum::Json(ErrorBody { error: self.error });
         if self.status == StatusCode::UNAUTHORIZED {
             (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else {
@@ -588,10 +589,17 @@ async fn alerts_upgrade(
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({
-        "status": if state.shutdown.is_cancelled() { "stopping" } else { "ok" },
-        "lexicon": state.engine.rules().version().as_ref(),
-    }))
+    let rules = state.engine.rules();
+    let status = if state.shutdown.is_cancelled() {
+        "stopping"
+    } else {
+        "ok"
+    };
+    axum::Json(Health {
+        status,
+        lexicon: rules.version().as_ref(),
+    })
+    .into_response()
 }
 
 async fn metrics_text() -> impl IntoResponse {
@@ -619,11 +627,12 @@ async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
                 ReloadError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            let body = serde_json::json!({
-                "error": e.to_string(),
-                "problems": problems,
-                "lexicon": state.engine.rules().version().as_ref(),
-            });
+            let rules = state.engine.rules();
+            let body = ReloadRefused {
+                error: e.to_string(),
+                problems,
+                lexicon: rules.version().as_ref(),
+            };
             (status, axum::Json(body)).into_response()
         }
     }
@@ -677,7 +686,7 @@ async fn list_actions(
     let bad = |msg: String| {
         (
             StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({"error": msg})),
+            axum::Json(ErrorBody { error: msg }),
         )
             .into_response()
     };
@@ -698,7 +707,9 @@ async fn list_actions(
         cursor,
     };
     let Some(store) = state.hub.store().cloned() else {
-        let body = serde_json::json!({"error": "the evidence store is not running"});
+        let body = ErrorBody {
+            error: "the evidence store is not running".into(),
+        };
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     };
     let page =
@@ -707,7 +718,9 @@ async fn list_actions(
         Ok(Ok(page)) => axum::Json(page).into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "Audit query failed.");
-            let body = serde_json::json!({"error": "the store could not be read"});
+            let body = ErrorBody {
+                error: "the store could not be read".into(),
+            };
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -29,7 +29,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 
 use crate::dispatch::Action;
-use crate::engine::{Outcome, Verdict};
+use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity, Tier};
 use crate::telemetry as t;
 
@@ -207,37 +207,7 @@ impl FeedRecord {
     /// The record of a flagged event: the alert body (event, verdict, actions) and
     /// the rows to store. Its `seq` is set by the feed when it publishes it.
     pub fn alert(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
-        #[derive(serde::Serialize)]
-        struct AlertBody<'a> {
-            room: &'a str,
-            event: EventFrame<'a>,
-            verdict: Verdict<'a>,
-            actions: &'a [Action],
-        }
-        #[derive(serde::Serialize)]
-        struct EventFrame<'a> {
-            id: &'a str,
-            kind: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            user: Option<&'a str>,
-            role: &'static str,
-            ts: u64,
-            text: &'a str,
-        }
-        let body = serde_json::to_string(&AlertBody {
-            room: &ev.room,
-            event: EventFrame {
-                id: &ev.id,
-                kind: ev.kind.as_str(),
-                user: ev.user.as_deref(),
-                role: ev.role.as_str(),
-                ts: outcome.ts,
-                text: &ev.text,
-            },
-            verdict: Verdict::new(ev, outcome),
-            actions: &outcome.actions,
-        })
-        .unwrap_or_else(|_| "{}".into());
+        let body = crate::wire::alert_body(ev, outcome);
         let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
         categories.sort_unstable();
         categories.dedup();
@@ -267,12 +237,7 @@ impl FeedRecord {
     /// The frame subscribers receive: `{"kind":…,"seq":…,` then the body's fields;
     /// `"stored":false` when the store could not keep it.
     pub fn frame(&self, stored: bool) -> String {
-        let fields = self.body.strip_prefix('{').unwrap_or("}");
-        let unstored = if stored { "" } else { "\"stored\":false," };
-        format!(
-            "{{\"kind\":\"{}\",\"seq\":{},{unstored}{fields}",
-            self.kind, self.seq
-        )
+        crate::wire::feed_frame(self.kind, self.seq, stored, &self.body)
     }
 }
 

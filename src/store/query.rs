@@ -1,5 +1,6 @@
 //! Reading the store: recovery at startup, feed replay, the audit query, export.
 
+use crate::wire::{EvidenceEvent, ExportedLexicon};
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -64,10 +65,9 @@ fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
     let seq: i64 = r.get(0)?;
     let kind: String = r.get(1)?;
     let body: String = r.get(5)?;
-    let fields = body.strip_prefix('{').unwrap_or("}").to_owned();
     Ok(FeedRow {
         seq: seq as u64,
-        frame: format!("{{\"kind\":\"{kind}\",\"seq\":{seq},{fields}"),
+        frame: crate::wire::feed_frame(&kind, seq as u64, true, &body),
         kind,
         room: r.get(2)?,
         categories: categories(&r.get::<_, String>(3)?),
@@ -288,7 +288,7 @@ impl Reader {
             let mut action: serde_json::Value = serde_json::from_str(&json)?;
             let room = action["room"].as_str().unwrap_or_default().to_owned();
             let action_ts = action["ts"].as_i64().unwrap_or(0);
-            let evidence: Vec<serde_json::Value> = action["evidence"]
+            let evidence: Vec<EvidenceEvent> = action["evidence"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
@@ -299,39 +299,48 @@ impl Reader {
                         .query_row(params![id, room, action_ts], |r| {
                             let body: serde_json::Value =
                                 serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default();
-                            Ok(serde_json::json!({
-                                "id": r.get::<_, String>(0)?,
-                                "ts": r.get::<_, i64>(1)?,
-                                "kind": r.get::<_, String>(2)?,
-                                "user": r.get::<_, Option<String>>(3)?,
-                                "role": r.get::<_, String>(4)?,
-                                "text": body["event"]["text"],
-                                "normalized": r.get::<_, String>(5)?,
-                                "decision": r.get::<_, String>(6)?,
-                                "hits": body["verdict"]["hits"],
-                                "lexicon": r.get::<_, String>(7)?,
-                            }))
+                            Ok(EvidenceEvent::Stored {
+                                id: r.get(0)?,
+                                ts: r.get(1)?,
+                                kind: r.get(2)?,
+                                user: r.get(3)?,
+                                role: r.get(4)?,
+                                text: body["event"]["text"].clone(),
+                                normalized: r.get(5)?,
+                                decision: r.get(6)?,
+                                hits: body["verdict"]["hits"].clone(),
+                                lexicon: r.get(7)?,
+                            })
                         })
                         .optional()
                         .map(|e| {
-                            e.unwrap_or_else(|| serde_json::json!({"id": id, "stored": false}))
+                            e.unwrap_or_else(|| EvidenceEvent::Missing {
+                                id: id.to_owned(),
+                                stored: false,
+                            })
                         })
                 })
                 .collect::<rusqlite::Result<_>>()?;
             let lex = lexicon
                 .query_row([&version], |r| {
-                    Ok(serde_json::json!({
-                        "version": version,
-                        "hash": r.get::<_, String>(0)?,
-                        "origin": r.get::<_, String>(1)?,
-                        "loaded_at": r.get::<_, i64>(2)?,
-                        "summary": serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(3)?).unwrap_or_default(),
-                    }))
+                    Ok(ExportedLexicon {
+                        version: version.clone(),
+                        hash: Some(r.get(0)?),
+                        origin: Some(r.get(1)?),
+                        loaded_at: Some(r.get(2)?),
+                        summary: serde_json::from_str(&r.get::<_, String>(3)?).ok(),
+                    })
                 })
                 .optional()?
-                .unwrap_or_else(|| serde_json::json!({"version": version}));
-            action["evidence_events"] = serde_json::Value::Array(evidence);
-            action["lexicon"] = lex;
+                .unwrap_or_else(|| ExportedLexicon {
+                    version: version.clone(),
+                    hash: None,
+                    origin: None,
+                    loaded_at: None,
+                    summary: None,
+                });
+            action["evidence_events"] = serde_json::to_value(evidence)?;
+            action["lexicon"] = serde_json::to_value(lex)?;
             serde_json::to_writer(&mut *out, &action)?;
             out.write_all(b"\n")?;
             n += 1;

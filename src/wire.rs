@@ -1,0 +1,298 @@
+//! Frames of the alert feed and bodies of the HTTP API, as serde types.
+//!
+//! Ingest frames (events in; verdicts, actions and error frames out) are in
+//! [`crate::event`], [`crate::engine::Verdict`] and [`crate::dispatch::Action`]; the
+//! moderators' feed and the HTTP API are written here, so that no handler builds JSON
+//! by hand. docs/PROTOCOL.md documents every frame.
+//!
+//! A feed record is stored once, as its body (the fields after `kind` and `seq`), and
+//! replayed byte for byte; [`feed_frame`] is the one place that puts the head on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ReviewDecision;
+use crate::dispatch::Action;
+use crate::engine::{Outcome, Verdict};
+use crate::event::Event;
+
+/// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
+/// event as received, its verdict and its actions.
+#[derive(Serialize)]
+struct AlertBody<'a> {
+    room: &'a str,
+    event: AlertEvent<'a>,
+    verdict: Verdict<'a>,
+    actions: &'a [Action],
+}
+
+/// The flagged event inside an alert.
+#[derive(Serialize)]
+struct AlertEvent<'a> {
+    id: &'a str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    role: &'static str,
+    ts: u64,
+    text: &'a str,
+}
+
+/// The stored body of the alert for `ev`, judged as `outcome`.
+pub fn alert_body(ev: &Event<'_>, outcome: &Outcome) -> String {
+    serde_json::to_string(&AlertBody {
+        room: &ev.room,
+        event: AlertEvent {
+            id: &ev.id,
+            kind: ev.kind.as_str(),
+            user: ev.user.as_deref(),
+            role: ev.role.as_str(),
+            ts: outcome.ts,
+            text: &ev.text,
+        },
+        verdict: Verdict::new(ev, outcome),
+        actions: &outcome.actions,
+    })
+    .expect("an alert serializes")
+}
+
+/// A frame the server sends a moderator on `/v1/alerts`, other than a feed record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModeratorReply {
+    /// Something the moderator should know that is not a record (a gap in replay).
+    Notice {
+        /// What happened.
+        message: String,
+    },
+    /// A review was applied.
+    ReviewAck {
+        /// The held record's seq.
+        seq: u64,
+        /// The decision applied.
+        decision: ReviewDecision,
+    },
+    /// A moderator frame was refused.
+    Error {
+        /// The seq the refused frame named, when it named one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ModeratorReply {
+    /// The frame as one JSON line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a reply serializes")
+    }
+}
+
+/// A frame a moderator sends on `/v1/alerts`: `{"kind":"review","seq":N,"decision":…}`.
+/// Fields are optional here so that a missing one gets its own error message.
+#[derive(Debug, Deserialize)]
+pub struct ModeratorFrame {
+    /// Must be `review`.
+    pub kind: String,
+    /// The held record's seq.
+    pub seq: Option<u64>,
+    /// approve or reject.
+    pub decision: Option<ReviewDecision>,
+    /// Free text, stored with the review.
+    pub note: Option<String>,
+}
+
+/// The fields of a review record, after `kind` (and, in the feed, `seq`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewFields<'a> {
+    /// The held record's seq.
+    #[serde(rename = "ref")]
+    pub held: u64,
+    /// The held event's id.
+    pub id: &'a str,
+    /// Its room.
+    pub room: &'a str,
+    /// The outcome.
+    pub decision: ReviewDecision,
+    /// The moderator, or `expiry`.
+    pub by: &'a str,
+    /// The moderator's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    /// When it was decided, ms since the epoch.
+    pub ts: u64,
+}
+
+/// What the platform hears on the ingest connection when a hold is resolved:
+/// `{"kind":"review",…}` with the review's fields.
+#[derive(Serialize)]
+struct PlatformReview<'a> {
+    kind: &'static str,
+    #[serde(flatten)]
+    fields: &'a ReviewFields<'a>,
+}
+
+impl ReviewFields<'_> {
+    /// The body stored in the feed (the fields without `kind` and `seq`).
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("review fields serialize")
+    }
+
+    /// The frame for the platform.
+    pub fn platform_frame(&self) -> String {
+        serde_json::to_string(&PlatformReview {
+            kind: "review",
+            fields: self,
+        })
+        .expect("a review frame serializes")
+    }
+}
+
+/// A feed record as subscribers receive it: `{"kind":…,"seq":…,` (and
+/// `"stored":false,` when the store could not keep it) followed by the fields of
+/// `body`, a JSON object as stored.
+pub fn feed_frame(kind: &str, seq: u64, stored: bool, body: &str) -> String {
+    let fields = body.strip_prefix('{').unwrap_or("}");
+    let unstored = if stored { "" } else { "\"stored\":false," };
+    // `kind` is one of the feed's own names (alert, review), never user text.
+    format!("{{\"kind\":\"{kind}\",\"seq\":{seq},{unstored}{fields}")
+}
+
+/// An evidence event in a `liveguard export` line (`evidence_events`): the event as
+/// stored with its verdict's hits, or a note that it was not stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+// One short-lived value per evidence id of an exported line: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum EvidenceEvent {
+    /// The stored event.
+    Stored {
+        /// Platform event id.
+        id: String,
+        /// Event time, ms since the epoch.
+        ts: i64,
+        /// chat or transcript.
+        kind: String,
+        /// The sender.
+        user: Option<String>,
+        /// The sender's role.
+        role: String,
+        /// The text as received.
+        text: serde_json::Value,
+        /// The normalized text the matcher saw.
+        normalized: String,
+        /// The decision.
+        decision: String,
+        /// The verdict's hits.
+        hits: serde_json::Value,
+        /// The lexicon version that judged it.
+        lexicon: String,
+    },
+    /// An evidence id the store has no event for.
+    Missing {
+        /// The id.
+        id: String,
+        /// Always `false`.
+        stored: bool,
+    },
+}
+
+/// The lexicon of a `liveguard export` line: its version, and what the store knows of
+/// it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportedLexicon {
+    /// The version.
+    pub version: String,
+    /// Content hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Where it was loaded from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// When it was loaded, ms since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<i64>,
+    /// Its matcher statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<serde_json::Value>,
+}
+
+/// `{"error": …}`: the body of every refused HTTP request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for the caller.
+    pub error: String,
+}
+
+/// `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health<'a> {
+    /// `ok`, or `stopping` during shutdown.
+    pub status: &'a str,
+    /// The lexicon version in use.
+    pub lexicon: &'a str,
+}
+
+/// `POST /v1/lexicon/reload` refused: the problems, and the version still running.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadRefused<'a> {
+    /// What went wrong.
+    pub error: String,
+    /// Each problem of the refused lexicon.
+    pub problems: Vec<String>,
+    /// The lexicon that keeps running.
+    pub lexicon: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moderator_replies_keep_their_documented_shapes() {
+        let ack = ModeratorReply::ReviewAck {
+            seq: 124,
+            decision: ReviewDecision::Approve,
+        };
+        assert_eq!(
+            ack.to_json(),
+            r#"{"kind":"review_ack","seq":124,"decision":"approve"}"#
+        );
+        let err = ModeratorReply::Error {
+            seq: None,
+            reason: "send review frames as text".into(),
+        };
+        assert_eq!(
+            err.to_json(),
+            r#"{"kind":"error","reason":"send review frames as text"}"#
+        );
+        let back: ModeratorReply = serde_json::from_str(&ack.to_json()).unwrap();
+        assert_eq!(back, ack);
+    }
+
+    #[test]
+    fn a_review_reads_the_same_in_the_feed_and_for_the_platform() {
+        let f = ReviewFields {
+            held: 124,
+            id: "e-5",
+            room: "r-42",
+            decision: ReviewDecision::Reject,
+            by: "mod-1",
+            note: None,
+            ts: 7,
+        };
+        let feed = feed_frame("review", 125, true, &f.body());
+        assert_eq!(
+            feed,
+            r#"{"kind":"review","seq":125,"ref":124,"id":"e-5","room":"r-42","decision":"reject","by":"mod-1","ts":7}"#
+        );
+        assert_eq!(
+            f.platform_frame(),
+            r#"{"kind":"review","ref":124,"id":"e-5","room":"r-42","decision":"reject","by":"mod-1","ts":7}"#
+        );
+        assert_eq!(
+            feed_frame("alert", 3, false, r#"{"room":"r"}"#),
+            r#"{"kind":"alert","seq":3,"stored":false,"room":"r"}"#
+        );
+    }
+}

@@ -26,10 +26,10 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use serde::Serialize;
 
-use crate::engine::Hit;
 use crate::event::{ActionKind, Decision, Event, Tier};
 use crate::hash::{KeyHash, KeyHasher, STATE_SHARDS, random_seed};
 use crate::lexicon::{EscalateRule, Scope};
+use crate::policy::Hit;
 
 /// One disposal action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -60,30 +60,7 @@ impl Ruleset {
     }
 }
 
-/// One hit as reported in a verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hit {
-    /// The entry id.
-    pub rule: Arc<str>,
-    /// The entry's canonical term.
-    pub term: Arc<str>,
-    /// Category.
-    pub category: Category,
-    /// Severity.
-    pub severity: Severity,
-    /// Legal basis for actions.
-    pub basis: Arc<str>,
-    /// Byte range in the event's original text (the part of the term in this event).
-    pub start: usize,
-    /// End of the byte range (exclusive).
-    pub end: usize,
-    /// Ids of earlier events that hold the rest of the term, oldest first.
-    pub window: Vec<String>,
-    /// How the term matched.
-    pub via: Via,
-    /// How the term stands in its sentence (negated, questioned, …).
-    pub context: ContextSet,
-}
+pub use crate::policy::Hit;
 
 /// The engine's answer to one event.
 #[derive(Clone, Debug, PartialEq, Eq)]

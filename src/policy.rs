@@ -5,10 +5,37 @@
 //! the strictest decision of its hits. The ladder of `[[escalate]]` rungs is kept here
 //! with the table (they are versioned together) and applied by [`crate::dispatch`].
 
+use std::sync::Arc;
+
 use crate::channel::Via;
 use crate::context::{Context, ContextSet};
 use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
 use crate::lexicon::{DecideRule, EscalateRule, Lexicon};
+
+/// One hit as reported in a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// The entry id.
+    pub rule: Arc<str>,
+    /// The entry's canonical term.
+    pub term: Arc<str>,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Legal basis for actions.
+    pub basis: Arc<str>,
+    /// Byte range in the event's original text (the part of the term in this event).
+    pub start: usize,
+    /// End of the byte range (exclusive).
+    pub end: usize,
+    /// Ids of earlier events that hold the rest of the term, oldest first.
+    pub window: Vec<String>,
+    /// How the term matched.
+    pub via: Via,
+    /// How the term stands in its sentence (negated, questioned, …).
+    pub context: ContextSet,
+}
 
 /// The decision table and escalation ladder of one lexicon version.
 #[derive(Clone, Debug, Default)]

@@ -64,18 +64,56 @@ pub struct Action {
     pub ts: u64,
 }
 
-/// The target of an action: a sender, or the room.
+/// The target of an action: one message, a sender, or the room. On the wire it is an
+/// object with the fields of its kind (`{"user","event"}`, `{"user"}`, `{"room"}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// The sender, for user actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+#[serde(untagged)]
+pub enum Target {
+    /// One message (hide, hold), and its sender when the event named one.
+    Message {
+        /// The sender.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The event.
+        event: String,
+    },
+    /// A sender (warn, mute); absent when the event named none.
+    User {
+        /// The sender.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    /// The room (warn, restrict, limit, suspend, report).
+    Room {
+        /// The room.
+        room: String,
+    },
+}
+
+impl Target {
+    /// The sender, for message and user actions.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Target::Message { user, .. } | Target::User { user } => user.as_deref(),
+            Target::Room { .. } => None,
+        }
+    }
+
     /// The event, for message actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
+    pub fn event(&self) -> Option<&str> {
+        match self {
+            Target::Message { event, .. } => Some(event),
+            _ => None,
+        }
+    }
+
     /// The room, for room actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub room: Option<String>,
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Target::Room { room } => Some(room),
+            _ => None,
+        }
+    }
 }
 
 /// A strike: one event that matched a rung.
@@ -200,10 +238,9 @@ impl Dispatcher {
                 action_id: action_id(&["message", &ev.room, &ev.id, kind.as_str()]),
                 room: ev.room.to_string(),
                 action: kind,
-                target: Target {
+                target: Target::Message {
                     user: ev.user.as_deref().map(str::to_owned),
-                    event: Some(ev.id.to_string()),
-                    room: None,
+                    event: ev.id.to_string(),
                 },
                 duration_s: None,
                 reason: format!("{why}: {}", terms(j.hits.iter())),
@@ -330,20 +367,15 @@ impl Dispatcher {
             )
         };
         let target = match rung.action {
-            ActionKind::WarnUser | ActionKind::MuteUser => Target {
+            ActionKind::WarnUser | ActionKind::MuteUser => Target::User {
                 user: user.map(str::to_owned),
-                event: None,
-                room: None,
             },
-            ActionKind::HideMessage | ActionKind::HoldMessage => Target {
+            ActionKind::HideMessage | ActionKind::HoldMessage => Target::Message {
                 user: user.map(str::to_owned),
-                event: Some(ev.id.to_string()),
-                room: None,
+                event: ev.id.to_string(),
             },
-            _ => Target {
-                user: None,
-                event: None,
-                room: Some(ev.room.to_string()),
+            _ => Target::Room {
+                room: ev.room.to_string(),
             },
         };
         let worst = matching.iter().max_by_key(|h| h.severity)?;

@@ -25,7 +25,7 @@ fn three_diversion_hits_in_the_window_mute_the_viewer() {
         .iter()
         .find(|a| a.action == ActionKind::MuteUser)
         .expect("the third strike mutes");
-    assert_eq!(mute.target.user.as_deref(), Some("u9"));
+    assert_eq!(mute.target.user(), Some("u9"));
     assert_eq!(mute.duration_s, Some(600));
     assert_eq!(mute.evidence, ["e0", "e1", "e2"]);
     assert!(mute.reason.contains("3 hits in 10 min"), "{}", mute.reason);
@@ -144,7 +144,7 @@ fn host_slips_are_corrected_and_critical_products_suspend_the_stream() {
         .iter()
         .find(|a| a.action == ActionKind::SuspendStream)
         .unwrap();
-    assert_eq!(suspend.target.room.as_deref(), Some("r1"));
+    assert_eq!(suspend.target.room(), Some("r1"));
 }
 
 #[test]

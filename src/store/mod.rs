@@ -246,9 +246,9 @@ impl ActionRow {
         ActionRow {
             action_id: a.action_id.clone(),
             action: a.action.as_str(),
-            target_user: a.target.user.clone(),
-            target_event: a.target.event.clone(),
-            target_room: a.target.room.clone(),
+            target_user: a.target.user().map(str::to_owned),
+            target_event: a.target.event().map(str::to_owned),
+            target_room: a.target.room().map(str::to_owned),
             duration_s: a.duration_s,
             json: serde_json::to_string(a).unwrap_or_default(),
             lexicon: a.lexicon.to_string(),

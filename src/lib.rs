@@ -27,12 +27,20 @@
 //! - [`window`]: per-user and per-room tails of recent events, for terms split across
 //!   messages or ASR segments.
 //! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.
+//! - [`dispatch`]: the disposal actions of a verdict and the escalation ladder's strike
+//!   logs (warn, mute, limit traffic, suspend, report).
 //! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
 //!   ruleset swaps.
-//! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
-//! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`.
-//! - [`clock`]: the one wall clock (ms since the epoch).
+//! - [`store`]: the evidence store (SQLite, group commit off the hot path), its
+//!   queries and export.
+//! - [`server`]: the WebSocket ingest and alert feed, the HTTP API, limits, shutdown.
 //! - [`wire`]: the alert feed's frames and the HTTP API's bodies.
+//! - [`config`]: the typed configuration, validated before anything binds.
+//! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
+//! - [`telemetry`]: metric names and the Prometheus recorder.
+//! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`;
+//!   [`loadgen`]: `liveguard loadgen`, with the chat mix of [`sample`].
+//! - [`clock`]: the one wall clock (ms since the epoch).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

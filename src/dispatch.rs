@@ -18,18 +18,15 @@
 //! same actions with the same ids, and the retry adds no strike.
 
 use std::collections::VecDeque;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use serde::Serialize;
 
 use crate::event::{ActionKind, Decision, Event, Tier};
-use crate::hash::{KeyHash, KeyHasher, STATE_SHARDS, random_seed};
+use crate::hash::KeyHash;
 use crate::lexicon::{EscalateRule, Scope};
 use crate::policy::Hit;
+use crate::state::StateMap;
 
 /// One disposal action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -130,14 +127,8 @@ const MAX_STRIKES: usize = 256;
 #[derive(Debug)]
 pub struct Dispatcher {
     /// Keyed by a hash of (rung id, room, user), seeded at random per process.
-    strikes: DashMap<u64, VecDeque<Strike>, BuildHasherDefault<KeyHasher>>,
-    seed: u64,
-    /// Most strike logs held at once (see [`Dispatcher::with_limit`]).
-    max_logs: usize,
-    /// Logs held (kept beside the map: `DashMap::len` locks every shard).
-    held: AtomicUsize,
-    /// Strikes that found no room for a new log.
-    refused: AtomicU64,
+    /// At most `max_logs` (see [`Dispatcher::with_limit`]).
+    strikes: StateMap<VecDeque<Strike>>,
 }
 
 /// Default bound on strike logs: about 120 bytes each with one strike.
@@ -189,20 +180,13 @@ impl Dispatcher {
     /// the number of offenders, and escalation degrades only for new ones.
     pub fn with_limit(max_logs: usize) -> Dispatcher {
         Dispatcher {
-            strikes: DashMap::with_hasher_and_shard_amount(
-                BuildHasherDefault::default(),
-                STATE_SHARDS,
-            ),
-            seed: random_seed(),
-            max_logs,
-            held: AtomicUsize::new(0),
-            refused: AtomicU64::new(0),
+            strikes: StateMap::new(max_logs),
         }
     }
 
     /// Number of strike logs held (for metrics).
     pub fn len(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
+        self.strikes.len()
     }
 
     /// Whether no strike log is held.
@@ -212,7 +196,7 @@ impl Dispatcher {
 
     /// Strikes so far that found no room for a new log.
     pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
+        self.strikes.refused()
     }
 
     /// The actions that follow `j` under the ladder `rungs`.
@@ -275,7 +259,9 @@ impl Dispatcher {
                 if rung.scope == Scope::User && user.is_none() {
                     return None;
                 }
-                let key = KeyHash::new(self.seed)
+                let key = self
+                    .strikes
+                    .key()
                     .write(rung.id.as_bytes())
                     .write(ev.room.as_bytes())
                     .write(
@@ -288,17 +274,13 @@ impl Dispatcher {
                     )
                     .finish();
                 let window_ms = rung.window_s.saturating_mul(1000);
-                let mut log = match self.strikes.entry(key) {
-                    Entry::Occupied(o) => o.into_ref(),
-                    Entry::Vacant(v) => {
-                        if self.held.load(Ordering::Relaxed) >= self.max_logs {
-                            self.refused.fetch_add(1, Ordering::Relaxed);
-                            return self.fire(rung, j, matching, 1, vec![ev.id.to_string()]);
-                        }
-                        self.held.fetch_add(1, Ordering::Relaxed);
-                        // Most logs never see a second strike.
-                        v.insert(VecDeque::with_capacity(1))
-                    }
+                // Most logs never see a second strike.
+                let Some(mut log) = self
+                    .strikes
+                    .get_or_insert_with(key, || VecDeque::with_capacity(1))
+                else {
+                    // No room for a new log: the strike counts alone.
+                    return self.fire(rung, j, matching, 1, vec![ev.id.to_string()]);
                 };
                 // A retried event is found in the log and counted where it stood.
                 let at = match log.iter().rposition(|s| *s.event == *ev.id) {
@@ -402,16 +384,10 @@ impl Dispatcher {
     /// Forget strike logs whose newest strike is older than `max_window_ms` at
     /// `now_ms`. Returns how many were removed.
     pub fn sweep(&self, now_ms: u64, max_window_ms: u64) -> usize {
-        let mut removed = 0;
-        self.strikes.retain(|_, log| {
-            let keep = log
-                .back()
-                .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms);
-            removed += usize::from(!keep);
-            keep
-        });
-        self.held.fetch_sub(removed, Ordering::Relaxed);
-        removed
+        self.strikes.retain(|log| {
+            log.back()
+                .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms)
+        })
     }
 }
 

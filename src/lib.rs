@@ -64,6 +64,7 @@ pub mod policy;
 pub mod sample;
 pub mod scan;
 pub mod server;
+mod state;
 pub mod store;
 pub mod telemetry;
 pub mod window;

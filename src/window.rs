@@ -12,19 +12,13 @@
 //! allocate and an idle user costs a couple of hundred bytes until
 //! [`Windows::sweep`] reclaims it.
 
-use std::hash::BuildHasherDefault;
-
 use std::ops::Range;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use serde::Deserialize;
 
 use crate::event::{Event, EventKind};
-use crate::hash::{KeyHash, KeyHasher, STATE_SHARDS, random_seed};
 use crate::normalize::{MAX_SEGMENTS, NormText};
+use crate::state::StateMap;
 
 /// Bounds of one kind of window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -282,12 +276,7 @@ pub struct Windows {
     /// Keyed by the hash of (room, user), seeded at random per process: no allocation
     /// per lookup. Two senders share a window only on a hash collision, which the
     /// random seed keeps out of reach of anyone choosing ids.
-    tails: DashMap<u64, Tail, BuildHasherDefault<KeyHasher>>,
-    seed: u64,
-    /// Windows held (kept beside the map: `DashMap::len` locks every shard).
-    held: AtomicUsize,
-    /// New windows refused because `max_windows` were held.
-    refused: AtomicU64,
+    tails: StateMap<Tail>,
 }
 
 /// The earlier events replayed into a text by [`Window::replay`]: their ids,
@@ -325,20 +314,14 @@ impl Windows {
     /// Empty windows with these bounds.
     pub fn new(config: WindowConfig) -> Windows {
         Windows {
+            tails: StateMap::new(config.max_windows),
             config,
-            tails: DashMap::with_hasher_and_shard_amount(
-                BuildHasherDefault::default(),
-                STATE_SHARDS,
-            ),
-            seed: random_seed(),
-            held: AtomicUsize::new(0),
-            refused: AtomicU64::new(0),
         }
     }
 
     /// How many new windows were refused so far because `max_windows` were held.
     pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
+        self.tails.refused()
     }
 
     /// The configured bounds.
@@ -348,7 +331,7 @@ impl Windows {
 
     /// Number of windows currently held (for metrics).
     pub fn len(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
+        self.tails.len()
     }
 
     /// Whether no window is held.
@@ -357,7 +340,7 @@ impl Windows {
     }
 
     fn key(&self, ev: &Event<'_>) -> Option<u64> {
-        let h = KeyHash::new(self.seed);
+        let h = self.tails.key();
         Some(match ev.kind {
             // Without a user there is no one to follow: no window.
             EventKind::Chat => h
@@ -386,17 +369,7 @@ impl Windows {
             return None;
         }
         let key = self.key(ev)?;
-        let mut tail = match self.tails.entry(key) {
-            Entry::Occupied(o) => o.into_ref(),
-            Entry::Vacant(v) => {
-                if self.held.load(Ordering::Relaxed) >= self.config.max_windows {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    return None;
-                }
-                self.held.fetch_add(1, Ordering::Relaxed);
-                v.insert(Tail::default())
-            }
-        };
+        let mut tail = self.tails.get_or_insert_with(key, Tail::default)?;
         let oldest = ts.saturating_sub(limits.max_age_ms);
         if tail.newest < oldest {
             // All of it aged out (the usual case for a viewer who speaks now and then).
@@ -436,7 +409,7 @@ impl Windows {
         let Some(key) = self.key(ev) else { return };
         // The event was recorded when its window was opened: the tail exists unless the
         // map was full (then there is nothing to remember in).
-        let Some(mut tail) = self.tails.get_mut(&key) else {
+        let Some(mut tail) = self.tails.get_mut(key) else {
             return;
         };
         let oldest = ts.saturating_sub(limits.max_age_ms);
@@ -456,15 +429,8 @@ impl Windows {
     pub fn sweep(&self, now_ms: u64) -> usize {
         let (chat, transcript) = (self.config.chat, self.config.transcript);
         let max_age = chat.max_age_ms.max(transcript.max_age_ms);
-        let mut removed = 0;
-        // One shard locked at a time.
-        self.tails.retain(|_, tail| {
-            let keep = tail.parts > 0 && tail.newest.saturating_add(max_age) >= now_ms;
-            removed += usize::from(!keep);
-            keep
-        });
-        self.held.fetch_sub(removed, Ordering::Relaxed);
-        removed
+        self.tails
+            .retain(|tail| tail.parts > 0 && tail.newest.saturating_add(max_age) >= now_ms)
     }
 }
 

@@ -224,6 +224,13 @@ pub struct ErrorBody {
     pub error: String,
 }
 
+/// `GET`/`PUT /v1/rooms/{room}/tier`: a room's monitoring tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierBody {
+    /// `standard` or `enhanced`.
+    pub tier: crate::event::Tier,
+}
+
 /// `GET /healthz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health<'a> {

@@ -17,11 +17,15 @@
 //! Shutdown: stop accepting, let every connection answer the events it has read and
 //! send a close frame, wait at most `shutdown_grace_s`, flush the store, return.
 
+mod access;
 mod alerts;
+mod housekeeping;
+mod http;
 mod ingest;
 mod limits;
 mod listen;
 mod tally;
+mod upgrade;
 
 pub(crate) use crate::clock::now_ms;
 use std::future::Future;
@@ -30,28 +34,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dashmap::DashMap;
 use futures_util::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{Auth, AuthError, Denied, Principal, Scope};
+use crate::auth::{Auth, AuthError};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Ruleset};
-use crate::event::Tier;
-use crate::lexicon::{Lexicon, LexiconError, Problem};
+use crate::lexicon::{Lexicon, LexiconError};
 use crate::matcher::{BuildError, BuildOptions};
-use crate::store::{ActionQuery, LexiconRecord, OnCommit, Store, parse_time};
+use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
-use crate::wire::{ErrorBody, Health, ReloadRefused};
+use http::LexiconInfo;
 
 pub use alerts::CLOSE_LAGGED;
 pub use listen::{TlsError, tls_acceptor};
@@ -190,27 +188,6 @@ enum ReloadError {
     Internal(String),
 }
 
-/// `GET /v1/lexicon`.
-#[derive(Debug, Serialize)]
-struct LexiconInfo {
-    version: String,
-    hash: String,
-    origin: String,
-    #[serde(flatten)]
-    stats: crate::matcher::MatcherStats,
-}
-
-impl LexiconInfo {
-    fn of(rules: &Ruleset) -> LexiconInfo {
-        LexiconInfo {
-            version: rules.version().to_string(),
-            hash: rules.matcher.hash().to_owned(),
-            origin: rules.origin.clone(),
-            stats: rules.matcher.stats(),
-        }
-    }
-}
-
 /// Serve on `listener` until `shutdown` resolves.
 ///
 /// # Errors
@@ -276,7 +253,9 @@ pub async fn run_with_reload(
         shutdown.await;
         token.cancel();
     });
-    state.tracker.spawn(housekeeping(state.clone()));
+    state
+        .tracker
+        .spawn(housekeeping::housekeeping(state.clone()));
     state.tracker.spawn(reload_on(state.clone(), reloads));
 
     let app = router(state.clone());
@@ -335,6 +314,8 @@ fn open_store(config: &Config, engine: &Engine, hub: &Arc<alerts::Hub>) {
 }
 
 fn router(state: Arc<AppState>) -> Router {
+    use http::{get_tier, healthz, lexicon_info, list_actions, metrics_text, put_tier, reload};
+    use upgrade::{alerts_upgrade, ingest_upgrade};
     Router::new()
         .route("/v1/ingest", get(ingest_upgrade))
         .route("/v1/alerts", get(alerts_upgrade))
@@ -347,46 +328,6 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Seconds between two sweeps of windows and strike logs.
-const SWEEP_EVERY_S: u64 = 10;
-
-/// Once a second: resolve expired holds; every ten seconds, sweep idle windows and
-/// strike logs, off the runtime's workers. A sweep visits every window (about 40 ns
-/// each: 3 million take over 100 ms), so its cost is set by how often it runs; ten
-/// seconds keeps it near 1% of a core, and a window outlives its age by at most that.
-async fn housekeeping(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut sweeps = 0u64;
-    loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        for r in state.hub.expire(tokio::time::Instant::now()) {
-            state.deliver(r);
-        }
-        sweeps += 1;
-        if sweeps.is_multiple_of(SWEEP_EVERY_S) {
-            let s = state.clone();
-            let started = std::time::Instant::now();
-            let idle_ms = state.limiter.config.room_idle_s * 1000;
-            let removed = tokio::task::spawn_blocking(move || {
-                let now = now_ms();
-                s.engine.sweep(now) + s.limiter.rooms.sweep(now.saturating_sub(idle_ms))
-            })
-            .await
-            .unwrap_or(0);
-            tracing::debug!(removed, took = ?started.elapsed(), "Swept windows and strike logs.");
-            let windows = state.engine.windows();
-            metrics::gauge!(t::WINDOWS).set(windows.len() as f64);
-            metrics::counter!(t::WINDOWS_REFUSED).absolute(windows.refused());
-            let strikes = state.engine.dispatcher();
-            metrics::gauge!(t::STRIKE_LOGS).set(strikes.len() as f64);
-            metrics::counter!(t::STRIKES_REFUSED).absolute(strikes.refused());
-        }
-    }
-}
-
 async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send + 'static) {
     let mut reloads = std::pin::pin!(reloads);
     loop {
@@ -397,332 +338,5 @@ async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send 
                 None => return,
             },
         }
-    }
-}
-
-/// Read and write buffer of a WebSocket connection. tungstenite's default (128 KiB
-/// each, allocated up front) would put 10,000 idle connections at 2.5 GiB; a
-/// batch of 50 events is about 8 KiB, and larger frames are still read whole.
-const SOCKET_BUFFER: usize = 16 * 1024;
-
-/// The token a request presents: `Authorization: Bearer T`, or `?access_token=T` for
-/// browsers, which cannot set headers on a WebSocket.
-#[derive(Debug, Default, Deserialize)]
-struct TokenParam {
-    access_token: Option<String>,
-}
-
-/// A request refused before it is served: `{"error": ...}` with its status.
-#[derive(Debug)]
-struct Refused {
-    status: StatusCode,
-    error: String,
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let body = axum::Json(ErrorBody { error: self.error });
-        if self.status == StatusCode::UNAUTHORIZED {
-            (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
-        } else {
-            (self.status, body).into_response()
-        }
-    }
-}
-
-/// The caller, if its token has `scope`.
-fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    param: &TokenParam,
-    scope: Scope,
-) -> Result<Arc<Principal>, Refused> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (kind, token) = v.split_once(' ')?;
-            kind.eq_ignore_ascii_case("bearer").then_some(token.trim())
-        });
-    let token = header.or(param.access_token.as_deref());
-    state.auth.authorize(token, scope).map_err(|denied| {
-        let reason = match denied {
-            Denied::Missing => "missing",
-            Denied::Invalid => "invalid",
-            Denied::Scope(_) => "scope",
-        };
-        metrics::counter!(t::AUTH_DENIED, "reason" => reason).increment(1);
-        let status = match denied {
-            Denied::Scope(_) => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        Refused {
-            status,
-            error: denied.to_string(),
-        }
-    })
-}
-
-/// Extractor: the request carries a token of the `admin` scope.
-struct Admin;
-
-impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = Refused;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Admin, Refused> {
-        let param = Query::<TokenParam>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
-        authorize(state, &parts.headers, &param, Scope::Admin).map(|_| Admin)
-    }
-}
-
-/// Take a connection slot for `principal` on the WebSocket route of `scope` (ingest
-/// or alerts), within the server's limit and the principal's share.
-fn connection_slot(
-    state: &AppState,
-    principal: &Principal,
-    scope: Scope,
-) -> Result<limits::Slot, Refused> {
-    let l = &state.limiter.config;
-    let (kind, share, share_limit) = match scope {
-        Scope::Moderate => (
-            "alerts",
-            l.subscribers_per_moderator,
-            "subscribers_per_moderator",
-        ),
-        // (Admin has no WebSocket route.)
-        Scope::Ingest | Scope::Admin => {
-            ("ingest", l.connections_per_token, "connections_per_token")
-        }
-    };
-    let share = principal.max_connections.unwrap_or(share);
-    let total = l.max_connections;
-    let key = format!("{kind}:{}", principal.name);
-    state
-        .limiter
-        .slots
-        .acquire(key, total, share)
-        .map_err(|refused| {
-            let (status, limit, why) = match refused {
-                limits::SlotRefused::Server => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "connections",
-                    format!("the server holds its limit of {total} connections"),
-                ),
-                limits::SlotRefused::Token => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    share_limit,
-                    format!("this token holds its limit of {share} {kind} connections"),
-                ),
-            };
-            limits::refused(limit);
-            // Counted in metrics; a flood of refusals must not flood the log too.
-            tracing::debug!(principal = %principal.name, limit, "Connection refused by a limit.");
-            Refused { status, error: why }
-        })
-}
-
-async fn ingest_upgrade(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(param): Query<TokenParam>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
-    let principal = match authorize(&state, &headers, &param, Scope::Ingest) {
-        Ok(p) => p,
-        Err(denied) => return denied.into_response(),
-    };
-    let slot = match connection_slot(&state, &principal, Scope::Ingest) {
-        Ok(slot) => slot,
-        Err(refused) => return refused.into_response(),
-    };
-    let max = state.config.ingest.max_frame_bytes;
-    let tracker = state.tracker.clone();
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| {
-            tracker.track_future(ingest::connection(socket, state, principal, slot))
-        })
-}
-
-async fn alerts_upgrade(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(param): Query<TokenParam>,
-    Query(query): Query<alerts::AlertQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if state.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
-    let principal = match authorize(&state, &headers, &param, Scope::Moderate) {
-        Ok(p) => p,
-        Err(denied) => return denied.into_response(),
-    };
-    let filter = match query.filter(principal.clone()) {
-        Ok(f) => f,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
-    };
-    let slot = match connection_slot(&state, &principal, Scope::Moderate) {
-        Ok(slot) => slot,
-        Err(refused) => return refused.into_response(),
-    };
-    let tracker = state.tracker.clone();
-    ws.max_message_size(64 * 1024)
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(SOCKET_BUFFER)
-        .on_upgrade(move |socket| {
-            tracker.track_future(async move {
-                let _slot = slot;
-                alerts::subscriber(socket, state, query, filter).await;
-            })
-        })
-}
-
-async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let rules = state.engine.rules();
-    let status = if state.shutdown.is_cancelled() {
-        "stopping"
-    } else {
-        "ok"
-    };
-    axum::Json(Health {
-        status,
-        lexicon: rules.version().as_ref(),
-    })
-    .into_response()
-}
-
-async fn metrics_text() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        t::prometheus().render(),
-    )
-}
-
-async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
-    axum::Json(LexiconInfo::of(&state.engine.rules())).into_response()
-}
-
-async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
-    match state.reload().await {
-        Ok(info) => axum::Json(info).into_response(),
-        Err(e) => {
-            let problems: Vec<String> = match &e {
-                ReloadError::Lexicon(LexiconError::Invalid(p)) => {
-                    p.iter().map(Problem::to_string).collect()
-                }
-                _ => Vec::new(),
-            };
-            let status = match e {
-                ReloadError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let rules = state.engine.rules();
-            let body = ReloadRefused {
-                error: e.to_string(),
-                problems,
-                lexicon: rules.version().as_ref(),
-            };
-            (status, axum::Json(body)).into_response()
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct TierBody {
-    tier: Tier,
-}
-
-async fn get_tier(
-    State(state): State<Arc<AppState>>,
-    _admin: Admin,
-    Path(room): Path<String>,
-) -> Response {
-    axum::Json(TierBody {
-        tier: state.engine.tier(&room),
-    })
-    .into_response()
-}
-
-async fn put_tier(
-    State(state): State<Arc<AppState>>,
-    _admin: Admin,
-    Path(room): Path<String>,
-    axum::Json(body): axum::Json<TierBody>,
-) -> Response {
-    state.engine.set_tier(&room, body.tier);
-    if let Some(store) = state.hub.store() {
-        store.set_tier(&room, body.tier, now_ms());
-    }
-    tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
-    axum::Json(body).into_response()
-}
-
-/// `GET /v1/actions?room=&since=&until=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
-struct ActionsParams {
-    room: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-async fn list_actions(
-    State(state): State<Arc<AppState>>,
-    _admin: Admin,
-    Query(p): Query<ActionsParams>,
-) -> Response {
-    let bad = |msg: String| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(ErrorBody { error: msg }),
-        )
-            .into_response()
-    };
-    let time = |v: &Option<String>| v.as_deref().map(parse_time).transpose();
-    let (since, until) = match (time(&p.since), time(&p.until)) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return bad(e),
-    };
-    let cursor = match p.cursor.as_deref().map(str::parse::<u64>).transpose() {
-        Ok(c) => c,
-        Err(_) => return bad("cursor: pass back the next_cursor of the previous page".into()),
-    };
-    let query = ActionQuery {
-        room: p.room,
-        since,
-        until,
-        limit: p.limit.unwrap_or(100),
-        cursor,
-    };
-    let Some(store) = state.hub.store().cloned() else {
-        let body = ErrorBody {
-            error: "the evidence store is not running".into(),
-        };
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-    };
-    let page =
-        tokio::task::spawn_blocking(move || store.reader().and_then(|r| r.actions(&query))).await;
-    match page {
-        Ok(Ok(page)) => axum::Json(page).into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "Audit query failed.");
-            let body = ErrorBody {
-                error: "the store could not be read".into(),
-            };
-            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -1,0 +1,172 @@
+//! The HTTP API: health, metrics, the lexicon and its reload, room tiers, and the
+//! audit query over stored actions.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::access::Admin;
+use super::{AppState, ReloadError, now_ms};
+use crate::engine::Ruleset;
+use crate::lexicon::{LexiconError, Problem};
+use crate::store::{ActionQuery, parse_time};
+use crate::telemetry as t;
+use crate::wire::{ErrorBody, Health, ReloadRefused, TierBody};
+
+/// `GET /v1/lexicon`.
+#[derive(Debug, Serialize)]
+pub(super) struct LexiconInfo {
+    pub(super) version: String,
+    pub(super) hash: String,
+    pub(super) origin: String,
+    #[serde(flatten)]
+    pub(super) stats: crate::matcher::MatcherStats,
+}
+
+impl LexiconInfo {
+    pub(super) fn of(rules: &Ruleset) -> LexiconInfo {
+        LexiconInfo {
+            version: rules.version().to_string(),
+            hash: rules.matcher.hash().to_owned(),
+            origin: rules.origin.clone(),
+            stats: rules.matcher.stats(),
+        }
+    }
+}
+
+pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let rules = state.engine.rules();
+    let status = if state.shutdown.is_cancelled() {
+        "stopping"
+    } else {
+        "ok"
+    };
+    axum::Json(Health {
+        status,
+        lexicon: rules.version().as_ref(),
+    })
+    .into_response()
+}
+
+pub(super) async fn metrics_text() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        t::prometheus().render(),
+    )
+}
+
+pub(super) async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
+    axum::Json(LexiconInfo::of(&state.engine.rules())).into_response()
+}
+
+pub(super) async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
+    match state.reload().await {
+        Ok(info) => axum::Json(info).into_response(),
+        Err(e) => {
+            let problems: Vec<String> = match &e {
+                ReloadError::Lexicon(LexiconError::Invalid(p)) => {
+                    p.iter().map(Problem::to_string).collect()
+                }
+                _ => Vec::new(),
+            };
+            let status = match e {
+                ReloadError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let rules = state.engine.rules();
+            let body = ReloadRefused {
+                error: e.to_string(),
+                problems,
+                lexicon: rules.version().as_ref(),
+            };
+            (status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+pub(super) async fn get_tier(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    Path(room): Path<String>,
+) -> Response {
+    axum::Json(TierBody {
+        tier: state.engine.tier(&room),
+    })
+    .into_response()
+}
+
+pub(super) async fn put_tier(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    Path(room): Path<String>,
+    axum::Json(body): axum::Json<TierBody>,
+) -> Response {
+    state.engine.set_tier(&room, body.tier);
+    if let Some(store) = state.hub.store() {
+        store.set_tier(&room, body.tier, now_ms());
+    }
+    tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
+    axum::Json(body).into_response()
+}
+
+/// `GET /v1/actions?room=&since=&until=&limit=&cursor=`.
+#[derive(Debug, Deserialize)]
+pub(super) struct ActionsParams {
+    room: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list_actions(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    Query(p): Query<ActionsParams>,
+) -> Response {
+    let bad = |msg: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(ErrorBody { error: msg }),
+        )
+            .into_response()
+    };
+    let time = |v: &Option<String>| v.as_deref().map(parse_time).transpose();
+    let (since, until) = match (time(&p.since), time(&p.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let cursor = match p.cursor.as_deref().map(str::parse::<u64>).transpose() {
+        Ok(c) => c,
+        Err(_) => return bad("cursor: pass back the next_cursor of the previous page".into()),
+    };
+    let query = ActionQuery {
+        room: p.room,
+        since,
+        until,
+        limit: p.limit.unwrap_or(100),
+        cursor,
+    };
+    let Some(store) = state.hub.store().cloned() else {
+        let body = ErrorBody {
+            error: "the evidence store is not running".into(),
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    };
+    let page =
+        tokio::task::spawn_blocking(move || store.reader().and_then(|r| r.actions(&query))).await;
+    match page {
+        Ok(Ok(page)) => axum::Json(page).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Audit query failed.");
+            let body = ErrorBody {
+                error: "the store could not be read".into(),
+            };
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

@@ -1,0 +1,107 @@
+//! The two WebSocket routes, ingest and alerts: admit the caller, take a connection
+//! slot, upgrade with bounded buffers, and track the connection for shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::access::{Refused, TokenParam, authorize, connection_slot};
+use super::{AppState, alerts, ingest};
+use crate::auth::{Principal, Scope};
+
+/// Read and write buffer of a WebSocket connection. tungstenite's default (128 KiB
+/// each, allocated up front) would put 10,000 idle connections at 2.5 GiB; a
+/// batch of 50 events is about 8 KiB, and larger frames are still read whole.
+const SOCKET_BUFFER: usize = 16 * 1024;
+
+/// The largest moderator frame (a review is well under 1 KiB).
+const MAX_MODERATOR_FRAME: usize = 64 * 1024;
+
+/// Admit a caller to the route of `scope`: not while shutting down (503), and only
+/// with a token of that scope.
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    param: &TokenParam,
+    scope: Scope,
+) -> Result<Arc<Principal>, Refused> {
+    if state.shutdown.is_cancelled() {
+        return Err(Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "shutting down".into(),
+        });
+    }
+    authorize(state, headers, param, scope)
+}
+
+/// Upgrade to a WebSocket whose messages and frames are at most `max_message` bytes,
+/// and run `connection` on it as a tracked task (shutdown waits for it).
+fn upgrade<F, Fut>(
+    ws: WebSocketUpgrade,
+    state: &AppState,
+    max_message: usize,
+    connection: F,
+) -> Response
+where
+    F: FnOnce(WebSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let tracker = state.tracker.clone();
+    ws.max_message_size(max_message)
+        .max_frame_size(max_message)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .on_upgrade(move |socket| tracker.track_future(connection(socket)))
+}
+
+/// `GET /v1/ingest`.
+pub(super) async fn ingest_upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(param): Query<TokenParam>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let admitted = admit(&state, &headers, &param, Scope::Ingest)
+        .and_then(|p| Ok((connection_slot(&state, &p, Scope::Ingest)?, p)));
+    let (slot, principal) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
+    };
+    let max = state.config.ingest.max_frame_bytes;
+    let conn_state = state.clone();
+    upgrade(ws, &state, max, move |socket| {
+        ingest::connection(socket, conn_state, principal, slot)
+    })
+}
+
+/// `GET /v1/alerts`.
+pub(super) async fn alerts_upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(param): Query<TokenParam>,
+    Query(query): Query<alerts::AlertQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let principal = match admit(&state, &headers, &param, Scope::Moderate) {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
+    };
+    // A malformed filter is answered before a slot is taken.
+    let filter = match query.filter(principal.clone()) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let slot = match connection_slot(&state, &principal, Scope::Moderate) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
+    let conn_state = state.clone();
+    upgrade(ws, &state, MAX_MODERATOR_FRAME, move |socket| async move {
+        let _slot = slot;
+        alerts::subscriber(socket, conn_state, query, filter).await;
+    })
+}

@@ -18,9 +18,10 @@
 //! send a close frame, wait at most `shutdown_grace_s`, flush the store, return.
 
 mod access;
-mod alerts;
+mod feed;
 mod housekeeping;
 mod http;
+mod hub;
 mod ingest;
 mod limits;
 mod listen;
@@ -51,7 +52,7 @@ use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
 use http::LexiconInfo;
 
-pub use alerts::CLOSE_LAGGED;
+pub use feed::CLOSE_LAGGED;
 pub use listen::{TlsError, tls_acceptor};
 
 /// Why the server could not start or run.
@@ -83,7 +84,7 @@ struct AppState {
     auth: Auth,
     limiter: limits::Limiter,
     engine: Engine,
-    hub: Arc<alerts::Hub>,
+    hub: Arc<hub::Hub>,
     /// Review-outcome queues of open ingest connections.
     connections: DashMap<u64, mpsc::Sender<String>>,
     next_conn: AtomicU64,
@@ -101,7 +102,7 @@ impl AppState {
     /// Send a review outcome to the ingest connection that sent the event. It waits
     /// in a task of its own if that connection's queue is full; if the connection is
     /// gone, it is counted and logged (the outcome is in the alert feed).
-    fn deliver(&self, r: alerts::Resolution) {
+    fn deliver(&self, r: hub::Resolution) {
         let Some(tx) = self.connections.get(&r.conn).map(|tx| tx.clone()) else {
             metrics::counter!(t::REVIEWS_UNDELIVERED).increment(1);
             tracing::info!(
@@ -223,7 +224,7 @@ pub async fn run_with_reload(
     t::prometheus();
     let grace = Duration::from_secs(config.shutdown_grace_s);
     let engine = Engine::new(rules, config.engine);
-    let hub = Arc::new(alerts::Hub::new(config.alerts));
+    let hub = Arc::new(hub::Hub::new(config.alerts));
     if config.store.enabled {
         open_store(&config, &engine, &hub);
     }
@@ -285,7 +286,7 @@ pub async fn run_with_reload(
 /// Open the store, resume from it (seq, history, holds, tiers) and route the feed
 /// through it. A store that cannot be opened (corrupt, locked, unwritable) does not
 /// stop the server: it runs without one, loudly.
-fn open_store(config: &Config, engine: &Engine, hub: &Arc<alerts::Hub>) {
+fn open_store(config: &Config, engine: &Engine, hub: &Arc<hub::Hub>) {
     let weak = Arc::downgrade(hub);
     let on_commit: OnCommit = Box::new(move |records| {
         if let Some(hub) = weak.upgrade() {

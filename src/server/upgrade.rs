@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{Refused, TokenParam, authorize, connection_slot};
-use super::{AppState, alerts, ingest};
+use super::{AppState, feed, ingest};
 use crate::auth::{Principal, Scope};
 
 /// Read and write buffer of a WebSocket connection. tungstenite's default (128 KiB
@@ -83,7 +83,7 @@ pub(super) async fn alerts_upgrade(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(param): Query<TokenParam>,
-    Query(query): Query<alerts::AlertQuery>,
+    Query(query): Query<feed::AlertQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let principal = match admit(&state, &headers, &param, Scope::Moderate) {
@@ -102,6 +102,6 @@ pub(super) async fn alerts_upgrade(
     let conn_state = state.clone();
     upgrade(ws, &state, MAX_MODERATOR_FRAME, move |socket| async move {
         let _slot = slot;
-        alerts::subscriber(socket, conn_state, query, filter).await;
+        feed::subscriber(socket, conn_state, query, filter).await;
     })
 }

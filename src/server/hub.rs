@@ -1,4 +1,5 @@
-//! The alert hub and the moderators' feed (`GET /v1/alerts`).
+//! The alert hub: seqs, the store round trip, the reorder stage, the history and the
+//! fan-out of the moderators' feed, and the held messages.
 //!
 //! Every flagged event becomes an alert with the next `seq`; review outcomes are
 //! records of the same feed. With a store, a record goes to the store's writer first
@@ -8,43 +9,39 @@
 //! queue refused comes back at once, ahead of lower seqs still being written; a
 //! reorder stage holds it until they arrive, so subscribers get every seq in order.
 //! It holds at most `alerts.history` records: past that (a writer stalled for good),
-//! the feed skips ahead and the late records stay replayable with `since`. The hub keeps a bounded history for `since` replay (older records
-//! are read back from the store) and fans records out through a broadcast ring:
-//! publishing never waits for a subscriber, and a subscriber that falls more than
-//! `alerts.subscriber_queue` records behind (or stalls a write) is disconnected with
-//! a close frame telling it where to resume.
+//! the feed skips ahead and the late records stay replayable with `since`. The hub keeps
+//! a bounded history for `since` replay (older records are read back from the store)
+//! and fans records out through a broadcast ring: publishing never waits for a
+//! subscriber (see [`super::feed`]).
 //!
 //! Held messages are registered by `seq`; a moderator's `review` frame, or expiry
 //! after `alerts.hold_timeout_s`, resolves them, and the platform hears of it on the
 //! ingest connection that sent the event.
 
 use crate::clock::now_ms;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::AppState;
 use crate::auth::Principal;
 use crate::config::{AlertConfig, ReviewDecision};
 use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
 use crate::store::{FeedRecord, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
-use crate::wire::{ModeratorFrame, ModeratorReply, ReviewFields};
+use crate::wire::ReviewFields;
 
 /// One record of the feed, as subscribers receive it.
 #[derive(Debug)]
 pub(crate) struct Record {
     pub(crate) seq: u64,
-    room: Box<str>,
-    categories: Vec<Category>,
-    severity: Option<Severity>,
+    pub(crate) room: Box<str>,
+    pub(crate) categories: Vec<Category>,
+    pub(crate) severity: Option<Severity>,
     pub(crate) json: Utf8Bytes,
 }
 
@@ -418,322 +415,6 @@ impl Hub {
     /// without `since` starts after it, and so still gets records being written.
     pub(crate) fn last_delivered(&self) -> u64 {
         self.lock().next_delivery - 1
-    }
-}
-
-/// What a moderator subscribes to (`GET /v1/alerts?...`).
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct AlertQuery {
-    /// Comma-separated rooms (absent: all).
-    rooms: Option<String>,
-    /// Comma-separated categories (absent: all).
-    categories: Option<String>,
-    /// Least severity (absent: all).
-    min_severity: Option<Severity>,
-    /// Replay records after this seq first.
-    since: Option<u64>,
-    /// Who is reviewing (recorded in review outcomes).
-    moderator: Option<String>,
-}
-
-/// A parsed subscription filter, within what the subscriber's token covers.
-#[derive(Debug)]
-pub(crate) struct Filter {
-    principal: Arc<Principal>,
-    rooms: Option<HashSet<String>>,
-    categories: Option<HashSet<Category>>,
-    min_severity: Option<Severity>,
-}
-
-impl AlertQuery {
-    pub(crate) fn filter(&self, principal: Arc<Principal>) -> Result<Filter, String> {
-        let list = |s: &Option<String>| {
-            s.as_ref().map(|s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect::<HashSet<String>>()
-            })
-        };
-        let categories = match list(&self.categories) {
-            None => None,
-            Some(names) => Some(
-                names
-                    .iter()
-                    .map(|n| {
-                        Category::ALL
-                            .into_iter()
-                            .find(|c| c.as_str() == n)
-                            .ok_or_else(|| format!("unknown category `{n}`"))
-                    })
-                    .collect::<Result<HashSet<Category>, String>>()?,
-            ),
-        };
-        let rooms = list(&self.rooms);
-        if let Some(outside) = rooms
-            .iter()
-            .flatten()
-            .find(|room| !principal.may_access(room))
-        {
-            return Err(format!("room `{outside}` is not among this token's rooms"));
-        }
-        Ok(Filter {
-            principal,
-            rooms,
-            categories,
-            min_severity: self.min_severity,
-        })
-    }
-}
-
-impl Filter {
-    fn matches(&self, r: &Record) -> bool {
-        self.accepts(&r.room, &r.categories, r.severity)
-    }
-
-    fn accepts(&self, room: &str, categories: &[Category], severity: Option<Severity>) -> bool {
-        self.principal.may_access(room)
-            && self.rooms.as_ref().is_none_or(|rooms| rooms.contains(room))
-            && self
-                .categories
-                .as_ref()
-                .is_none_or(|cs| categories.iter().any(|c| cs.contains(c)))
-            && self
-                .min_severity
-                .is_none_or(|min| severity.is_some_and(|s| s >= min))
-    }
-}
-
-/// Close code for a subscriber that fell behind; it may resume with `since`.
-pub const CLOSE_LAGGED: u16 = 4000;
-/// A write to a subscriber that takes longer than this disconnects it.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One moderator connection: replay, then live records and review frames.
-pub(crate) async fn subscriber(
-    ws: WebSocket,
-    state: Arc<AppState>,
-    query: AlertQuery,
-    filter: Filter,
-) {
-    let _conn = super::ConnectionGauge::new("alerts");
-    // Take the starting point, then subscribe, then read the backlog: a record
-    // published in between is in the backlog, and duplicates are skipped by seq.
-    let since = query.since.unwrap_or_else(|| state.hub.last_delivered());
-    let mut live = state.hub.subscribe();
-    let (backlog, first) = state.hub.since(since);
-    // With tokens, the reviewer is who the token says, not what the query claims.
-    let moderator = match (&filter.principal.scope, query.moderator.as_deref()) {
-        (None, Some(name)) => name.to_owned(),
-        (None, None) => "moderator".to_owned(),
-        (Some(_), Some(name)) => format!("{}/{name}", filter.principal.name),
-        (Some(_), None) => filter.principal.name.to_string(),
-    };
-    let (mut sink, mut stream) = ws.split();
-    let mut last = since;
-    let close = |code: u16, reason: String| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-
-    if query.since.is_some() && since + 1 < first {
-        // Older than the memory holds: read it back from the store, page by page.
-        match replay_from_store(&state, since, first, &filter, &mut sink).await {
-            Ok(Some(oldest)) if oldest > since + 1 => {
-                let notice = ModeratorReply::Notice {
-                    message: format!(
-                        "the store holds records from seq {oldest} on; records {} to {} are gone (retention)",
-                        since + 1,
-                        oldest - 1
-                    ),
-                };
-                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
-            }
-            Ok(_) => {}
-            Err(Replay::Socket) => return,
-            Err(Replay::Unavailable(why)) => {
-                let notice = ModeratorReply::Notice {
-                    message: format!(
-                        "history starts at seq {first}; records {} to {} cannot be replayed: {why}",
-                        since + 1,
-                        first - 1
-                    ),
-                };
-                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
-            }
-        }
-    }
-    for r in backlog {
-        last = r.seq;
-        if filter.matches(&r) && sink.feed(Message::Text(r.json.clone())).await.is_err() {
-            return;
-        }
-    }
-    if sink.flush().await.is_err() {
-        return;
-    }
-
-    let mut ping = tokio::time::interval(Duration::from_secs(state.config.ingest.ping_interval_s));
-    ping.tick().await;
-    let shutdown = state.shutdown.clone();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(1001, "server shutting down".into()))).await;
-                return;
-            }
-            r = live.recv() => match r {
-                Ok(record) => {
-                    if record.seq <= last {
-                        continue;
-                    }
-                    last = record.seq;
-                    if filter.matches(&record) {
-                        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(record.json.clone()))).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_)) => return,
-                            Err(_) => {
-                                metrics::counter!(t::SUBSCRIBERS_LAGGED).increment(1);
-                                tracing::warn!(last, "Alert subscriber stalled a write; disconnected.");
-                                return;
-                            }
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    metrics::counter!(t::SUBSCRIBERS_LAGGED).increment(1);
-                    tracing::warn!(last, missed, "Alert subscriber fell behind; disconnected.");
-                    let reason = format!("lagged: resume with since={last}");
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(CLOSE_LAGGED, reason))).await;
-                    return;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            m = stream.next() => match m {
-                Some(Ok(Message::Text(text))) => {
-                    let reply = handle_moderator_frame(&state, &text, &filter.principal, &moderator).await;
-                    if sink.send(Message::Text(reply.into())).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into() };
-                    if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-enum Replay {
-    /// Writing to the subscriber failed.
-    Socket,
-    /// The store cannot be read (none, or an error).
-    Unavailable(String),
-}
-
-/// Send the records with `since < seq < before` from the store. Returns the oldest
-/// seq the store holds.
-async fn replay_from_store(
-    state: &Arc<AppState>,
-    since: u64,
-    before: u64,
-    filter: &Filter,
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-) -> Result<Option<u64>, Replay> {
-    const PAGE: usize = 1000;
-    let Some(store) = state.hub.store() else {
-        return Err(Replay::Unavailable("no store".into()));
-    };
-    let reader = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.reader())
-            .await
-            .map_err(|e| Replay::Unavailable(e.to_string()))?
-            .map_err(|e| Replay::Unavailable(e.to_string()))?
-    };
-    let reader = Arc::new(Mutex::new(reader));
-    let oldest = {
-        let reader = reader.clone();
-        tokio::task::spawn_blocking(move || {
-            reader.lock().unwrap_or_else(|e| e.into_inner()).first_seq()
-        })
-        .await
-        .map_err(|e| Replay::Unavailable(e.to_string()))?
-        .map_err(|e| Replay::Unavailable(e.to_string()))?
-    };
-    let mut after = since;
-    loop {
-        let page = {
-            let reader = reader.clone();
-            tokio::task::spawn_blocking(move || {
-                reader
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .feed(after, before, PAGE)
-            })
-            .await
-            .map_err(|e| Replay::Unavailable(e.to_string()))?
-            .map_err(|e| Replay::Unavailable(e.to_string()))?
-        };
-        for row in &page {
-            after = row.seq;
-            if filter.accepts(&row.room, &row.categories, row.severity)
-                && sink
-                    .feed(Message::Text(row.frame.clone().into()))
-                    .await
-                    .is_err()
-            {
-                return Err(Replay::Socket);
-            }
-        }
-        if page.len() < PAGE {
-            return Ok(oldest);
-        }
-    }
-}
-
-async fn handle_moderator_frame(
-    state: &Arc<AppState>,
-    text: &str,
-    principal: &Principal,
-    moderator: &str,
-) -> String {
-    let error = |seq: Option<u64>, reason: String| ModeratorReply::Error { seq, reason }.to_json();
-    let frame: ModeratorFrame = match serde_json::from_str(text) {
-        Ok(f) => f,
-        Err(e) => return error(None, format!("invalid JSON: {e}")),
-    };
-    if frame.kind != "review" {
-        return error(frame.seq, format!("unknown kind `{}`", frame.kind));
-    }
-    let (Some(seq), Some(decision)) = (frame.seq, frame.decision) else {
-        return error(
-            frame.seq,
-            "a review needs `seq` and `decision` (approve or reject)".into(),
-        );
-    };
-    match state
-        .hub
-        .review(seq, decision, principal, moderator, frame.note.as_deref())
-    {
-        Ok(resolution) => {
-            state.deliver(resolution);
-            ModeratorReply::ReviewAck { seq, decision }.to_json()
-        }
-        Err(e) => error(Some(seq), e.to_string()),
     }
 }
 

@@ -239,10 +239,12 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Read `path`, or the defaults when `None`; the result is validated.
+    /// Read `path`, or the defaults when `None`. Values are checked by
+    /// [`Config::validate`], which the server runs once, after flags have overridden
+    /// the file.
     ///
     /// # Errors
-    /// [`ConfigError`] when the file cannot be read or parsed, or a value is out of range.
+    /// [`ConfigError`] when the file cannot be read or parsed (an unknown key included).
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let config = match path {
             None => Config::default(),
@@ -257,11 +259,11 @@ impl Config {
                 })?
             }
         };
-        config.validate()?;
         Ok(config)
     }
 
-    /// Check every value; called by [`Config::load`] and again after flags override it.
+    /// Check every value. The server does it once, before binding
+    /// ([`crate::server::Server::bind`]), after flags have overridden the file.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the first bad value.
@@ -332,6 +334,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_files_override_them() {
         let c = Config::load(None).unwrap();
+        c.validate().unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.ingest.max_frame_bytes, 65536);
         let c: Config = toml::from_str(

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use liveguard::auth::{Auth, check_exposure};
 use liveguard::config::Config;
 use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use liveguard::lexicon::{Lexicon, LexiconSource};
@@ -223,30 +222,19 @@ fn serve(
     if tls.is_some() {
         cfg.tls = tls;
     }
-    cfg.validate().context("invalid configuration")?;
-    // Checked before binding: a misconfigured token or an exposed open server never
-    // listens, not even for a moment.
-    let auth = Auth::from_env(&cfg.auth.tokens).context("invalid tokens")?;
-    check_exposure(cfg.listen, &auth, cfg.insecure)?;
-    if let Some(tls) = &cfg.tls {
-        liveguard::server::tls_acceptor(tls).context("loading the TLS certificate and key")?;
-    }
-    if auth.is_open() && !cfg.listen.ip().is_loopback() {
-        tracing::warn!(
-            listen = %cfg.listen,
-            "INSECURE: serving the network with no tokens. Anyone who can connect may read \
-             every room's chat, review holds and reload the lexicon."
-        );
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
+        // Everything is checked before binding: a misconfigured token or an exposed
+        // open server never listens, not even for a moment.
+        let listen = cfg.listen;
+        let server = liveguard::server::Server::bind(cfg)
             .await
-            .with_context(|| format!("binding {}", cfg.listen))?;
-        liveguard::server::run_with_reload(listener, cfg, shutdown_signal(), reload_signals())
+            .with_context(|| format!("starting the server on {listen}"))?;
+        server
+            .run_with_reload(shutdown_signal(), reload_signals())
             .await
             .context("server")?;
         Ok(ExitCode::SUCCESS)

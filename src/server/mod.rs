@@ -1,7 +1,8 @@
 //! The real-time server: WebSocket ingest and alert feeds, HTTP operations.
 //!
-//! [`run`] is the whole API: the caller binds the listener (tests bind `127.0.0.1:0`)
-//! and passes a future that resolves when the server should shut down.
+//! [`Server::bind`] checks the configuration and binds; [`Server::run`] serves until
+//! a shutdown future resolves. [`run`] does both on a listener the caller bound (tests
+//! bind `127.0.0.1:0`).
 //!
 //! | route | what |
 //! |---|---|
@@ -189,7 +190,137 @@ enum ReloadError {
     Internal(String),
 }
 
-/// Serve on `listener` until `shutdown` resolves.
+/// A server built, checked and bound, not yet serving. Everything that can be wrong
+/// with the configuration, the tokens, the TLS material or the lexicon is found by
+/// [`Server::bind`] before the socket is bound, so a misconfigured server never
+/// listens, not even for a moment.
+pub struct Server {
+    state: Arc<AppState>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Check `config` (values, tokens, exposure, TLS, lexicon), open the store, then
+    /// bind `config.listen`.
+    ///
+    /// # Errors
+    /// [`ServerError`] naming what is unusable.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let (state, tls) = prepare(config, None)?;
+        let listener = TcpListener::bind(state.config.listen).await?;
+        Ok(Server {
+            state,
+            listener,
+            tls,
+        })
+    }
+
+    /// As [`Server::bind`], on a listener the caller bound (tests bind `127.0.0.1:0`);
+    /// `config.listen` is ignored.
+    ///
+    /// # Errors
+    /// As [`Server::bind`].
+    pub fn with_listener(listener: TcpListener, config: Config) -> Result<Server, ServerError> {
+        let (state, tls) = prepare(config, Some(listener.local_addr()?))?;
+        Ok(Server {
+            state,
+            listener,
+            tls,
+        })
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until `shutdown` resolves: then stop accepting, let every connection
+    /// answer what it has read, wait at most `shutdown_grace_s`, flush the store.
+    ///
+    /// # Errors
+    /// [`ServerError`] when the listener fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        self.run_with_reload(shutdown, futures_util::stream::pending())
+            .await
+    }
+
+    /// [`Server::run`], reloading the lexicon whenever `reloads` yields (the binary
+    /// feeds it SIGHUP).
+    ///
+    /// # Errors
+    /// As [`Server::run`].
+    pub async fn run_with_reload(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        reloads: impl Stream<Item = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            state,
+            listener,
+            tls,
+        } = self;
+        state.record_lexicon();
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() {
+            "https/wss"
+        } else {
+            "http/ws"
+        };
+        tracing::info!(%addr, scheme, lexicon = %state.engine.rules().version(), "liveguard serving.");
+
+        let token = state.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            token.cancel();
+        });
+        state
+            .tracker
+            .spawn(housekeeping::housekeeping(state.clone()));
+        state.tracker.spawn(reload_on(state.clone(), reloads));
+
+        let app = router(state.clone());
+        let handshake = Duration::from_secs(state.config.ingest.handshake_timeout_s);
+        let grace = Duration::from_secs(state.config.shutdown_grace_s);
+        let stop = state.shutdown.clone();
+        listen::serve(listener, tls, app, stop, handshake, grace).await;
+        tracing::info!("No longer accepting connections; draining.");
+        state.tracker.close();
+        if tokio::time::timeout(grace, state.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "Shutdown grace period elapsed with connections still open."
+            );
+        }
+        // Everything judged is written before `run` returns: the process may exit next.
+        if let Some(store) = state.hub.store().cloned() {
+            let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+            tracing::info!("Evidence store flushed.");
+        }
+        tracing::info!("liveguard stopped.");
+        Ok(())
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves: [`Server::with_listener`] then
+/// [`Server::run`].
 ///
 /// # Errors
 /// [`ServerError`] when the configuration or lexicon is unusable (before anything is
@@ -199,30 +330,33 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    run_with_reload(listener, config, shutdown, futures_util::stream::pending()).await
+    Server::with_listener(listener, config)?.run(shutdown).await
 }
 
-/// [`run`], reloading the lexicon whenever `reloads` yields (the binary feeds it SIGHUP).
-///
-/// # Errors
-/// As [`run`].
-pub async fn run_with_reload(
-    listener: TcpListener,
+/// Everything before binding, in one place: the configuration is validated here and
+/// nowhere else; the exposure check uses `addr` (the bound address) or the configured
+/// one.
+fn prepare(
     config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    reloads: impl Stream<Item = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+    addr: Option<std::net::SocketAddr>,
+) -> Result<(Arc<AppState>, Option<tokio_rustls::TlsAcceptor>), ServerError> {
     config.validate()?;
     let auth = Auth::from_env(&config.auth.tokens)?;
-    crate::auth::check_exposure(listener.local_addr()?, &auth, config.insecure)?;
-    if auth.is_open() {
+    let addr = addr.unwrap_or(config.listen);
+    crate::auth::check_exposure(addr, &auth, config.insecure)?;
+    if auth.is_open() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            listen = %addr,
+            "INSECURE: serving the network with no tokens. Anyone who can connect may read \
+             every room's chat, review holds and reload the lexicon."
+        );
+    } else if auth.is_open() {
         tracing::warn!("No tokens configured: every caller may ingest, moderate and administer.");
     }
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let lexicon = Lexicon::load(config.lexicons.as_deref())?;
     let rules = Ruleset::compile(&lexicon, BuildOptions::default())?;
     t::prometheus();
-    let grace = Duration::from_secs(config.shutdown_grace_s);
     let engine = Engine::new(rules, config.engine);
     let hub = Arc::new(hub::Hub::new(config.alerts));
     if config.store.enabled {
@@ -240,47 +374,7 @@ pub async fn run_with_reload(
         reload_lock: tokio::sync::Mutex::new(()),
         config,
     });
-    state.record_lexicon();
-    let addr = listener.local_addr()?;
-    let scheme = if tls.is_some() {
-        "https/wss"
-    } else {
-        "http/ws"
-    };
-    tracing::info!(%addr, scheme, lexicon = %state.engine.rules().version(), "liveguard serving.");
-
-    let token = state.shutdown.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        token.cancel();
-    });
-    state
-        .tracker
-        .spawn(housekeeping::housekeeping(state.clone()));
-    state.tracker.spawn(reload_on(state.clone(), reloads));
-
-    let app = router(state.clone());
-    let handshake = Duration::from_secs(state.config.ingest.handshake_timeout_s);
-    let stop = state.shutdown.clone();
-    listen::serve(listener, tls, app, stop, handshake, grace).await;
-    tracing::info!("No longer accepting connections; draining.");
-    state.tracker.close();
-    if tokio::time::timeout(grace, state.tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "Shutdown grace period elapsed with connections still open."
-        );
-    }
-    // Everything judged is written before `run` returns: the process may exit next.
-    if let Some(store) = state.hub.store().cloned() {
-        let _ = tokio::task::spawn_blocking(move || store.flush()).await;
-        tracing::info!("Evidence store flushed.");
-    }
-    tracing::info!("liveguard stopped.");
-    Ok(())
+    Ok((state, tls))
 }
 
 /// Open the store, resume from it (seq, history, holds, tiers) and route the feed

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::ReviewDecision;
 use crate::dispatch::Action;
 use crate::engine::{Outcome, Verdict};
-use crate::event::Event;
+use crate::event::{Category, Decision, Event};
+use crate::store::{ActionRow, EventRow, FeedRecord};
 
 /// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
 /// event as received, its verdict and its actions.
@@ -37,8 +38,52 @@ struct AlertEvent<'a> {
     text: &'a str,
 }
 
+/// The feed record of a flagged event: the alert body (event, verdict, actions) and
+/// the rows the store keeps. Its `seq` is set by the hub when it publishes it.
+pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
+    let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    FeedRecord {
+        seq: 0,
+        kind: "alert",
+        ts: outcome.ts,
+        room: ev.room.to_string(),
+        severity: outcome.hits.iter().map(|h| h.severity).max(),
+        categories,
+        body: alert_body(ev, outcome),
+        event: Some(EventRow {
+            event_id: ev.id.to_string(),
+            kind: ev.kind.as_str(),
+            user: ev.user.as_deref().map(str::to_owned),
+            role: ev.role.as_str(),
+            normalized: outcome.normalized.clone().unwrap_or_default(),
+            decision: outcome.decision.as_str(),
+            lexicon: outcome.lexicon.to_string(),
+            held: outcome.decision == Decision::Hold,
+        }),
+        actions: outcome.actions.iter().map(action_row).collect(),
+        review: None,
+    }
+}
+
+/// The row the store keeps of an action, with the action as sent.
+fn action_row(a: &Action) -> ActionRow {
+    ActionRow {
+        action_id: a.action_id.clone(),
+        action: a.action.as_str(),
+        target_user: a.target.user().map(str::to_owned),
+        target_event: a.target.event().map(str::to_owned),
+        target_room: a.target.room().map(str::to_owned),
+        duration_s: a.duration_s,
+        json: serde_json::to_string(a).expect("an action serializes"),
+        lexicon: a.lexicon.to_string(),
+        basis: a.basis.to_string(),
+    }
+}
+
 /// The stored body of the alert for `ev`, judged as `outcome`.
-pub fn alert_body(ev: &Event<'_>, outcome: &Outcome) -> String {
+fn alert_body(ev: &Event<'_>, outcome: &Outcome) -> String {
     serde_json::to_string(&AlertBody {
         room: &ev.room,
         event: AlertEvent {

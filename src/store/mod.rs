@@ -28,9 +28,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde::Deserialize;
 
-use crate::dispatch::Action;
-use crate::engine::Outcome;
-use crate::event::{Category, Event, Severity, Tier};
+use crate::event::{Category, Severity, Tier};
 use crate::telemetry as t;
 
 pub use query::{ActionPage, ActionQuery, ExportError, ExportQuery, FeedRow, HeldRow, Reader};
@@ -204,56 +202,10 @@ pub struct ReviewRow {
 }
 
 impl FeedRecord {
-    /// The record of a flagged event: the alert body (event, verdict, actions) and
-    /// the rows to store. Its `seq` is set by the feed when it publishes it.
-    pub fn alert(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
-        let body = crate::wire::alert_body(ev, outcome);
-        let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
-        categories.sort_unstable();
-        categories.dedup();
-        FeedRecord {
-            seq: 0,
-            kind: "alert",
-            ts: outcome.ts,
-            room: ev.room.to_string(),
-            severity: outcome.hits.iter().map(|h| h.severity).max(),
-            categories,
-            body,
-            event: Some(EventRow {
-                event_id: ev.id.to_string(),
-                kind: ev.kind.as_str(),
-                user: ev.user.as_deref().map(str::to_owned),
-                role: ev.role.as_str(),
-                normalized: outcome.normalized.clone().unwrap_or_default(),
-                decision: outcome.decision.as_str(),
-                lexicon: outcome.lexicon.to_string(),
-                held: outcome.decision == crate::event::Decision::Hold,
-            }),
-            actions: outcome.actions.iter().map(ActionRow::of).collect(),
-            review: None,
-        }
-    }
-
     /// The frame subscribers receive: `{"kind":…,"seq":…,` then the body's fields;
     /// `"stored":false` when the store could not keep it.
     pub fn frame(&self, stored: bool) -> String {
         crate::wire::feed_frame(self.kind, self.seq, stored, &self.body)
-    }
-}
-
-impl ActionRow {
-    fn of(a: &Action) -> ActionRow {
-        ActionRow {
-            action_id: a.action_id.clone(),
-            action: a.action.as_str(),
-            target_user: a.target.user().map(str::to_owned),
-            target_event: a.target.event().map(str::to_owned),
-            target_room: a.target.room().map(str::to_owned),
-            duration_s: a.duration_s,
-            json: serde_json::to_string(a).unwrap_or_default(),
-            lexicon: a.lexicon.to_string(),
-            basis: a.basis.to_string(),
-        }
     }
 }
 

@@ -11,13 +11,14 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liveguard::channel::Via;
 use liveguard::dispatch::{Dispatcher, Judged};
-use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch, Verdict};
+use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 use liveguard::event::{Decision, parse_event};
 use liveguard::lexicon::{Lexicon, Matching};
 use liveguard::matcher::{self, AutomatonKind, BuildOptions, Matcher};
 use liveguard::normalize::NormText;
 use liveguard::policy::HitContext;
 use liveguard::sample::{Mix, Rng};
+use liveguard::wire::Verdict;
 
 /// 1,000 chat messages: the default mix (3% violations) without transcripts.
 fn messages() -> Vec<&'static str> {

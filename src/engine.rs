@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
-use serde::Serialize;
 
-use crate::channel::{Via, emoji};
-use crate::context::{self, Context, ContextSet};
+use crate::channel::emoji;
+use crate::context::{self, ContextSet};
 use crate::dispatch::{Action, Dispatcher, Judged};
-use crate::event::{Category, Decision, Event, Severity, Tier};
+use crate::event::{Decision, Event, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
 use crate::normalize::NormText;
@@ -380,72 +379,6 @@ pub fn mask(text: &str, hits: &[Hit]) -> String {
         }
     }
     out
-}
-
-/// A verdict on the wire (`{"kind":"verdict",...}`), borrowing from the event and its
-/// outcome.
-#[derive(Debug, Serialize)]
-pub struct Verdict<'a> {
-    kind: &'static str,
-    id: &'a str,
-    room: &'a str,
-    decision: Decision,
-    lexicon: &'a str,
-    hits: Vec<HitFrame<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    masked: Option<&'a str>,
-    actions: Vec<&'a str>,
-}
-
-#[derive(Debug, Serialize)]
-struct HitFrame<'a> {
-    rule: &'a str,
-    term: &'a str,
-    category: Category,
-    severity: Severity,
-    start: usize,
-    end: usize,
-    matched: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    window: &'a [String],
-    via: Via,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    context: Vec<Context>,
-}
-
-impl<'a> Verdict<'a> {
-    /// The verdict for `ev`, with the ids of the actions it triggered.
-    pub fn new(ev: &'a Event<'_>, outcome: &'a Outcome) -> Verdict<'a> {
-        Verdict {
-            kind: "verdict",
-            id: &ev.id,
-            room: &ev.room,
-            decision: outcome.decision,
-            lexicon: &outcome.lexicon,
-            hits: outcome
-                .hits
-                .iter()
-                .map(|h| HitFrame {
-                    rule: &h.rule,
-                    term: &h.term,
-                    category: h.category,
-                    severity: h.severity,
-                    start: h.start,
-                    end: h.end,
-                    matched: ev.text.get(h.start..h.end).unwrap_or_default(),
-                    window: &h.window,
-                    via: h.via,
-                    context: h.context.iter().collect(),
-                })
-                .collect(),
-            masked: outcome.masked.as_deref(),
-            actions: outcome
-                .actions
-                .iter()
-                .map(|a| a.action_id.as_str())
-                .collect(),
-        }
-    }
 }
 
 #[cfg(test)]

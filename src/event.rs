@@ -1,4 +1,5 @@
-//! Wire protocol v1: ingest events in, verdicts and errors out.
+//! Wire protocol v1, inbound: ingest events, their vocabulary and their parser (what
+//! liveguard writes back, verdicts and error frames included, is in [`crate::wire`]).
 //!
 //! Events are parsed with borrowed strings where the JSON allows it (no escapes), so a
 //! typical chat line costs no allocation. Parsing is lenient about unknown fields and
@@ -8,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 crate::wire_names! {
     /// Who is speaking.
@@ -423,46 +424,6 @@ pub(crate) fn truncate(s: &str) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// The error object written for a rejected event (`scan` adds the line number).
-#[derive(Debug, Serialize)]
-pub struct ErrorFrame<'a> {
-    /// Always `"error"`.
-    pub kind: &'static str,
-    /// Input line number (1-based), for `scan`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// Position of the line in a batched frame (0-based), on ingest connections.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    /// The event id, when it could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<&'a str>,
-    /// Machine-readable reason ([`EventErrorKind::code`]).
-    pub code: ErrorCode,
-    /// Human-readable reason.
-    pub reason: String,
-}
-
-impl<'a> ErrorFrame<'a> {
-    /// The frame for `err`, optionally at input line `line`.
-    pub fn new(err: &'a EventError, line: Option<u64>) -> ErrorFrame<'a> {
-        ErrorFrame {
-            kind: "error",
-            line,
-            index: None,
-            id: err.id.as_deref(),
-            code: err.kind.code(),
-            reason: err.kind.to_string(),
-        }
-    }
-
-    /// The same frame, naming the line's position in a batched frame.
-    pub fn at_index(mut self, index: usize) -> ErrorFrame<'a> {
-        self.index = Some(index);
-        self
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! One module per pipeline stage; everything up to the policy is synchronous and free
 //! of I/O, so it can be tested, fuzzed and benchmarked alone.
 //!
-//! - [`event`]: wire protocol v1 (events, vocabulary, error frames) and its parser.
+//! - [`event`]: wire protocol v1: events, their vocabulary and their parser.
 //! - [`names`]: `wire_names!`, which gives each vocabulary enum (roles, categories,
 //!   decisions, actions, error codes, …) its wire names, parsing and lists at once.
 //! - [`normalize`]: folds what evaders type (separators, zero-width, width, case,
@@ -34,7 +34,8 @@
 //! - [`store`]: the evidence store (SQLite, group commit off the hot path), its
 //!   queries and export.
 //! - [`server`]: the WebSocket ingest and alert feed, the HTTP API, limits, shutdown.
-//! - [`wire`]: the alert feed's frames and the HTTP API's bodies.
+//! - [`wire`]: the frames liveguard writes: verdicts, error frames, the alert feed's
+//!   records and replies, the HTTP API's bodies and the export lines.
 //! - [`config`]: the typed configuration, validated before anything binds.
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`telemetry`]: metric names and the Prometheus recorder.

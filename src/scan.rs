@@ -4,8 +4,9 @@
 
 use std::io::{self, BufRead, Write};
 
-use crate::engine::{Engine, Scratch, Verdict};
-use crate::event::{ErrorFrame, EventError, EventErrorKind, parse_event_bytes};
+use crate::engine::{Engine, Scratch};
+use crate::event::{EventError, EventErrorKind, parse_event_bytes};
+use crate::wire::{ErrorFrame, Verdict};
 
 /// The longest input line accepted; longer lines are answered with an error and skipped.
 pub const MAX_LINE_BYTES: usize = 4 << 20;

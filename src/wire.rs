@@ -1,19 +1,21 @@
-//! Frames of the alert feed and bodies of the HTTP API, as serde types.
-//!
-//! Ingest frames (events in; verdicts, actions and error frames out) are in
-//! [`crate::event`], [`crate::engine::Verdict`] and [`crate::dispatch::Action`]; the
-//! moderators' feed and the HTTP API are written here, so that no handler builds JSON
-//! by hand. docs/PROTOCOL.md documents every frame.
+//! The frames liveguard writes, as serde types: verdicts and error frames (ingest and
+//! `scan`), the alert feed's records and replies, the HTTP API's bodies and the export
+//! lines, so that no handler builds JSON by hand. Events are parsed in
+//! [`crate::event`]; actions are [`crate::dispatch::Action`], the dispatcher's own type.
+//! docs/PROTOCOL.md documents every frame, and `tests/protocol_doc.rs` holds its
+//! examples to these types.
 //!
 //! A feed record is stored once, as its body (the fields after `kind` and `seq`), and
 //! replayed byte for byte; [`feed_frame`] is the one place that puts the head on.
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Via;
 use crate::config::ReviewDecision;
+use crate::context::Context;
 use crate::dispatch::Action;
-use crate::engine::{Outcome, Verdict};
-use crate::event::{Category, Decision, Event};
+use crate::engine::Outcome;
+use crate::event::{Category, Decision, ErrorCode, Event, EventError, Severity};
 use crate::store::{ActionRow, EventRow, FeedRecord};
 
 /// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
@@ -294,6 +296,112 @@ pub struct ReloadRefused<'a> {
     pub problems: Vec<String>,
     /// The lexicon that keeps running.
     pub lexicon: &'a str,
+}
+
+/// A verdict on the wire (`{"kind":"verdict",...}`), borrowing from the event and its
+/// outcome.
+#[derive(Debug, Serialize)]
+pub struct Verdict<'a> {
+    kind: &'static str,
+    id: &'a str,
+    room: &'a str,
+    decision: Decision,
+    lexicon: &'a str,
+    hits: Vec<HitFrame<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masked: Option<&'a str>,
+    actions: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct HitFrame<'a> {
+    rule: &'a str,
+    term: &'a str,
+    category: Category,
+    severity: Severity,
+    start: usize,
+    end: usize,
+    matched: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    window: &'a [String],
+    via: Via,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    context: Vec<Context>,
+}
+
+impl<'a> Verdict<'a> {
+    /// The verdict for `ev`, with the ids of the actions it triggered.
+    pub fn new(ev: &'a Event<'_>, outcome: &'a Outcome) -> Verdict<'a> {
+        Verdict {
+            kind: "verdict",
+            id: &ev.id,
+            room: &ev.room,
+            decision: outcome.decision,
+            lexicon: &outcome.lexicon,
+            hits: outcome
+                .hits
+                .iter()
+                .map(|h| HitFrame {
+                    rule: &h.rule,
+                    term: &h.term,
+                    category: h.category,
+                    severity: h.severity,
+                    start: h.start,
+                    end: h.end,
+                    matched: ev.text.get(h.start..h.end).unwrap_or_default(),
+                    window: &h.window,
+                    via: h.via,
+                    context: h.context.iter().collect(),
+                })
+                .collect(),
+            masked: outcome.masked.as_deref(),
+            actions: outcome
+                .actions
+                .iter()
+                .map(|a| a.action_id.as_str())
+                .collect(),
+        }
+    }
+}
+
+/// The error object written for a rejected event (`scan` adds the line number).
+#[derive(Debug, Serialize)]
+pub struct ErrorFrame<'a> {
+    /// Always `"error"`.
+    pub kind: &'static str,
+    /// Input line number (1-based), for `scan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Position of the line in a batched frame (0-based), on ingest connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The event id, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    /// Machine-readable reason ([`EventErrorKind::code`]).
+    pub code: ErrorCode,
+    /// Human-readable reason.
+    pub reason: String,
+}
+
+impl<'a> ErrorFrame<'a> {
+    /// The frame for `err`, optionally at input line `line`.
+    pub fn new(err: &'a EventError, line: Option<u64>) -> ErrorFrame<'a> {
+        ErrorFrame {
+            kind: "error",
+            line,
+            index: None,
+            id: err.id.as_deref(),
+            code: err.kind.code(),
+            reason: err.kind.to_string(),
+        }
+    }
+
+    /// The same frame, naming the line's position in a batched frame.
+    pub fn at_index(mut self, index: usize) -> ErrorFrame<'a> {
+        self.index = Some(index);
+        self
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch, Verdict};
+use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 use liveguard::event::parse_event;
-use liveguard::wire::{ModeratorFrame, ModeratorReply, ReviewFields, alert_record, feed_frame};
+use liveguard::wire::{
+    ModeratorFrame, ModeratorReply, ReviewFields, Verdict, alert_record, feed_frame,
+};
 use serde_json::Value;
 
 const PROTOCOL: &str = include_str!("../docs/PROTOCOL.md");

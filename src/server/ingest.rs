@@ -29,11 +29,12 @@ use super::limits::{Slot, TenantRooms, TokenBucket};
 use super::tally::FrameTally;
 use super::{AppState, ConnectionGauge};
 use crate::auth::Principal;
-use crate::engine::{Outcome, Scratch, Verdict};
+use crate::engine::{Outcome, Scratch};
 use crate::event::{
-    Decision, ErrorCode, ErrorFrame, Event, EventError, EventErrorKind, parse_event,
-    parse_event_bytes, truncate,
+    Decision, ErrorCode, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
+    truncate,
 };
+use crate::wire::{ErrorFrame, Verdict};
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
 /// worker thread for milliseconds.

@@ -378,7 +378,7 @@ pub struct ErrorFrame<'a> {
     /// The event id, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<&'a str>,
-    /// Machine-readable reason ([`EventErrorKind::code`]).
+    /// Machine-readable reason ([`crate::event::EventErrorKind::code`]).
     pub code: ErrorCode,
     /// Human-readable reason.
     pub reason: String,

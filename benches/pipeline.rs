@@ -18,7 +18,6 @@ use liveguard::matcher::{self, AutomatonKind, BuildOptions, Matcher};
 use liveguard::normalize::NormText;
 use liveguard::policy::HitContext;
 use liveguard::sample::{Mix, Rng};
-use liveguard::wire::Verdict;
 
 /// 1,000 chat messages: the default mix (3% violations) without transcripts.
 fn messages() -> Vec<&'static str> {
@@ -272,7 +271,7 @@ fn bench(c: &mut Criterion) {
                 let ev = parse_event(black_box(line)).unwrap();
                 let o = engine.process(&ev, 0, &mut scratch);
                 buf.clear();
-                serde_json::to_writer(&mut buf, &Verdict::new(&ev, &o)).unwrap();
+                serde_json::to_writer(&mut buf, &o.verdict(&ev)).unwrap();
                 n += buf.len();
             }
             n

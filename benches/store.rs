@@ -31,7 +31,7 @@ fn records(engine: &Engine, from_seq: u64) -> Vec<FeedRecord> {
         if outcome.hits.is_empty() {
             continue;
         }
-        let mut r = liveguard::wire::alert_record(&ev, &outcome);
+        let mut r = liveguard::evidence::alert_record(&ev, &outcome);
         r.seq = from_seq + out.len() as u64;
         out.push(r);
     }

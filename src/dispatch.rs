@@ -20,98 +20,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::event::{ActionKind, Decision, Event, Tier};
 use crate::hash::KeyHash;
 use crate::lexicon::{EscalateRule, Scope};
 use crate::policy::Hit;
 use crate::state::StateMap;
-
-/// One disposal action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Action {
-    /// Always `"action"` on the wire.
-    pub kind: &'static str,
-    /// Stable id: the same event and rung always give the same id.
-    pub action_id: String,
-    /// The room.
-    pub room: String,
-    /// What to do.
-    #[serde(rename = "type")]
-    pub action: ActionKind,
-    /// Whom to do it to.
-    pub target: Target,
-    /// How long (mute, restriction), in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_s: Option<u64>,
-    /// Why, in words.
-    pub reason: String,
-    /// The lexicon rules that hit.
-    pub rules: Vec<Arc<str>>,
-    /// The legal basis.
-    pub basis: Arc<str>,
-    /// Ids of the events that are its evidence, oldest first.
-    pub evidence: Vec<String>,
-    /// The escalation rung (`policy.toml`) or `message` for the message's own disposal.
-    pub ladder: Arc<str>,
-    /// The lexicon version.
-    pub lexicon: Arc<str>,
-    /// When (the triggering event's time), milliseconds since the epoch.
-    pub ts: u64,
-}
-
-/// The target of an action: one message, a sender, or the room. On the wire it is an
-/// object with the fields of its kind (`{"user","event"}`, `{"user"}`, `{"room"}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Target {
-    /// One message (hide, hold), and its sender when the event named one.
-    Message {
-        /// The sender.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        user: Option<String>,
-        /// The event.
-        event: String,
-    },
-    /// A sender (warn, mute); absent when the event named none.
-    User {
-        /// The sender.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        user: Option<String>,
-    },
-    /// The room (warn, restrict, limit, suspend, report).
-    Room {
-        /// The room.
-        room: String,
-    },
-}
-
-impl Target {
-    /// The sender, for message and user actions.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            Target::Message { user, .. } | Target::User { user } => user.as_deref(),
-            Target::Room { .. } => None,
-        }
-    }
-
-    /// The event, for message actions.
-    pub fn event(&self) -> Option<&str> {
-        match self {
-            Target::Message { event, .. } => Some(event),
-            _ => None,
-        }
-    }
-
-    /// The room, for room actions.
-    pub fn room(&self) -> Option<&str> {
-        match self {
-            Target::Room { room } => Some(room),
-            _ => None,
-        }
-    }
-}
+pub use crate::wire::{Action, Target};
 
 /// A strike: one event that matched a rung.
 #[derive(Debug)]

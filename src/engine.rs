@@ -10,13 +10,14 @@ use dashmap::DashMap;
 
 use crate::channel::emoji;
 use crate::context::{self, ContextSet};
-use crate::dispatch::{Action, Dispatcher, Judged};
+use crate::dispatch::{Dispatcher, Judged};
 use crate::event::{Decision, Event, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
 use crate::normalize::NormText;
 use crate::policy::{HitContext, Policy};
 use crate::window::{SegmentIds, WindowConfig, Windows};
+use crate::wire::Action;
 
 /// A compiled lexicon: the matcher and the decision table of one version. The engine
 /// swaps the whole ruleset atomically on reload; events in flight finish on the one
@@ -80,6 +81,20 @@ pub struct Outcome {
     pub ts: u64,
     /// The event's normalized text, when it has hits (kept as evidence).
     pub normalized: Option<String>,
+}
+
+impl Outcome {
+    /// The verdict frame for `ev`, judged as this outcome.
+    pub fn verdict<'a>(&'a self, ev: &'a Event<'_>) -> crate::wire::Verdict<'a> {
+        crate::wire::Verdict::new(
+            ev,
+            self.decision,
+            &self.lexicon,
+            &self.hits,
+            self.masked.as_deref(),
+            &self.actions,
+        )
+    }
 }
 
 /// Per-thread buffers, so processing an event does not allocate beyond its outcome.

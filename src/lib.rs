@@ -31,6 +31,7 @@
 //!   logs (warn, mute, limit traffic, suspend, report).
 //! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
 //!   ruleset swaps.
+//! - [`evidence`]: what a judged event leaves as evidence (its feed record).
 //! - [`store`]: the evidence store (SQLite, group commit off the hot path), its
 //!   queries and export.
 //! - [`server`]: the WebSocket ingest and alert feed, the HTTP API, limits, shutdown.
@@ -55,6 +56,7 @@ pub mod context;
 pub mod dispatch;
 pub mod engine;
 pub mod event;
+pub mod evidence;
 mod hash;
 pub mod lexicon;
 pub mod loadgen;

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 
 use crate::engine::{Engine, Scratch};
 use crate::event::{EventError, EventErrorKind, parse_event_bytes};
-use crate::wire::{ErrorFrame, Verdict};
+use crate::wire::ErrorFrame;
 
 /// The longest input line accepted; longer lines are answered with an error and skipped.
 pub const MAX_LINE_BYTES: usize = 4 << 20;
@@ -65,7 +65,7 @@ pub fn scan<R: BufRead, W: Write>(
                 let outcome = engine.process(&ev, now, &mut scratch);
                 summary.events += 1;
                 summary.flagged += u64::from(outcome.decision != crate::event::Decision::Allow);
-                serde_json::to_writer(&mut out, &Verdict::new(&ev, &outcome))?;
+                serde_json::to_writer(&mut out, &outcome.verdict(&ev))?;
                 for action in &outcome.actions {
                     out.write_all(b"\n")?;
                     serde_json::to_writer(&mut out, action)?;

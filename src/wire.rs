@@ -1,22 +1,22 @@
 //! The frames liveguard writes, as serde types: verdicts and error frames (ingest and
 //! `scan`), the alert feed's records and replies, the HTTP API's bodies and the export
-//! lines, so that no handler builds JSON by hand. Events are parsed in
-//! [`crate::event`]; actions are [`crate::dispatch::Action`], the dispatcher's own type.
+//! lines, and the disposal actions the dispatcher takes, so that no handler builds JSON
+//! by hand. Events are parsed in [`crate::event`].
 //! docs/PROTOCOL.md documents every frame, and `tests/protocol_doc.rs` holds its
 //! examples to these types.
 //!
 //! A feed record is stored once, as its body (the fields after `kind` and `seq`), and
 //! replayed byte for byte; [`feed_frame`] is the one place that puts the head on.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::channel::Via;
 use crate::config::ReviewDecision;
 use crate::context::Context;
-use crate::dispatch::Action;
-use crate::engine::Outcome;
-use crate::event::{Category, Decision, ErrorCode, Event, EventError, Severity};
-use crate::store::{ActionRow, EventRow, FeedRecord};
+use crate::event::{ActionKind, Category, Decision, ErrorCode, Event, EventError, Severity};
+use crate::policy::Hit;
 
 /// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
 /// event as received, its verdict and its actions.
@@ -40,52 +40,9 @@ struct AlertEvent<'a> {
     text: &'a str,
 }
 
-/// The feed record of a flagged event: the alert body (event, verdict, actions) and
-/// the rows the store keeps. Its `seq` is set by the hub when it publishes it.
-pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
-    let mut categories: Vec<Category> = outcome.hits.iter().map(|h| h.category).collect();
-    categories.sort_unstable();
-    categories.dedup();
-    FeedRecord {
-        seq: 0,
-        kind: "alert",
-        ts: outcome.ts,
-        room: ev.room.to_string(),
-        severity: outcome.hits.iter().map(|h| h.severity).max(),
-        categories,
-        body: alert_body(ev, outcome),
-        event: Some(EventRow {
-            event_id: ev.id.to_string(),
-            kind: ev.kind.as_str(),
-            user: ev.user.as_deref().map(str::to_owned),
-            role: ev.role.as_str(),
-            normalized: outcome.normalized.clone().unwrap_or_default(),
-            decision: outcome.decision.as_str(),
-            lexicon: outcome.lexicon.to_string(),
-            held: outcome.decision == Decision::Hold,
-        }),
-        actions: outcome.actions.iter().map(action_row).collect(),
-        review: None,
-    }
-}
-
-/// The row the store keeps of an action, with the action as sent.
-fn action_row(a: &Action) -> ActionRow {
-    ActionRow {
-        action_id: a.action_id.clone(),
-        action: a.action.as_str(),
-        target_user: a.target.user().map(str::to_owned),
-        target_event: a.target.event().map(str::to_owned),
-        target_room: a.target.room().map(str::to_owned),
-        duration_s: a.duration_s,
-        json: serde_json::to_string(a).expect("an action serializes"),
-        lexicon: a.lexicon.to_string(),
-        basis: a.basis.to_string(),
-    }
-}
-
-/// The stored body of the alert for `ev`, judged as `outcome`.
-fn alert_body(ev: &Event<'_>, outcome: &Outcome) -> String {
+/// The stored body of an alert: the room, the flagged event `ev` (at event time `ts`),
+/// its verdict and its actions.
+pub fn alert_body(ev: &Event<'_>, ts: u64, verdict: Verdict<'_>, actions: &[Action]) -> String {
     serde_json::to_string(&AlertBody {
         room: &ev.room,
         event: AlertEvent {
@@ -93,11 +50,11 @@ fn alert_body(ev: &Event<'_>, outcome: &Outcome) -> String {
             kind: ev.kind.as_str(),
             user: ev.user.as_deref(),
             role: ev.role.as_str(),
-            ts: outcome.ts,
+            ts,
             text: &ev.text,
         },
-        verdict: Verdict::new(ev, outcome),
-        actions: &outcome.actions,
+        verdict,
+        actions,
     })
     .expect("an alert serializes")
 }
@@ -330,16 +287,23 @@ struct HitFrame<'a> {
 }
 
 impl<'a> Verdict<'a> {
-    /// The verdict for `ev`, with the ids of the actions it triggered.
-    pub fn new(ev: &'a Event<'_>, outcome: &'a Outcome) -> Verdict<'a> {
+    /// The verdict for `ev`: its decision by lexicon `lexicon`, its hits (spans of
+    /// `ev.text`), the masked text of a `mask` decision, and the ids of its actions.
+    pub fn new(
+        ev: &'a Event<'_>,
+        decision: Decision,
+        lexicon: &'a str,
+        hits: &'a [Hit],
+        masked: Option<&'a str>,
+        actions: &'a [Action],
+    ) -> Verdict<'a> {
         Verdict {
             kind: "verdict",
             id: &ev.id,
             room: &ev.room,
-            decision: outcome.decision,
-            lexicon: &outcome.lexicon,
-            hits: outcome
-                .hits
+            decision,
+            lexicon,
+            hits: hits
                 .iter()
                 .map(|h| HitFrame {
                     rule: &h.rule,
@@ -354,12 +318,93 @@ impl<'a> Verdict<'a> {
                     context: h.context.iter().collect(),
                 })
                 .collect(),
-            masked: outcome.masked.as_deref(),
-            actions: outcome
-                .actions
-                .iter()
-                .map(|a| a.action_id.as_str())
-                .collect(),
+            masked,
+            actions: actions.iter().map(|a| a.action_id.as_str()).collect(),
+        }
+    }
+}
+
+/// One disposal action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// Always `"action"` on the wire.
+    pub kind: &'static str,
+    /// Stable id: the same event and rung always give the same id.
+    pub action_id: String,
+    /// The room.
+    pub room: String,
+    /// What to do.
+    #[serde(rename = "type")]
+    pub action: ActionKind,
+    /// Whom to do it to.
+    pub target: Target,
+    /// How long (mute, restriction), in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u64>,
+    /// Why, in words.
+    pub reason: String,
+    /// The lexicon rules that hit.
+    pub rules: Vec<Arc<str>>,
+    /// The legal basis.
+    pub basis: Arc<str>,
+    /// Ids of the events that are its evidence, oldest first.
+    pub evidence: Vec<String>,
+    /// The escalation rung (`policy.toml`) or `message` for the message's own disposal.
+    pub ladder: Arc<str>,
+    /// The lexicon version.
+    pub lexicon: Arc<str>,
+    /// When (the triggering event's time), milliseconds since the epoch.
+    pub ts: u64,
+}
+
+/// The target of an action: one message, a sender, or the room. On the wire it is an
+/// object with the fields of its kind (`{"user","event"}`, `{"user"}`, `{"room"}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Target {
+    /// One message (hide, hold), and its sender when the event named one.
+    Message {
+        /// The sender.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The event.
+        event: String,
+    },
+    /// A sender (warn, mute); absent when the event named none.
+    User {
+        /// The sender.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    /// The room (warn, restrict, limit, suspend, report).
+    Room {
+        /// The room.
+        room: String,
+    },
+}
+
+impl Target {
+    /// The sender, for message and user actions.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Target::Message { user, .. } | Target::User { user } => user.as_deref(),
+            Target::Room { .. } => None,
+        }
+    }
+
+    /// The event, for message actions.
+    pub fn event(&self) -> Option<&str> {
+        match self {
+            Target::Message { event, .. } => Some(event),
+            _ => None,
+        }
+    }
+
+    /// The room, for room actions.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Target::Room { room } => Some(room),
+            _ => None,
         }
     }
 }

@@ -9,9 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 use liveguard::event::parse_event;
-use liveguard::wire::{
-    ModeratorFrame, ModeratorReply, ReviewFields, Verdict, alert_record, feed_frame,
-};
+use liveguard::wire::{ModeratorFrame, ModeratorReply, ReviewFields, feed_frame};
 use serde_json::Value;
 
 const PROTOCOL: &str = include_str!("../docs/PROTOCOL.md");
@@ -103,13 +101,13 @@ fn judged(events: &BTreeMap<String, String>, id: &str, seq: u64) -> (Value, Vec<
     let line = &events[id];
     let ev = parse_event(line).expect("the doc's event parses");
     let outcome = engine.process(&ev, 0, &mut Scratch::default());
-    let verdict = serde_json::to_value(Verdict::new(&ev, &outcome)).unwrap();
+    let verdict = serde_json::to_value(outcome.verdict(&ev)).unwrap();
     let actions = outcome
         .actions
         .iter()
         .map(|a| serde_json::to_value(a).unwrap())
         .collect();
-    let mut record = alert_record(&ev, &outcome);
+    let mut record = liveguard::evidence::alert_record(&ev, &outcome);
     record.seq = seq;
     let alert = serde_json::from_str(&feed_frame("alert", seq, true, &record.body)).unwrap();
     (verdict, actions, alert)

@@ -147,7 +147,7 @@ fn verdict_json_matches_the_protocol() {
     let mut s = Scratch::default();
     let ev = chat("e-1", "u-9", "viewer", 1, "加v信私聊");
     let o = e.process(&ev, 0, &mut s);
-    let v: serde_json::Value = serde_json::to_value(crate::wire::Verdict::new(&ev, &o)).unwrap();
+    let v: serde_json::Value = serde_json::to_value(o.verdict(&ev)).unwrap();
     assert_eq!(v["kind"], "verdict");
     assert_eq!(v["id"], "e-1");
     assert_eq!(v["room"], "r1");

@@ -269,7 +269,7 @@ impl Hub {
         // Serialize outside the lock; only the seqs are given under it.
         let mut records: Vec<FeedRecord> = flagged
             .iter()
-            .map(|(ev, outcome)| crate::wire::alert_record(ev, outcome))
+            .map(|(ev, outcome)| crate::evidence::alert_record(ev, outcome))
             .collect();
         let deadline = Instant::now() + Duration::from_secs(self.config.hold_timeout_s);
         let mut inner = self.lock();

@@ -34,7 +34,7 @@ use crate::event::{
     Decision, ErrorCode, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
     truncate,
 };
-use crate::wire::{ErrorFrame, Verdict};
+use crate::wire::ErrorFrame;
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
 /// worker thread for milliseconds.
@@ -263,7 +263,7 @@ impl FrameWork {
                 Ok(ev) => {
                     let outcome = state.engine.process(&ev, now, scratch);
                     self.tally.event(&ev, &outcome);
-                    write_json(&mut out, &Verdict::new(&ev, &outcome));
+                    write_json(&mut out, &outcome.verdict(&ev));
                     for a in &outcome.actions {
                         out.push(b'\n');
                         write_json(&mut out, a);

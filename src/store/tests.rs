@@ -42,7 +42,7 @@ fn alert(engine: &Engine, seq: u64, id: &str, ts: u64, text: &str) -> FeedRecord
     let ev = parse_event(&line).unwrap();
     let outcome = engine.process(&ev, 0, &mut Scratch::default());
     assert!(!outcome.hits.is_empty(), "{text} should be flagged");
-    let mut record = crate::wire::alert_record(&ev, &outcome);
+    let mut record = crate::evidence::alert_record(&ev, &outcome);
     record.seq = seq;
     record
 }

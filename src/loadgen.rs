@@ -332,7 +332,7 @@ async fn connection(
                 let Message::Text(text) = m else { continue };
                 let now = Instant::now();
                 for line in text.as_str().lines() {
-                    if let Some(id) = line.strip_prefix("{\"kind\":\"verdict\",\"id\":\"") {
+                    if let Some(id) = line.strip_prefix(crate::wire::VERDICT_LINE_PREFIX) {
                         counters.answered.fetch_add(1, Ordering::Relaxed);
                         if !line.contains("\"decision\":\"allow\"") {
                             counters.flagged.fetch_add(1, Ordering::Relaxed);
@@ -354,7 +354,7 @@ async fn connection(
                                 }
                             }
                         }
-                    } else if line.starts_with("{\"kind\":\"error\"") {
+                    } else if line.starts_with(crate::wire::ERROR_LINE_PREFIX) {
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }

@@ -255,6 +255,14 @@ pub struct ReloadRefused<'a> {
     pub lexicon: &'a str,
 }
 
+/// How every verdict line begins, up to its id: readers that need only the id and
+/// the decision of many verdicts a second (`liveguard loadgen`) match this prefix
+/// instead of parsing the line; a test keeps it true.
+pub const VERDICT_LINE_PREFIX: &str = "{\"kind\":\"verdict\",\"id\":\"";
+
+/// How every error frame begins.
+pub const ERROR_LINE_PREFIX: &str = "{\"kind\":\"error\"";
+
 /// A verdict on the wire (`{"kind":"verdict",...}`), borrowing from the event and its
 /// outcome.
 #[derive(Debug, Serialize)]
@@ -452,6 +460,23 @@ impl<'a> ErrorFrame<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdict_and_error_lines_begin_as_their_prefixes_say() {
+        let ev = crate::event::parse_event(
+            r#"{"kind":"chat","id":"c1-2-3","room":"r","user":"u","text":"hi"}"#,
+        )
+        .unwrap();
+        let verdict = Verdict::new(&ev, Decision::Allow, "v1", &[], None, &[]);
+        let line = serde_json::to_string(&verdict).unwrap();
+        assert!(
+            line.starts_with(&format!("{VERDICT_LINE_PREFIX}c1-2-3\"")),
+            "{line}"
+        );
+        let err = crate::event::parse_event("{").unwrap_err();
+        let line = serde_json::to_string(&ErrorFrame::new(&err, None)).unwrap();
+        assert!(line.starts_with(ERROR_LINE_PREFIX), "{line}");
+    }
 
     #[test]
     fn moderator_replies_keep_their_documented_shapes() {

@@ -84,6 +84,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What to write for `ev`, judged as this outcome: its verdict and its actions.
+    pub fn answer<'a>(&'a self, ev: &'a Event<'_>) -> crate::wire::Answer<'a> {
+        crate::wire::Answer::Judged {
+            verdict: self.verdict(ev),
+            actions: &self.actions,
+        }
+    }
+
     /// The verdict frame for `ev`, judged as this outcome.
     pub fn verdict<'a>(&'a self, ev: &'a Event<'_>) -> crate::wire::Verdict<'a> {
         crate::wire::Verdict::new(

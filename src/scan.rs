@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 
 use crate::engine::{Engine, Scratch};
 use crate::event::{EventError, EventErrorKind, parse_event_bytes};
-use crate::wire::ErrorFrame;
+use crate::wire::{Answer, ErrorFrame};
 
 /// The longest input line accepted; longer lines are answered with an error and skipped.
 pub const MAX_LINE_BYTES: usize = 4 << 20;
@@ -65,11 +65,7 @@ pub fn scan<R: BufRead, W: Write>(
                 let outcome = engine.process(&ev, now, &mut scratch);
                 summary.events += 1;
                 summary.flagged += u64::from(outcome.decision != crate::event::Decision::Allow);
-                serde_json::to_writer(&mut out, &outcome.verdict(&ev))?;
-                for action in &outcome.actions {
-                    out.write_all(b"\n")?;
-                    serde_json::to_writer(&mut out, action)?;
-                }
+                outcome.answer(&ev).write_to(&mut out)?;
                 last_ts = last_ts.max(ev.ts.unwrap_or(now));
                 if summary.events % SWEEP_EVERY == 0 {
                     engine.sweep(last_ts);
@@ -77,7 +73,7 @@ pub fn scan<R: BufRead, W: Write>(
             }
             Err(err) => {
                 summary.errors += 1;
-                serde_json::to_writer(&mut out, &ErrorFrame::new(&err, Some(number)))?;
+                Answer::Refused(ErrorFrame::new(&err, Some(number))).write_to(&mut out)?;
             }
         }
         out.write_all(b"\n")?;

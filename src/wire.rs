@@ -255,6 +255,41 @@ pub struct ReloadRefused<'a> {
     pub lexicon: &'a str,
 }
 
+/// What liveguard writes for one event, on an ingest connection and from `scan`
+/// alike: its verdict followed by its actions, one per line, or an error frame.
+#[derive(Debug)]
+pub enum Answer<'a> {
+    /// The event was judged.
+    Judged {
+        /// Its verdict.
+        verdict: Verdict<'a>,
+        /// The actions it triggered.
+        actions: &'a [Action],
+    },
+    /// The event was refused.
+    Refused(ErrorFrame<'a>),
+}
+
+impl Answer<'_> {
+    /// Write the answer's lines, separated by `\n`, without a trailing newline.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write_to<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
+        match self {
+            Answer::Judged { verdict, actions } => {
+                serde_json::to_writer(&mut *out, verdict)?;
+                for action in *actions {
+                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut *out, action)?;
+                }
+            }
+            Answer::Refused(error) => serde_json::to_writer(&mut *out, error)?,
+        }
+        Ok(())
+    }
+}
+
 /// How every verdict line begins, up to its id: readers that need only the id and
 /// the decision of many verdicts a second (`liveguard loadgen`) match this prefix
 /// instead of parsing the line; a test keeps it true.

@@ -34,7 +34,7 @@ use crate::event::{
     Decision, ErrorCode, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
     truncate,
 };
-use crate::wire::ErrorFrame;
+use crate::wire::{Answer, ErrorFrame};
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
 /// worker thread for milliseconds.
@@ -263,11 +263,7 @@ impl FrameWork {
                 Ok(ev) => {
                     let outcome = state.engine.process(&ev, now, scratch);
                     self.tally.event(&ev, &outcome);
-                    write_json(&mut out, &outcome.verdict(&ev));
-                    for a in &outcome.actions {
-                        out.push(b'\n');
-                        write_json(&mut out, a);
-                    }
+                    write_answer(&mut out, &outcome.answer(&ev));
                     self.tally.latency(started.elapsed());
                     if outcome.decision != Decision::Allow || !outcome.actions.is_empty() {
                         flagged.push((ev, outcome));
@@ -275,7 +271,8 @@ impl FrameWork {
                 }
                 Err(err) => {
                     self.tally.error(&err);
-                    write_json(&mut out, &ErrorFrame::new(&err, None).at_index(index));
+                    let error = ErrorFrame::new(&err, None).at_index(index);
+                    write_answer(&mut out, &Answer::Refused(error));
                 }
             }
             n += 1;
@@ -289,7 +286,7 @@ impl FrameWork {
                 kind: EventErrorKind::InvalidJson("empty frame".into()),
             };
             self.tally.error(&err);
-            write_json(&mut out, &ErrorFrame::new(&err, None));
+            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
         }
         // Alerts of the whole frame go out together: one lock, one hand-off to the store.
         if !flagged.is_empty() {
@@ -305,7 +302,7 @@ fn blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-fn write_json<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) {
+fn write_answer(out: &mut Vec<u8>, answer: &Answer<'_>) {
     // Serializing our own types into memory cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+    let _ = answer.write_to(out);
 }

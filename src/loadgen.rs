@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::event::{Event, EventKind, Role};
 use crate::sample::{Mix, Rng};
 
 /// Load generator settings (the command's flags).
@@ -385,17 +386,27 @@ async fn connection(
             if n > 0 {
                 buf.push('\n');
             }
-            let text = serde_json::to_string(s.text).unwrap_or_default();
-            if s.transcript {
-                buf.push_str(&format!(
-                    "{{\"kind\":\"transcript\",\"id\":\"c{conn}-{frame_no}-{n}\",\"room\":\"room-{room}\",\"speaker\":\"host-{room}\",\"text\":{text},\"final\":true}}"
-                ));
+            let chat = !s.transcript;
+            let sender = if chat {
+                format!("u{}", rng.below(100_000))
             } else {
-                let user = rng.below(100_000);
-                buf.push_str(&format!(
-                    "{{\"kind\":\"chat\",\"id\":\"c{conn}-{frame_no}-{n}\",\"room\":\"room-{room}\",\"user\":\"u{user}\",\"text\":{text}}}"
-                ));
-            }
+                format!("host-{room}")
+            };
+            let event = Event {
+                kind: if chat {
+                    EventKind::Chat
+                } else {
+                    EventKind::Transcript
+                },
+                id: format!("c{conn}-{frame_no}-{n}").into(),
+                room: format!("room-{room}").into(),
+                user: Some(sender.into()),
+                role: if chat { Role::Viewer } else { Role::Host },
+                ts: None,
+                text: s.text.into(),
+                is_final: true,
+            };
+            buf.push_str(&serde_json::to_string(&event).expect("an event serializes"));
         }
         pending
             .lock()

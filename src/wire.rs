@@ -255,6 +255,34 @@ pub struct ReloadRefused<'a> {
     pub lexicon: &'a str,
 }
 
+/// An event as a platform sends it (`{"kind":"chat",…}` or `{"kind":"transcript",…}`):
+/// what [`crate::event::parse_event`] reads, written back. The sender is `user` for
+/// chat and `speaker` for transcripts; a transcript carries `final`.
+impl Serialize for Event<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", &self.kind)?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("room", &self.room)?;
+        let chat = self.kind == crate::event::EventKind::Chat;
+        if let Some(user) = &self.user {
+            m.serialize_entry(if chat { "user" } else { "speaker" }, user)?;
+        }
+        if chat {
+            m.serialize_entry("role", &self.role)?;
+        }
+        if let Some(ts) = self.ts {
+            m.serialize_entry("ts", &ts)?;
+        }
+        m.serialize_entry("text", &self.text)?;
+        if !chat {
+            m.serialize_entry("final", &self.is_final)?;
+        }
+        m.end()
+    }
+}
+
 /// What liveguard writes for one event, on an ingest connection and from `scan`
 /// alike: its verdict followed by its actions, one per line, or an error frame.
 #[derive(Debug)]
@@ -495,6 +523,23 @@ impl<'a> ErrorFrame<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_written_back_parse_as_the_same_events() {
+        for line in [
+            r#"{"kind":"chat","id":"e-1","room":"r","user":"u-9","role":"host","ts":7,"text":"加v信"}"#,
+            r#"{"kind":"chat","id":"e-2","room":"r","text":"no sender"}"#,
+            r#"{"kind":"transcript","id":"t-1","room":"r","speaker":"h","text":"全网最低价","final":false}"#,
+        ] {
+            let ev = crate::event::parse_event(line).unwrap();
+            let written = serde_json::to_string(&ev).unwrap();
+            assert_eq!(
+                crate::event::parse_event(&written).unwrap(),
+                ev,
+                "{written}"
+            );
+        }
+    }
 
     #[test]
     fn verdict_and_error_lines_begin_as_their_prefixes_say() {

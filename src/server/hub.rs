@@ -468,6 +468,37 @@ mod tests {
         );
     }
 
+    /// Holds expire on tokio's clock, so a test pauses time instead of sleeping.
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_expires_at_its_deadline_with_the_default_outcome() {
+        let hub = Hub::new(AlertConfig {
+            hold_timeout_s: 300,
+            hold_default: ReviewDecision::Reject,
+            ..AlertConfig::default()
+        });
+        let engine = crate::engine::tests::engine();
+        let line = r#"{"kind":"chat","id":"h1","room":"r","user":"u","text":"私聊我"}"#;
+        let ev = crate::event::parse_event(line).unwrap();
+        let outcome = engine.process(&ev, 0, &mut crate::engine::Scratch::default());
+        assert_eq!(outcome.decision, crate::event::Decision::Hold);
+        hub.publish(&[(ev, outcome)], 7);
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert!(
+            hub.expire(Instant::now()).is_empty(),
+            "not before its deadline"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let resolved = hub.expire(Instant::now());
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].conn, 7, "told to the connection that sent it");
+        assert!(
+            resolved[0]
+                .frame
+                .contains(r#""decision":"reject","by":"expiry""#)
+        );
+        assert!(hub.expire(Instant::now()).is_empty(), "resolved once");
+    }
+
     #[test]
     fn a_seq_held_back_past_the_history_length_is_skipped_and_kept_for_replay() {
         let hub = hub(2);

@@ -221,6 +221,30 @@ pub struct ExportedLexicon {
     pub summary: Option<serde_json::Value>,
 }
 
+/// `GET /v1/lexicon`.
+#[derive(Debug, Serialize)]
+pub struct LexiconInfo {
+    /// The version.
+    pub version: String,
+    /// The content hash.
+    pub hash: String,
+    /// Where it was loaded from.
+    pub origin: String,
+    /// Sizes of the compiled matcher.
+    #[serde(flatten)]
+    pub stats: crate::matcher::MatcherStats,
+}
+
+/// One page of actions.
+#[derive(Debug, Serialize)]
+pub struct ActionPage {
+    /// The actions, as JSON objects.
+    pub actions: Vec<serde_json::Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// `{"error": …}`: the body of every refused HTTP request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

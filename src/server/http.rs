@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::access::Admin;
 use super::{AppState, ReloadError, now_ms};
@@ -14,28 +14,7 @@ use crate::engine::Ruleset;
 use crate::lexicon::{LexiconError, Problem};
 use crate::store::{ActionQuery, parse_time};
 use crate::telemetry as t;
-use crate::wire::{ErrorBody, Health, ReloadRefused, TierBody};
-
-/// `GET /v1/lexicon`.
-#[derive(Debug, Serialize)]
-pub(super) struct LexiconInfo {
-    pub(super) version: String,
-    pub(super) hash: String,
-    pub(super) origin: String,
-    #[serde(flatten)]
-    pub(super) stats: crate::matcher::MatcherStats,
-}
-
-impl LexiconInfo {
-    pub(super) fn of(rules: &Ruleset) -> LexiconInfo {
-        LexiconInfo {
-            version: rules.version().to_string(),
-            hash: rules.matcher.hash().to_owned(),
-            origin: rules.origin.clone(),
-            stats: rules.matcher.stats(),
-        }
-    }
-}
+use crate::wire::{ErrorBody, Health, LexiconInfo, ReloadRefused, TierBody};
 
 pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let rules = state.engine.rules();
@@ -59,7 +38,7 @@ pub(super) async fn metrics_text() -> impl IntoResponse {
 }
 
 pub(super) async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
-    axum::Json(LexiconInfo::of(&state.engine.rules())).into_response()
+    axum::Json(info_of(&state.engine.rules())).into_response()
 }
 
 pub(super) async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
@@ -168,5 +147,15 @@ pub(super) async fn list_actions(
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The `GET /v1/lexicon` body for the ruleset `rules`.
+pub(super) fn info_of(rules: &Ruleset) -> LexiconInfo {
+    LexiconInfo {
+        version: rules.version().to_string(),
+        hash: rules.matcher.hash().to_owned(),
+        origin: rules.origin.clone(),
+        stats: rules.matcher.stats(),
     }
 }

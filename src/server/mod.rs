@@ -51,7 +51,7 @@ use crate::lexicon::{Lexicon, LexiconError};
 use crate::matcher::{BuildError, BuildOptions};
 use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
-use http::LexiconInfo;
+use crate::wire::LexiconInfo;
 
 pub use feed::CLOSE_LAGGED;
 pub use listen::{TlsError, tls_acceptor};
@@ -124,7 +124,7 @@ impl AppState {
     /// Record the running lexicon version in the store (evidence is traced to it).
     fn record_lexicon(&self) {
         if let Some(store) = self.hub.store() {
-            let info = LexiconInfo::of(&self.engine.rules());
+            let info = http::info_of(&self.engine.rules());
             store.record_lexicon(LexiconRecord {
                 summary: serde_json::to_string(&info.stats).unwrap_or_default(),
                 version: info.version,
@@ -150,7 +150,7 @@ impl AppState {
                 let old = self.engine.swap_rules(rules);
                 self.record_lexicon();
                 metrics::counter!(t::RELOADS, "result" => "ok").increment(1);
-                let info = LexiconInfo::of(&self.engine.rules());
+                let info = http::info_of(&self.engine.rules());
                 tracing::info!(from = %old.version(), to = %info.version, "Lexicon reloaded.");
                 Ok(info)
             }

@@ -31,7 +31,8 @@ use serde::Deserialize;
 use crate::event::{Category, Severity, Tier};
 use crate::telemetry as t;
 
-pub use query::{ActionPage, ActionQuery, ExportError, ExportQuery, FeedRow, HeldRow, Reader};
+pub use crate::wire::ActionPage;
+pub use query::{ActionQuery, ExportError, ExportQuery, FeedRow, HeldRow, Reader};
 pub use time::parse_time;
 
 /// File name of the database inside the data directory.

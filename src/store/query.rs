@@ -1,10 +1,9 @@
 //! Reading the store: recovery at startup, feed replay, the audit query, export.
 
-use crate::wire::{EvidenceEvent, ExportedLexicon};
+use crate::wire::{ActionPage, EvidenceEvent, ExportedLexicon};
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::Serialize;
 
 use super::Recovered;
 use crate::event::{Category, Severity, Tier};
@@ -138,16 +137,6 @@ pub struct ActionQuery {
     pub limit: usize,
     /// Continue after this cursor (from the previous page).
     pub cursor: Option<u64>,
-}
-
-/// One page of actions.
-#[derive(Debug, Serialize)]
-pub struct ActionPage {
-    /// The actions, as JSON objects.
-    pub actions: Vec<serde_json::Value>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
 }
 
 /// `liveguard export`: actions with their evidence, for regulators.

@@ -133,7 +133,13 @@ impl Dispatcher {
                 .unwrap_or(&j.hits[0]);
             actions.push(Action {
                 kind: "action",
-                action_id: action_id(&["message", &ev.room, &ev.id, kind.as_str()]),
+                action_id: action_id(&[
+                    "message",
+                    &ev.room,
+                    ev.user.as_deref().unwrap_or(""),
+                    &ev.id,
+                    kind.as_str(),
+                ]),
                 room: ev.room.to_string(),
                 action: kind,
                 target: Target::Message {

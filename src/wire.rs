@@ -424,7 +424,8 @@ impl<'a> Verdict<'a> {
 pub struct Action {
     /// Always `"action"` on the wire.
     pub kind: &'static str,
-    /// Stable id: the same event and rung always give the same id.
+    /// Stable id: the same event (its sender and id) and rung always give the same id
+    /// (a retried event repeats it); two senders' events never share one.
     pub action_id: String,
     /// The room.
     pub room: String,

@@ -249,18 +249,21 @@ impl Reader {
         out: &mut dyn std::io::Write,
     ) -> Result<usize, ExportError> {
         let mut actions = self.conn.prepare(
-            "SELECT json, lexicon FROM actions
+            "SELECT json, lexicon, seq FROM actions
              WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR ts >= ?2) AND (?3 IS NULL OR ts < ?3)
              ORDER BY ts, row",
         )?;
         // Evidence events are found by id among the room's events of the day before
         // the action (windows and strike windows are far shorter); what was said and
-        // matched comes from the alert's feed body.
+        // matched comes from the alert's feed body. Two senders may use one event id:
+        // the event of the alert that carried the action comes first, then the
+        // target's own events.
         let mut event = self.conn.prepare_cached(
             "SELECT e.event_id, e.ts, e.kind, e.user, e.role, e.normalized, e.decision, e.lexicon, f.body
              FROM events e JOIN feed f ON f.seq = e.seq
-             WHERE e.ts BETWEEN ?3 - 86400000 AND ?3 AND e.event_id = ?1 AND e.room = ?2
-             ORDER BY e.seq DESC LIMIT 1",
+             WHERE e.event_id = ?1 AND e.room = ?2
+               AND (e.seq = ?4 OR e.ts BETWEEN ?3 - 86400000 AND ?3)
+             ORDER BY e.seq = ?4 DESC, e.user IS ?5 DESC, e.seq DESC LIMIT 1",
         )?;
         let mut lexicon = self.conn.prepare_cached(
             "SELECT hash, origin, loaded_at, summary FROM lexicons WHERE version = ?1 ORDER BY loaded_at DESC LIMIT 1",
@@ -274,7 +277,9 @@ impl Reader {
         while let Some(row) = rows.next()? {
             let json: String = row.get(0)?;
             let version: String = row.get(1)?;
+            let carrier: i64 = row.get(2)?;
             let mut action: serde_json::Value = serde_json::from_str(&json)?;
+            let target_user = action["target"]["user"].as_str().map(str::to_owned);
             let room = action["room"].as_str().unwrap_or_default().to_owned();
             let action_ts = action["ts"].as_i64().unwrap_or(0);
             let evidence: Vec<EvidenceEvent> = action["evidence"]
@@ -285,7 +290,7 @@ impl Reader {
                 .filter_map(|id| id.as_str())
                 .map(|id| {
                     event
-                        .query_row(params![id, room, action_ts], |r| {
+                        .query_row(params![id, room, action_ts, carrier, target_user], |r| {
                             let body: serde_json::Value =
                                 serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default();
                             Ok(EvidenceEvent::Stored {

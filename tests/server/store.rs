@@ -474,3 +474,69 @@ async fn a_full_store_queue_never_reorders_or_skips_the_feed() {
     seen.dedup();
     assert_eq!(seen, (1..=n as u64).collect::<Vec<_>>());
 }
+
+/// Two viewers whose clients chose the same event id: each event gets its own action
+/// ids, and the export pairs each action with the event that caused it.
+#[tokio::test]
+async fn one_event_id_from_two_senders_gives_two_actions_each_with_its_own_evidence() {
+    let dir = data_dir("same-id");
+    let mut server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    send(
+        &mut platform,
+        chat("dup", "room-d", "alice", "viewer", "加微信"),
+    )
+    .await;
+    let first = collect(&mut platform, "verdict", 1).await;
+    send(
+        &mut platform,
+        chat("dup", "room-d", "bob", "viewer", "有没有冰毒"),
+    )
+    .await;
+    let second = collect(&mut platform, "verdict", 1).await;
+    let ids = |frames: &[Value]| -> Vec<String> {
+        of_kind(frames, "action")
+            .iter()
+            .map(|a| a["action_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (a, b) = (ids(&first), ids(&second));
+    assert!(!a.is_empty() && !b.is_empty());
+    assert!(
+        a.iter().all(|id| !b.contains(id)),
+        "{a:?} and {b:?} share an id"
+    );
+    server.shut_down();
+    (&mut server.handle).await.unwrap().unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args([
+            "export",
+            "--room",
+            "room-d",
+            "--since",
+            "2020-01-01",
+            "--data",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for l in lines.iter().filter(|l| l["target"]["event"] == "dup") {
+        let user = l["target"]["user"].as_str().unwrap();
+        let evidence = &l["evidence_events"][0];
+        assert_eq!(evidence["user"], user, "paired with its own event: {l}");
+        let text = if user == "alice" {
+            "加微信"
+        } else {
+            "有没有冰毒"
+        };
+        assert_eq!(evidence["text"], text);
+    }
+    assert!(lines.iter().any(|l| l["target"]["user"] == "bob"));
+}

@@ -191,6 +191,16 @@ pub enum EventErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A number the evidence cannot hold (`ts` past the year 9999).
+    #[error("field `{field}` is {value}, out of range (at most {max})")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The largest value accepted.
+        max: u64,
+    },
     /// The connection's token does not cover the event's room.
     #[error("room `{0}` is not among this token's rooms")]
     RoomForbidden(String),
@@ -220,6 +230,8 @@ crate::wire_names! {
         UnknownRole = "unknown_role",
         /// A field is over its limit.
         TooLong = "too_long",
+        /// A number the evidence cannot hold.
+        OutOfRange = "out_of_range",
         /// The token does not cover the room.
         RoomForbidden = "room_forbidden",
         /// The tenant has as many rooms as it may.
@@ -242,6 +254,7 @@ impl EventErrorKind {
             EventErrorKind::UnknownKind(_) => ErrorCode::UnknownKind,
             EventErrorKind::UnknownRole(_) => ErrorCode::UnknownRole,
             EventErrorKind::TooLong { .. } => ErrorCode::TooLong,
+            EventErrorKind::OutOfRange { .. } => ErrorCode::OutOfRange,
             EventErrorKind::RoomForbidden(_) => ErrorCode::RoomForbidden,
             EventErrorKind::RoomLimit(_) => ErrorCode::RoomLimit,
             EventErrorKind::RateLimited(_) => ErrorCode::RateLimited,
@@ -364,6 +377,16 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
             kind: EventErrorKind::MissingField("id"),
         });
     };
+    if let Some(ts) = raw.ts.filter(|&ts| ts > MAX_TS) {
+        return Err(EventError {
+            id: Some(id.into_owned()),
+            kind: EventErrorKind::OutOfRange {
+                field: "ts",
+                value: ts,
+                max: MAX_TS,
+            },
+        });
+    }
     Ok(Event {
         kind,
         id,
@@ -375,6 +398,11 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
         is_final: raw.is_final.unwrap_or(true),
     })
 }
+
+/// The latest event time accepted: 9999-12-31T23:59:59.999Z in ms since the epoch. The
+/// evidence store keeps times as signed 64-bit integers and exports them as dates; a
+/// larger `ts` would be stored wrong or not at all.
+pub const MAX_TS: u64 = 253_402_300_799_999;
 
 /// Parse one line of bytes: checks UTF-8 first, then [`parse_event`].
 ///
@@ -464,6 +492,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind, EventErrorKind::UnknownRole("admin".into()));
 
+        let err = parse_event(
+            r#"{"kind":"chat","id":"e-6","room":"r","text":"x","ts":9223372036854775808}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.id.as_deref(), Some("e-6"));
+        assert_eq!(err.kind.code(), ErrorCode::OutOfRange);
+        assert!(
+            parse_event(&format!(
+                r#"{{"kind":"chat","id":"e-7","room":"r","text":"x","ts":{MAX_TS}}}"#
+            ))
+            .is_ok()
+        );
         let err = parse_event(r#"{"kind":"chat","id":"e-5","room":"r","text":"x","ts":"soon"}"#)
             .unwrap_err();
         assert_eq!(err.id.as_deref(), Some("e-5"));

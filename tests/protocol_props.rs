@@ -93,7 +93,8 @@ fn any_fields() -> impl Strategy<Value = Fields> {
         any_text(),
         prop::option::of(any_text()),
         prop::option::of(any_role()),
-        prop::option::of(any::<u64>()),
+        // Any time the evidence can hold; later ones are refused (below).
+        prop::option::of(0..=liveguard::event::MAX_TS),
         prop::option::of(any::<bool>()),
     )
         .prop_map(|(kind, id, room, text, user, role, ts, is_final)| Fields {
@@ -351,5 +352,16 @@ proptest! {
         };
         let err = parse_event(&bad).unwrap_err();
         prop_assert!(matches!(err.kind, EventErrorKind::InvalidJson(_)), "{:?}: {:?}", bad, err.kind);
+    }
+}
+
+proptest! {
+    /// A time the evidence cannot hold is refused with `out_of_range`, naming the event.
+    #[test]
+    fn times_past_the_year_9999_are_refused(ts in (liveguard::event::MAX_TS + 1)..=u64::MAX) {
+        let line = format!(r#"{{"kind":"chat","id":"late","room":"r","text":"x","ts":{ts}}}"#);
+        let err = liveguard::event::parse_event(&line).unwrap_err();
+        prop_assert_eq!(err.kind.code(), liveguard::event::ErrorCode::OutOfRange);
+        prop_assert_eq!(err.id.as_deref(), Some("late"));
     }
 }

@@ -47,7 +47,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Auth, AuthError};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Ruleset};
-use crate::lexicon::{Lexicon, LexiconError};
+use crate::lexicon::{Lexicon, LexiconError, LexiconSource};
 use crate::matcher::{BuildError, BuildOptions};
 use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
@@ -140,7 +140,18 @@ impl AppState {
         let _one = self.reload_lock.lock().await;
         let dir = self.config.lexicons.clone();
         let built = tokio::task::spawn_blocking(move || -> Result<Ruleset, ReloadError> {
-            let lexicon = Lexicon::load(dir.as_deref())?;
+            let src = match dir.as_deref() {
+                Some(d) => LexiconSource::from_dir(d)?,
+                None => LexiconSource::embedded(),
+            };
+            // The checks of `liveguard lexicon check`, not only parsing: a lexicon that
+            // flags its own traps (a buyer's complaint) or a rule that matches
+            // everything would otherwise go live.
+            let report = crate::check::check(&src);
+            if report.has_errors() {
+                return Err(ReloadError::Lexicon(LexiconError::Invalid(report.problems)));
+            }
+            let lexicon = Lexicon::parse(&src)?;
             Ok(Ruleset::compile(&lexicon, BuildOptions::default())?)
         })
         .await

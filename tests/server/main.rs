@@ -435,6 +435,22 @@ async fn hot_reload_under_traffic_answers_every_event() {
         body.contains("\"lexicon\":\"v2\""),
         "the old lexicon stays: {body}"
     );
+    // A lexicon that parses but flags one of its own traps (what `lexicon check`
+    // refuses) is refused by reload too, with the reason.
+    write_lexicon("v4", "信鸽");
+    std::fs::write(
+        dir.join("traps.toml"),
+        "[[trap]]\ntext = \"我家信鸽丢了\"\nrole = \"viewer\"\n",
+    )
+    .unwrap();
+    let (status, body) = server.http("POST", "/v1/lexicon/reload", None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("我家信鸽丢了"),
+        "the flagged trap is named: {body}"
+    );
+    assert!(body.contains("\"lexicon\":\"v2\""), "v2 stays: {body}");
+    std::fs::remove_file(dir.join("traps.toml")).unwrap();
 
     let mut verdicts = Vec::new();
     while verdicts.len() < total {

@@ -245,6 +245,26 @@ pub struct ActionPage {
     pub next_cursor: Option<String>,
 }
 
+/// `POST /v1/lexicon/reload` accepted: the new lexicon, and the entries it added and
+/// removed per category (categories without changes are left out).
+#[derive(Debug, Serialize)]
+pub struct ReloadAnswer {
+    /// The lexicon now running.
+    #[serde(flatten)]
+    pub lexicon: LexiconInfo,
+    /// Entry ids added and removed, by category.
+    pub changes: std::collections::BTreeMap<Category, EntryChanges>,
+}
+
+/// Entry ids a reload added and removed in one category.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryChanges {
+    /// Ids new in this lexicon.
+    pub added: Vec<String>,
+    /// Ids gone from it.
+    pub removed: Vec<String>,
+}
+
 /// `{"error": …}`: the body of every refused HTTP request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -341,6 +341,11 @@ impl Matcher {
         &self.entries[i as usize]
     }
 
+    /// Every entry, in lexicon order.
+    pub fn entries(&self) -> &[CompiledEntry] {
+        &self.entries
+    }
+
     /// Sizes, for operations.
     pub fn stats(&self) -> MatcherStats {
         self.stats

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::access::Admin;
 use super::{AppState, ReloadError, now_ms};
 use crate::engine::Ruleset;
+use crate::event::Category;
 use crate::lexicon::{LexiconError, Problem};
 use crate::store::{ActionQuery, parse_time};
 use crate::telemetry as t;
@@ -41,8 +42,34 @@ pub(super) async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Adm
     axum::Json(info_of(&state.engine.rules())).into_response()
 }
 
-pub(super) async fn reload(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
-    match state.reload().await {
+/// `POST /v1/lexicon/reload?drop=`: categories the new lexicon may leave empty.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ReloadParams {
+    drop: Option<String>,
+}
+
+pub(super) async fn reload(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    Query(p): Query<ReloadParams>,
+) -> Response {
+    let mut drop = Vec::new();
+    for name in p
+        .drop
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+    {
+        match Category::parse(name.trim()) {
+            Some(c) => drop.push(c),
+            None => {
+                let error = format!("drop: unknown category `{name}`");
+                return (StatusCode::BAD_REQUEST, axum::Json(ErrorBody { error })).into_response();
+            }
+        }
+    }
+    match state.reload(&drop).await {
         Ok(info) => axum::Json(info).into_response(),
         Err(e) => {
             let problems: Vec<String> = match &e {

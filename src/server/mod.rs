@@ -30,6 +30,7 @@ mod tally;
 mod upgrade;
 
 pub(crate) use crate::clock::now_ms;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,11 +48,12 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Auth, AuthError};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Ruleset};
+use crate::event::Category;
 use crate::lexicon::{Lexicon, LexiconError, LexiconSource};
 use crate::matcher::{BuildError, BuildOptions};
 use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
-use crate::wire::LexiconInfo;
+use crate::wire::{EntryChanges, ReloadAnswer};
 
 pub use feed::CLOSE_LAGGED;
 pub use listen::{TlsError, tls_acceptor};
@@ -135,8 +137,10 @@ impl AppState {
         }
     }
 
-    /// Rebuild the lexicon from its configured source and swap it in.
-    async fn reload(&self) -> Result<LexiconInfo, ReloadError> {
+    /// Rebuild the lexicon from its configured source and swap it in. A lexicon whose
+    /// content changed under the same version, or that leaves a category without
+    /// entries (unless `drop` names it), is refused.
+    async fn reload(&self, drop: &[Category]) -> Result<ReloadAnswer, ReloadError> {
         let _one = self.reload_lock.lock().await;
         let dir = self.config.lexicons.clone();
         let built = tokio::task::spawn_blocking(move || -> Result<Ruleset, ReloadError> {
@@ -155,15 +159,34 @@ impl AppState {
             Ok(Ruleset::compile(&lexicon, BuildOptions::default())?)
         })
         .await
-        .map_err(|e| ReloadError::Internal(e.to_string()))?;
+        .map_err(|e| ReloadError::Internal(e.to_string()))
+        .and_then(|built| {
+            let rules = built?;
+            let current = self.engine.rules();
+            vet_reload(&current, &rules, drop)?;
+            Ok(rules)
+        });
         match built {
             Ok(rules) => {
+                let changes = entry_changes(&self.engine.rules(), &rules);
                 let old = self.engine.swap_rules(rules);
                 self.record_lexicon();
                 metrics::counter!(t::RELOADS, "result" => "ok").increment(1);
                 let info = http::info_of(&self.engine.rules());
-                tracing::info!(from = %old.version(), to = %info.version, "Lexicon reloaded.");
-                Ok(info)
+                let summary: Vec<String> = changes
+                    .iter()
+                    .map(|(c, ch)| format!("{c} +{} -{}", ch.added.len(), ch.removed.len()))
+                    .collect();
+                tracing::info!(
+                    from = %old.version(),
+                    to = %info.version,
+                    changes = %summary.join(", "),
+                    "Lexicon reloaded."
+                );
+                Ok(ReloadAnswer {
+                    lexicon: info,
+                    changes,
+                })
             }
             Err(e) => {
                 metrics::counter!(t::RELOADS, "result" => "error").increment(1);
@@ -172,6 +195,51 @@ impl AppState {
             }
         }
     }
+}
+
+/// Refuse a reload that changes the content under the same version (evidence would
+/// name a version that means two things), or that empties a category not named in
+/// `drop` (a deleted file would silently stop a whole category).
+fn vet_reload(current: &Ruleset, new: &Ruleset, drop: &[Category]) -> Result<(), ReloadError> {
+    if new.version() == current.version() && new.matcher.hash() != current.matcher.hash() {
+        return Err(ReloadError::SameVersion {
+            version: new.version().to_string(),
+            from: current.matcher.hash().to_owned(),
+            to: new.matcher.hash().to_owned(),
+        });
+    }
+    for category in Category::ALL {
+        let had = current
+            .matcher
+            .entries()
+            .iter()
+            .any(|e| e.category == category);
+        let has = new.matcher.entries().iter().any(|e| e.category == category);
+        if had && !has && !drop.contains(&category) {
+            return Err(ReloadError::DropsCategory(category));
+        }
+    }
+    Ok(())
+}
+
+/// Entry ids added and removed per category, from `old` to `new`.
+fn entry_changes(old: &Ruleset, new: &Ruleset) -> BTreeMap<Category, EntryChanges> {
+    let ids = |r: &Ruleset| -> BTreeSet<(Category, String)> {
+        r.matcher
+            .entries()
+            .iter()
+            .map(|e| (e.category, e.id.to_string()))
+            .collect()
+    };
+    let (before, after) = (ids(old), ids(new));
+    let mut changes: BTreeMap<Category, EntryChanges> = BTreeMap::new();
+    for (c, id) in after.difference(&before) {
+        changes.entry(*c).or_default().added.push(id.clone());
+    }
+    for (c, id) in before.difference(&after) {
+        changes.entry(*c).or_default().removed.push(id.clone());
+    }
+    changes
 }
 
 /// Counts an open connection in the `liveguard_connections` gauge while it lives.
@@ -199,6 +267,18 @@ enum ReloadError {
     Build(#[from] BuildError),
     #[error("reload task failed: {0}")]
     Internal(String),
+    #[error(
+        "the content changed ({from} -> {to}) but the version is still `{version}`: bump `version` in policy.toml"
+    )]
+    SameVersion {
+        version: String,
+        from: String,
+        to: String,
+    },
+    #[error(
+        "the new lexicon has no `{0}` entries: pass drop={0} to remove the category on purpose"
+    )]
+    DropsCategory(Category),
 }
 
 /// A server built, checked and bound, not yet serving. Everything that can be wrong
@@ -440,7 +520,7 @@ async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send 
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             r = reloads.next() => match r {
-                Some(()) => { let _ = state.reload().await; }
+                Some(()) => { let _ = state.reload(&[]).await; }
                 None => return,
             },
         }

@@ -451,6 +451,22 @@ async fn hot_reload_under_traffic_answers_every_event() {
     );
     assert!(body.contains("\"lexicon\":\"v2\""), "v2 stays: {body}");
     std::fs::remove_file(dir.join("traps.toml")).unwrap();
+    // The same version over different content is refused: evidence names versions.
+    write_lexicon("v2", "鸽子");
+    let (status, body) = server.http("POST", "/v1/lexicon/reload", None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("bump `version`"), "{body}");
+    // A category that loses every entry (its file deleted) needs drop= to go.
+    write_lexicon("v5", "信鸽");
+    std::fs::write(
+        dir.join("d.toml"),
+        "category = \"slander\"\n[[entry]]\nid = \"x.term\"\nterm = \"信鸽\"\nseverity = \"high\"\nnote = \"test\"\n",
+    )
+    .unwrap();
+    let (status, body) = server.http("POST", "/v1/lexicon/reload", None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("no `diversion` entries"), "{body}");
+    write_lexicon("v2b", "信鸽");
 
     let mut verdicts = Vec::new();
     while verdicts.len() < total {
@@ -631,4 +647,46 @@ async fn operations_endpoints() {
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
+}
+
+/// A reload says what changed, and removes a whole category only when asked to.
+#[tokio::test]
+async fn reload_reports_changes_and_drops_a_category_only_on_request() {
+    let dir = std::env::temp_dir().join(format!("liveguard-drop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = |category: &str, id: &str, term: &str| {
+        format!(
+            "category = \"{category}\"\n[[entry]]\nid = \"{id}\"\nterm = \"{term}\"\nseverity = \"high\"\nnote = \"test\"\n"
+        )
+    };
+    let policy = |v: &str| format!("version = \"{v}\"\n[[decide]]\ndecision = \"block\"\n");
+    std::fs::write(dir.join("policy.toml"), policy("v1")).unwrap();
+    std::fs::write(dir.join("d.toml"), entry("diversion", "dv.a", "飞鸽传书")).unwrap();
+    std::fs::write(dir.join("s.toml"), entry("slander", "sl.a", "黑心商家")).unwrap();
+    let server = Server::start(Config {
+        lexicons: Some(dir.clone()),
+        ..Config::default()
+    })
+    .await;
+    let (_, info) = server.http("GET", "/v1/lexicon", None).await;
+    assert!(info.contains("\"entries\":2"), "{info}");
+
+    std::fs::write(dir.join("policy.toml"), policy("v2")).unwrap();
+    std::fs::remove_file(dir.join("d.toml")).unwrap();
+    let (status, body) = server.http("POST", "/v1/lexicon/reload", None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"lexicon\":\"v1\""), "{body}");
+    let (status, body) = server
+        .http("POST", "/v1/lexicon/reload?drop=diversion", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["version"], "v2");
+    assert_eq!(answer["changes"]["diversion"]["removed"][0], "dv.a");
+    assert!(answer["changes"].get("slander").is_none(), "{body}");
+    let (status, _) = server
+        .http("POST", "/v1/lexicon/reload?drop=nonsense", None)
+        .await;
+    assert_eq!(status, 400);
 }

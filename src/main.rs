@@ -336,7 +336,13 @@ fn scan(lexicons: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<Exit
         summary.errors,
         engine.rules().version()
     );
-    Ok(ExitCode::SUCCESS)
+    // Every good line was answered; a bad one still fails the run, so a pipeline
+    // notices it without reading stderr.
+    Ok(if summary.errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn loadgen(

@@ -49,7 +49,7 @@ fn scan_reads_stdin_and_answers_every_line_in_order() {
         )
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1), "a bad line fails the run");
     let lines: Vec<_> = json_lines(out.stdout)
         .into_iter()
         .filter(|v| v["kind"] != "action")

@@ -27,8 +27,9 @@ enum Command {
         /// Configuration file (TOML); every key is optional.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Address to listen on (default 127.0.0.1:8080).
-        #[arg(long, value_name = "ADDR")]
+        /// Address to listen on, `host:port` (default 127.0.0.1:8080); a host name such
+        /// as `localhost` listens on the first address it resolves to.
+        #[arg(long, value_name = "ADDR", value_parser = resolve_listen)]
         listen: Option<std::net::SocketAddr>,
         /// Lexicon directory replacing the embedded default.
         #[arg(long, value_name = "DIR")]
@@ -239,6 +240,18 @@ fn serve(
             .context("server")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--listen`: an address, or a host name and a port (`localhost:8080`).
+fn resolve_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("`{s}`: {e} (expected host:port, e.g. 127.0.0.1:8080)"))?
+        .next()
+        .ok_or_else(|| format!("`{s}` resolves to no address"))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

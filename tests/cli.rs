@@ -157,8 +157,9 @@ fn lexicons_dir_overrides_the_embedded_lexicon_and_check_reports_errors() {
 fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let data = temp_dir("serve-data");
+    // A host name is resolved (localhost: the first loopback address it names).
     let mut child = liveguard()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args(["serve", "--listen", "localhost:0", "--data"])
         .arg(&data)
         .env("LIVEGUARD_LOG", "info")
         .stderr(Stdio::piped())
@@ -184,6 +185,8 @@ fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
         .find_map(|w| w.strip_prefix("addr="))
         .expect("the log names the address")
         .to_owned();
+    let ip: std::net::SocketAddr = addr.parse().expect("an address");
+    assert!(ip.ip().is_loopback(), "{addr}");
     let health = std::process::Command::new("curl")
         .args(["-s", &format!("http://{addr}/healthz")])
         .output();

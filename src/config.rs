@@ -214,24 +214,25 @@ impl Default for AlertConfig {
     }
 }
 
-/// A configuration that cannot be used.
+/// A configuration that cannot be used. Each variant says everything in its message
+/// (no error source), so that a report prints the reason once.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML for this schema.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// The parse error.
-        source: Box<toml::de::Error>,
+        error: Box<toml::de::Error>,
     },
     /// A value is out of range.
     #[error("invalid configuration: {0}")]
@@ -249,13 +250,13 @@ impl Config {
         let config = match path {
             None => Config::default(),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read {
                     path: p.to_owned(),
-                    source,
+                    error,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                toml::from_str(&text).map_err(|error| ConfigError::Parse {
                     path: p.to_owned(),
-                    source: Box::new(source),
+                    error: Box::new(error),
                 })?
             }
         };
@@ -345,6 +346,31 @@ mod tests {
         assert_eq!(c.ingest.max_frame_bytes, 2048);
         assert_eq!(c.ingest.idle_timeout_s, 60);
         assert_eq!(c.engine.windows.chat.events, 4);
+    }
+
+    #[test]
+    fn a_partial_table_keeps_the_defaults_of_its_missing_keys() {
+        let c: Config = toml::from_str("[engine.windows.chat]\nevents = 4\n").unwrap();
+        let d = Config::default();
+        assert_eq!(c.engine.windows.chat.events, 4);
+        assert_eq!(c.engine.windows.chat.chars, d.engine.windows.chat.chars);
+        assert_eq!(c.engine.windows.chat.max_age_ms, 30_000);
+        assert_eq!(c.engine.windows.transcript, d.engine.windows.transcript);
+        assert!(toml::from_str::<Config>("[engine.windows.chat]\nevent = 4\n").is_err());
+    }
+
+    #[test]
+    fn a_bad_file_is_reported_once() {
+        let path = std::env::temp_dir().join(format!("lg-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[ingest]\nmax_frame_bytes = \"big\"\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err();
+        let chain = std::error::Error::source(&err);
+        assert!(
+            chain.is_none(),
+            "the message holds the reason: no source to print twice"
+        );
+        assert!(err.to_string().contains("max_frame_bytes"), "{err}");
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

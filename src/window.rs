@@ -32,9 +32,11 @@ pub struct WindowLimits {
     pub max_age_ms: u64,
 }
 
-/// Window bounds for chat (per room and user) and transcripts (per room).
+/// Window bounds for chat (per room and user) and transcripts (per room). In a
+/// configuration file every key is optional: a missing one keeps its default for
+/// that kind of window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "WindowConfigFile")]
 pub struct WindowConfig {
     /// Per (room, user) chat windows.
     pub chat: WindowLimits,
@@ -45,6 +47,44 @@ pub struct WindowConfig {
     /// room: memory stays bounded whatever the number of senders. About 200 bytes
     /// each; a sender keeps a window for `max_age_ms` after it last spoke.
     pub max_windows: usize,
+}
+
+/// `[engine.windows]` as written: any key may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowConfigFile {
+    chat: Option<WindowLimitsFile>,
+    transcript: Option<WindowLimitsFile>,
+    max_windows: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowLimitsFile {
+    events: Option<usize>,
+    chars: Option<usize>,
+    max_age_ms: Option<u64>,
+}
+
+impl WindowLimitsFile {
+    fn over(self, d: WindowLimits) -> WindowLimits {
+        WindowLimits {
+            events: self.events.unwrap_or(d.events),
+            chars: self.chars.unwrap_or(d.chars),
+            max_age_ms: self.max_age_ms.unwrap_or(d.max_age_ms),
+        }
+    }
+}
+
+impl From<WindowConfigFile> for WindowConfig {
+    fn from(f: WindowConfigFile) -> WindowConfig {
+        let d = WindowConfig::default();
+        WindowConfig {
+            chat: f.chat.map_or(d.chat, |c| c.over(d.chat)),
+            transcript: f.transcript.map_or(d.transcript, |t| t.over(d.transcript)),
+            max_windows: f.max_windows.unwrap_or(d.max_windows),
+        }
+    }
 }
 
 /// Most earlier events a window may keep (a window is packed with byte-sized counts).

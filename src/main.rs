@@ -104,9 +104,12 @@ enum Command {
     /// Write the stored actions, with their evidence and lexicon, as NDJSON (for
     /// regulators).
     Export {
-        /// Data directory (default ./liveguard-data).
-        #[arg(long, value_name = "DIR", default_value = "liveguard-data")]
-        data: PathBuf,
+        /// The server's configuration file: its `data` directory is read.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Data directory (default: the configuration's, else ./liveguard-data).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
         /// Only this room.
         #[arg(long, value_name = "ROOM")]
         room: Option<String>,
@@ -189,11 +192,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads,
         ),
         Command::Export {
+            config,
             data,
             room,
             since,
             until,
-        } => export(&data, room, since, until),
+        } => {
+            let data = match data {
+                Some(d) => d,
+                None => {
+                    Config::load(config.as_deref())
+                        .context("loading the configuration")?
+                        .data
+                }
+            };
+            export(&data, room, since, until)
+        }
         Command::Lexicon {
             command: LexiconCommand::Check { dir },
         } => check(dir),

@@ -171,6 +171,30 @@ async fn export_hands_regulators_the_actions_with_their_evidence() {
         assert_eq!(l["evidence_events"][0]["id"], "t1");
         assert_eq!(l["evidence_events"][0]["text"], "今天给大家上仿真枪");
     }
+    // The same export, finding the data directory through the server's config file.
+    let config = dir.with_extension("toml");
+    std::fs::write(&config, format!("data = {:?}\n", dir.display().to_string())).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args([
+            "export",
+            "--room",
+            "room-e",
+            "--since",
+            "2020-01-01",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(again.stdout).unwrap().lines().count(),
+        lines.len()
+    );
 }
 
 #[tokio::test]

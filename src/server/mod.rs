@@ -76,9 +76,51 @@ pub enum ServerError {
     /// The TLS certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Another process holds the data directory: two servers would overwrite each
+    /// other's evidence.
+    #[error(
+        "the data directory {dir} is in use by another liveguard ({holder}); stop it or choose another --data"
+    )]
+    DataInUse {
+        /// The directory.
+        dir: String,
+        /// What the lock file says of its holder.
+        holder: String,
+    },
     /// The listener failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Hold `dir`'s lock file for the life of the process: one server per data directory.
+/// The lock (`flock`) goes with the process, so a killed server does not leave it held.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("liveguard.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "pid {}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(ServerError::DataInUse {
+                dir: dir.display().to_string(),
+                holder: holder.trim().to_owned(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 /// Shared state of a running server.
@@ -95,6 +137,8 @@ struct AppState {
     tracker: TaskTracker,
     /// One reload at a time.
     reload_lock: tokio::sync::Mutex<()>,
+    /// The data directory's lock, held until the store is flushed at shutdown.
+    data_lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl AppState {
@@ -405,6 +449,14 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || store.flush()).await;
             tracing::info!("Evidence store flushed.");
         }
+        // The directory is free for the next server as soon as this one returns.
+        drop(
+            state
+                .data_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         tracing::info!("liveguard stopped.");
         Ok(())
     }
@@ -450,6 +502,12 @@ fn prepare(
     t::prometheus();
     let engine = Engine::new(rules, config.engine);
     let hub = Arc::new(hub::Hub::new(config.alerts));
+    // Before the store opens: a second server on the same directory must not start.
+    let data_lock = if config.store.enabled {
+        Some(lock_data_dir(&config.data)?)
+    } else {
+        None
+    };
     if config.store.enabled {
         open_store(&config, &engine, &hub);
     }
@@ -463,6 +521,7 @@ fn prepare(
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         reload_lock: tokio::sync::Mutex::new(()),
+        data_lock: std::sync::Mutex::new(data_lock),
         config,
     });
     Ok((state, tls))

@@ -564,3 +564,31 @@ async fn one_event_id_from_two_senders_gives_two_actions_each_with_its_own_evide
     }
     assert!(lines.iter().any(|l| l["target"]["user"] == "bob"));
 }
+
+/// Two servers on one data directory would overwrite each other's evidence: the second
+/// refuses to start, naming the directory and the holder; once the first has stopped,
+/// the directory is free again.
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let dir = data_dir("shared");
+    let mut first = Server::start(config_at(&dir)).await;
+    // Wait until the first serves (it holds the lock from before it binds).
+    let (status, _) = first.http("GET", "/healthz", None).await;
+    assert_eq!(status, 200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = liveguard::server::run(listener, config_at(&dir), async {}).await;
+    let message = refused
+        .expect_err("the second server must not start")
+        .to_string();
+    assert!(message.contains(&dir.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    first.shut_down();
+    (&mut first.handle).await.unwrap().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    liveguard::server::run(listener, config_at(&dir), async {})
+        .await
+        .expect("the directory is free once the first server stopped");
+}

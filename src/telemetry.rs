@@ -38,6 +38,10 @@ pub const HOLDS_PENDING: &str = "liveguard_holds_pending";
 pub const REVIEWS: &str = "liveguard_reviews_total";
 /// Review frames that could not reach the platform (its connection was gone).
 pub const REVIEWS_UNDELIVERED: &str = "liveguard_reviews_undelivered_total";
+/// 1, labelled with the build's `version`.
+pub const BUILD_INFO: &str = "liveguard_build_info";
+/// 1 for the lexicon in use, labelled with its `version` and `hash` (0 for one replaced).
+pub const LEXICON_INFO: &str = "liveguard_lexicon_info";
 /// Lexicon reloads, by `result` (ok, error).
 pub const RELOADS: &str = "liveguard_lexicon_reloads_total";
 /// Active windows (senders and rooms with recent history).
@@ -85,12 +89,18 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // then metrics go there and /metrics renders what this one has.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
 }
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(BUILD_INFO, "1, labelled with the build's version.");
+    describe_gauge!(
+        LEXICON_INFO,
+        "1 for the lexicon in use, by version and hash; 0 for one it replaced."
+    );
     describe_counter!(EVENTS, "Events judged, by kind.");
     describe_counter!(VERDICTS, "Verdicts, by decision.");
     describe_counter!(HITS, "Lexicon hits, by category.");

@@ -169,8 +169,11 @@ impl AppState {
 
     /// Record the running lexicon version in the store (evidence is traced to it).
     fn record_lexicon(&self) {
+        let rules = self.engine.rules();
+        metrics::gauge!(t::LEXICON_INFO, "version" => rules.version().to_string(), "hash" => rules.matcher.hash().to_owned())
+            .set(1.0);
         if let Some(store) = self.hub.store() {
-            let info = http::info_of(&self.engine.rules());
+            let info = http::info_of(&rules);
             store.record_lexicon(LexiconRecord {
                 summary: serde_json::to_string(&info.stats).unwrap_or_default(),
                 version: info.version,
@@ -214,6 +217,8 @@ impl AppState {
             Ok(rules) => {
                 let changes = entry_changes(&self.engine.rules(), &rules);
                 let old = self.engine.swap_rules(rules);
+                metrics::gauge!(t::LEXICON_INFO, "version" => old.version().to_string(), "hash" => old.matcher.hash().to_owned())
+                    .set(0.0);
                 self.record_lexicon();
                 metrics::counter!(t::RELOADS, "result" => "ok").increment(1);
                 let info = http::info_of(&self.engine.rules());
@@ -500,6 +505,7 @@ fn prepare(
     let lexicon = Lexicon::load(config.lexicons.as_deref())?;
     let rules = Ruleset::compile(&lexicon, BuildOptions::default())?;
     t::prometheus();
+    tally::register();
     let engine = Engine::new(rules, config.engine);
     let hub = Arc::new(hub::Hub::new(config.alerts));
     // Before the store opens: a second server on the same directory must not start.

@@ -24,6 +24,12 @@ struct Handles {
     latency: Histogram,
 }
 
+/// Register every labelled series of the ingest path now, so that each is exported
+/// (at 0) from the start rather than from its first event.
+pub(crate) fn register() {
+    let _ = handles();
+}
+
 fn handles() -> &'static Handles {
     static H: OnceLock<Handles> = OnceLock::new();
     H.get_or_init(|| Handles {

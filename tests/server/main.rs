@@ -690,3 +690,34 @@ async fn reload_reports_changes_and_drops_a_category_only_on_request() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// What an operator's dashboard needs is exported from the start: the build, the
+/// lexicon in use, and every labelled series of the ingest path (at 0 before traffic).
+#[tokio::test]
+async fn metrics_name_the_build_and_lexicon_and_exist_before_the_first_event() {
+    let server = Server::default().await;
+    let (status, text) = server.http("GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        text.contains(&format!("liveguard_build_info{{version=\"{version}\"}} 1")),
+        "{text}"
+    );
+    let (_, health) = server.http("GET", "/healthz", None).await;
+    let lexicon: Value = serde_json::from_str(&health).unwrap();
+    let lexicon = lexicon["lexicon"].as_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("liveguard_lexicon_info{")
+                && l.contains(&format!("version=\"{lexicon}\""))
+                && l.ends_with(" 1")),
+        "{text}"
+    );
+    for series in [
+        "liveguard_ingest_errors_total{reason=\"out_of_range\"}",
+        "liveguard_actions_total{type=\"report_to_regulator\"}",
+        "liveguard_verdicts_total{decision=\"hold\"}",
+    ] {
+        assert!(text.contains(series), "{series} missing");
+    }
+}

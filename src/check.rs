@@ -23,6 +23,9 @@ pub struct CheckReport {
     pub version: Option<String>,
     /// Trap sentences and allow phrases scanned.
     pub traps_checked: usize,
+    /// The lexicon and its matcher, when both built: a caller that goes on to run
+    /// them (a reload) need not parse and compile again.
+    pub compiled: Option<(Lexicon, Matcher)>,
 }
 
 impl CheckReport {
@@ -42,6 +45,7 @@ pub fn check(src: &LexiconSource) -> CheckReport {
                 stats: None,
                 version: None,
                 traps_checked: 0,
+                compiled: None,
             };
         }
         Err(e) => {
@@ -50,6 +54,7 @@ pub fn check(src: &LexiconSource) -> CheckReport {
                 stats: None,
                 version: None,
                 traps_checked: 0,
+                compiled: None,
             };
         }
     };
@@ -63,6 +68,7 @@ pub fn check(src: &LexiconSource) -> CheckReport {
                 stats: None,
                 version: Some(lexicon.version),
                 traps_checked: 0,
+                compiled: None,
             };
         }
     };
@@ -73,8 +79,9 @@ pub fn check(src: &LexiconSource) -> CheckReport {
     CheckReport {
         problems,
         stats: Some(matcher.stats()),
-        version: Some(lexicon.version),
+        version: Some(lexicon.version.clone()),
         traps_checked,
+        compiled: Some((lexicon, matcher)),
     }
 }
 

@@ -38,11 +38,19 @@ impl Ruleset {
     /// # Errors
     /// See [`BuildError`].
     pub fn compile(lexicon: &Lexicon, options: BuildOptions) -> Result<Ruleset, BuildError> {
-        Ok(Ruleset {
-            matcher: Matcher::build_with(lexicon, options)?,
+        Ok(Ruleset::from_parts(
+            lexicon,
+            Matcher::build_with(lexicon, options)?,
+        ))
+    }
+
+    /// The ruleset of `lexicon` with `matcher`, already built from it.
+    pub fn from_parts(lexicon: &Lexicon, matcher: Matcher) -> Ruleset {
+        Ruleset {
+            matcher,
             policy: Policy::from_lexicon(lexicon),
             origin: lexicon.origin.clone(),
-        })
+        }
     }
 
     /// The embedded default lexicon, compiled.

@@ -198,12 +198,14 @@ impl AppState {
             // The checks of `liveguard lexicon check`, not only parsing: a lexicon that
             // flags its own traps (a buyer's complaint) or a rule that matches
             // everything would otherwise go live.
+            // Its matcher is the one the reload runs: built once.
             let report = crate::check::check(&src);
-            if report.has_errors() {
-                return Err(ReloadError::Lexicon(LexiconError::Invalid(report.problems)));
+            match report.compiled {
+                Some((lexicon, matcher)) if !report.has_errors() => {
+                    Ok(Ruleset::from_parts(&lexicon, matcher))
+                }
+                _ => Err(ReloadError::Lexicon(LexiconError::Invalid(report.problems))),
             }
-            let lexicon = Lexicon::parse(&src)?;
-            Ok(Ruleset::compile(&lexicon, BuildOptions::default())?)
         })
         .await
         .map_err(|e| ReloadError::Internal(e.to_string()))
@@ -312,8 +314,6 @@ impl Drop for ConnectionGauge {
 enum ReloadError {
     #[error(transparent)]
     Lexicon(#[from] LexiconError),
-    #[error(transparent)]
-    Build(#[from] BuildError),
     #[error("reload task failed: {0}")]
     Internal(String),
     #[error(

@@ -141,29 +141,23 @@ pub(crate) async fn subscriber(
 
     if query.since.is_some() && since + 1 < first {
         // Older than the memory holds: read it back from the store, page by page.
-        match replay_from_store(&state, since, first, &filter, &mut sink).await {
-            Ok(Some(oldest)) if oldest > since + 1 => {
-                let notice = ModeratorReply::Notice {
-                    message: format!(
-                        "the store holds records from seq {oldest} on; records {} to {} are gone (retention)",
-                        since + 1,
-                        oldest - 1
-                    ),
-                };
-                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
-            }
-            Ok(_) => {}
+        let gap = match replay_from_store(&state, since, first, &filter, &mut sink).await {
+            Ok(Some(oldest)) if oldest > since + 1 => Some(format!(
+                "the store holds records from seq {oldest} on; records {} to {} are gone (retention)",
+                since + 1,
+                oldest - 1
+            )),
+            Ok(_) => None,
             Err(Replay::Socket) => return,
-            Err(Replay::Unavailable(why)) => {
-                let notice = ModeratorReply::Notice {
-                    message: format!(
-                        "history starts at seq {first}; records {} to {} cannot be replayed: {why}",
-                        since + 1,
-                        first - 1
-                    ),
-                };
-                let _ = sink.feed(Message::Text(notice.to_json().into())).await;
-            }
+            Err(Replay::Unavailable(why)) => Some(format!(
+                "history starts at seq {first}; records {} to {} cannot be replayed: {why}",
+                since + 1,
+                first - 1
+            )),
+        };
+        if let Some(message) = gap {
+            let notice = ModeratorReply::Notice { message };
+            let _ = sink.feed(Message::Text(notice.to_json().into())).await;
         }
     }
     for r in backlog {

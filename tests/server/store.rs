@@ -116,6 +116,26 @@ async fn the_audit_query_pages_and_filters_actions() {
     );
 }
 
+/// `liveguard export --room ROOM --since 2020-01-01 FLAG PATH` (the data directory by
+/// `--data` or through a `--config` file): its lines, after it succeeded.
+fn export(room: &str, flag: &str, path: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args(["export", "--room", room, "--since", "2020-01-01", flag])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn export_hands_regulators_the_actions_with_their_evidence() {
     let dir = data_dir("export");
@@ -130,28 +150,7 @@ async fn export_hands_regulators_the_actions_with_their_evidence() {
     server.shut_down();
     (&mut server.handle).await.unwrap().unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
-        .args([
-            "export",
-            "--room",
-            "room-e",
-            "--since",
-            "2020-01-01",
-            "--data",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = export("room-e", "--data", &dir);
     let types: BTreeSet<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
     for t in [
         "hide_message",
@@ -174,27 +173,7 @@ async fn export_hands_regulators_the_actions_with_their_evidence() {
     // The same export, finding the data directory through the server's config file.
     let config = dir.with_extension("toml");
     std::fs::write(&config, format!("data = {:?}\n", dir.display().to_string())).unwrap();
-    let again = Command::new(env!("CARGO_BIN_EXE_liveguard"))
-        .args([
-            "export",
-            "--room",
-            "room-e",
-            "--since",
-            "2020-01-01",
-            "--config",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(again.stdout).unwrap().lines().count(),
-        lines.len()
-    );
+    assert_eq!(export("room-e", "--config", &config).len(), lines.len());
 }
 
 #[tokio::test]
@@ -533,24 +512,7 @@ async fn one_event_id_from_two_senders_gives_two_actions_each_with_its_own_evide
     server.shut_down();
     (&mut server.handle).await.unwrap().unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
-        .args([
-            "export",
-            "--room",
-            "room-d",
-            "--since",
-            "2020-01-01",
-            "--data",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = export("room-d", "--data", &dir);
     for l in lines.iter().filter(|l| l["target"]["event"] == "dup") {
         let user = l["target"]["user"].as_str().unwrap();
         let evidence = &l["evidence_events"][0];

@@ -69,6 +69,8 @@ pub const STORE_COMMIT: &str = "liveguard_store_commit_seconds";
 pub const STORE_ERRORS: &str = "liveguard_store_errors_total";
 /// Records delivered without being stored (queue full or write failed).
 pub const STORE_UNSTORED: &str = "liveguard_store_unstored_total";
+/// Frames answered before their actions' records were committed (the wait ran out).
+pub const ANSWERS_UNCOMMITTED: &str = "liveguard_answers_uncommitted_total";
 /// Rows deleted by the retention purge.
 pub const STORE_PURGED: &str = "liveguard_store_purged_total";
 
@@ -156,4 +158,8 @@ fn describe() {
     describe_counter!(STORE_ERRORS, "Failed store transactions and purges.");
     describe_counter!(STORE_UNSTORED, "Records delivered without being stored.");
     describe_counter!(STORE_PURGED, "Rows deleted by the retention purge.");
+    describe_counter!(
+        ANSWERS_UNCOMMITTED,
+        "Ingest answers sent before their actions were committed (store.answer_wait_max_ms ran out)."
+    );
 }

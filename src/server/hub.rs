@@ -31,7 +31,7 @@ use crate::auth::Principal;
 use crate::config::{AlertConfig, ReviewDecision};
 use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
-use crate::store::{FeedRecord, Recovered, Rejected, ReviewRow, Store};
+use crate::store::{FeedRecord, OnWritten, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
 use crate::wire::ReviewFields;
 
@@ -43,6 +43,21 @@ pub(crate) struct Record {
     pub(crate) categories: Vec<Category>,
     pub(crate) severity: Option<Severity>,
     pub(crate) json: Utf8Bytes,
+}
+
+/// Resolves once the store writer is done with a publication's records: `true` when
+/// committed, `false` when the write failed (or the writer went away).
+#[derive(Debug)]
+pub(crate) struct Committed(tokio::sync::oneshot::Receiver<bool>);
+
+impl Committed {
+    /// Wait for the commit, at most `max`. `None` when the wait ran out.
+    pub(crate) async fn wait(self, max: Duration) -> Option<bool> {
+        match tokio::time::timeout(max, self.0).await {
+            Ok(r) => Some(r.unwrap_or(false)),
+            Err(_) => None,
+        }
+    }
 }
 
 /// A held message waiting for a moderator.
@@ -179,23 +194,44 @@ impl Hub {
 
     /// Store the records, or, without a store (or when it cannot take them), deliver
     /// them now. Called with the lock held, so the store sees records in seq order.
-    fn emit(&self, inner: &mut Inner, records: Vec<FeedRecord>) {
+    /// With `wait`, returns what resolves once the store has written them; `None`
+    /// when there is nothing to wait for (no store, or it refused them).
+    fn emit(&self, inner: &mut Inner, records: Vec<FeedRecord>, wait: bool) -> Option<Committed> {
         let Some(store) = self.store.get() else {
             for record in &records {
                 self.deliver(inner, record, true);
             }
-            return;
+            return None;
         };
-        if let Err(Rejected(records)) = store.submit_many(records) {
-            metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
-            tracing::error!(
-                first_seq = records.first().map(|r| r.seq),
-                records = records.len(),
-                "Store queue full: records delivered without being stored."
-            );
-            for record in &records {
-                self.deliver(inner, record, false);
+        store.issued(inner.next_seq);
+        let (waiter, committed) = if wait {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let on_written: OnWritten = Box::new(move |stored| {
+                let _ = tx.send(stored);
+            });
+            (Some(on_written), Some(Committed(rx)))
+        } else {
+            (None, None)
+        };
+        match store.submit_many(records, waiter) {
+            Ok(()) => committed,
+            Err(Rejected(records)) => {
+                self.refused(inner, records);
+                None
             }
+        }
+    }
+
+    /// Records the store queue could not take: delivered now, unstored.
+    fn refused(&self, inner: &mut Inner, records: Vec<FeedRecord>) {
+        metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
+        tracing::error!(
+            first_seq = records.first().map(|r| r.seq),
+            records = records.len(),
+            "Store queue full: records delivered without being stored."
+        );
+        for record in &records {
+            self.deliver(inner, record, false);
         }
     }
 
@@ -264,8 +300,15 @@ impl Hub {
     }
 
     /// Publish the alerts of the flagged events of one frame sent on connection
-    /// `conn`, in order; registers a hold for each `hold` verdict.
-    pub(crate) fn publish(&self, flagged: &[(Event<'_>, Outcome)], conn: u64) {
+    /// `conn`, in order; registers a hold for each `hold` verdict. With
+    /// `wait_for_actions` and a store, when any event carries actions, returns what
+    /// resolves once the records are written: the answer waits for it.
+    pub(crate) fn publish(
+        &self,
+        flagged: &[(Event<'_>, Outcome)],
+        conn: u64,
+        wait_for_actions: bool,
+    ) -> Option<Committed> {
         // Serialize outside the lock; only the seqs are given under it.
         let mut records: Vec<FeedRecord> = flagged
             .iter()
@@ -291,7 +334,8 @@ impl Hub {
                 metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
             }
         }
-        self.emit(&mut inner, records);
+        let wait = wait_for_actions && records.iter().any(|r| !r.actions.is_empty());
+        self.emit(&mut inner, records, wait)
     }
 
     /// Resolve the hold `held` with a moderator's decision.
@@ -381,6 +425,7 @@ impl Hub {
                     note: note.map(str::to_owned),
                 }),
             }],
+            false,
         );
         metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
         let by_label = if by == "expiry" {
@@ -481,7 +526,7 @@ mod tests {
         let ev = crate::event::parse_event(line).unwrap();
         let outcome = engine.process(&ev, 0, &mut crate::engine::Scratch::default());
         assert_eq!(outcome.decision, crate::event::Decision::Hold);
-        hub.publish(&[(ev, outcome)], 7);
+        let _ = hub.publish(&[(ev, outcome)], 7, false);
         tokio::time::advance(Duration::from_secs(299)).await;
         assert!(
             hub.expire(Instant::now()).is_empty(),

@@ -288,9 +288,22 @@ impl FrameWork {
             self.tally.error(&err);
             write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
         }
-        // Alerts of the whole frame go out together: one lock, one hand-off to the store.
+        // Alerts of the whole frame go out together: one lock, one hand-off to the
+        // store. A frame whose events carry actions is answered once they are
+        // committed: the platform acts on nothing the evidence could lack.
         if !flagged.is_empty() {
-            state.hub.publish(&flagged, conn);
+            let store = &state.config.store;
+            if let Some(committed) = state.hub.publish(&flagged, conn, store.answer_after_commit) {
+                let max = Duration::from_millis(store.answer_wait_max_ms);
+                if committed.wait(max).await.is_none() {
+                    metrics::counter!(crate::telemetry::ANSWERS_UNCOMMITTED).increment(1);
+                    tracing::warn!(
+                        conn,
+                        waited_ms = store.answer_wait_max_ms,
+                        "Store commit is late: answered before the evidence is written."
+                    );
+                }
+            }
         }
         self.tally.flush();
         // Only serde_json wrote to it: valid UTF-8.

@@ -450,9 +450,10 @@ impl Server {
             );
         }
         // Everything judged is written before `run` returns: the process may exit next.
+        // Closing also records the exact next seq, so a clean restart has no gap.
         if let Some(store) = state.hub.store().cloned() {
-            let _ = tokio::task::spawn_blocking(move || store.flush()).await;
-            tracing::info!("Evidence store flushed.");
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+            tracing::info!("Evidence store flushed and closed.");
         }
         // The directory is free for the next server as soon as this one returns.
         drop(

@@ -21,7 +21,7 @@ mod time;
 use crate::clock::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,15 @@ pub struct StoreConfig {
     /// Upper bound of the database size, in MiB (0: none). Writes beyond it fail like
     /// a full disk, which is how operators cap the store's footprint.
     pub max_size_mib: u64,
+    /// Answer a verdict that carries actions only once its record is committed, so
+    /// every action a platform acts on is in the evidence even if the process dies
+    /// the next instant. Benign events are never delayed. Off trades that guarantee
+    /// for the commit time (see docs/PERFORMANCE.md).
+    pub answer_after_commit: bool,
+    /// The longest an answer waits for its commit, in milliseconds. A stalled disk
+    /// must not stall moderation: past this the answer goes out anyway, counted in
+    /// `liveguard_answers_uncommitted_total`.
+    pub answer_wait_max_ms: u64,
 }
 
 /// SQLite's `synchronous` setting.
@@ -89,6 +98,8 @@ impl Default for StoreConfig {
             linger_ms: 10,
             synchronous: Synchronous::Normal,
             max_size_mib: 0,
+            answer_after_commit: true,
+            answer_wait_max_ms: 2000,
         }
     }
 }
@@ -210,26 +221,36 @@ impl FeedRecord {
     }
 }
 
+/// Told, once the writer is done with a submission, whether its records were
+/// committed (`true`) or failed to be (`false`).
+pub type OnWritten = Box<dyn FnOnce(bool) + Send>;
+
 /// What the writer is asked to do.
 enum Command {
-    /// The records of one ingest frame (or one review), in seq order.
-    Feed(Vec<FeedRecord>),
+    /// The records of one ingest frame (or one review), in seq order, and who waits
+    /// for their commit.
+    Feed(Vec<FeedRecord>, Option<OnWritten>),
     Tier(String, Tier, u64),
     Lexicon(LexiconRecord),
     Purge(u64, mpsc::Sender<usize>),
     Flush(mpsc::Sender<()>),
+    /// Write what is queued, record the exact next seq, and stop.
+    Close(mpsc::Sender<()>),
 }
 
 impl Command {
     /// Answered without lingering: someone waits for it.
     fn is_urgent(&self) -> bool {
-        matches!(self, Command::Purge(..) | Command::Flush(_))
+        matches!(
+            self,
+            Command::Purge(..) | Command::Flush(_) | Command::Close(_) | Command::Feed(_, Some(_))
+        )
     }
 
     /// Feed records carried (commands other than feeds count as one).
     fn records(&self) -> usize {
         match self {
-            Command::Feed(r) => r.len(),
+            Command::Feed(r, _) => r.len(),
             _ => 1,
         }
     }
@@ -266,8 +287,32 @@ pub struct Recovered {
     pub tiers: Vec<(String, Tier)>,
 }
 
+/// Seqs are reserved in blocks this large, ahead of use.
+pub const SEQ_BLOCK: u64 = 1 << 20;
+
+/// The feed's seqs as the store knows them: the next one the feed will hand out, and
+/// the floor recorded in the store (`meta.seq_floor`), below which a restarted
+/// server never starts. The writer moves the floor a block ahead whenever less than
+/// half a block is left, in the same transaction as the records; so a seq shown to
+/// anyone, even on a record the store never kept (queue full, disk full), is never
+/// handed out again after a crash. A clean shutdown records the exact next seq, so
+/// only a crash leaves a gap (of at most a block).
+#[derive(Debug)]
+struct SeqLedger {
+    issued: AtomicU64,
+    floor: AtomicU64,
+}
+
+impl SeqLedger {
+    /// The floor to record with the next transaction, if it needs to move.
+    fn due(&self) -> Option<u64> {
+        let issued = self.issued.load(Ordering::Relaxed);
+        (issued + SEQ_BLOCK / 2 > self.floor.load(Ordering::Relaxed)).then_some(issued + SEQ_BLOCK)
+    }
+}
+
 /// The open store: a queue to the writer thread, and a path for readers. The writer
-/// ends when the store is dropped, after writing what was queued.
+/// ends when the store is closed or dropped, after writing what was queued.
 pub struct Store {
     path: PathBuf,
     tx: SyncSender<Command>,
@@ -275,6 +320,7 @@ pub struct Store {
     max_pending: usize,
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
+    seqs: Arc<SeqLedger>,
 }
 
 impl std::fmt::Debug for Store {
@@ -311,6 +357,13 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(sqlite)?;
         schema::prepare(&mut conn, config).map_err(sqlite)?;
         let recovered = query::recover(&conn, history).map_err(sqlite)?;
+        // Reserve the first block before any seq of it is shown.
+        let floor = recovered.next_seq + SEQ_BLOCK;
+        schema::set_seq_floor(&mut conn, floor).map_err(sqlite)?;
+        let seqs = Arc::new(SeqLedger {
+            issued: AtomicU64::new(recovered.next_seq),
+            floor: AtomicU64::new(floor),
+        });
         let (tx, rx) = mpsc::sync_channel(config.max_pending);
         let pending = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
@@ -321,6 +374,7 @@ impl Store {
             on_commit,
             pending: pending.clone(),
             healthy: healthy.clone(),
+            seqs: seqs.clone(),
             last_purge: Instant::now(),
             action_ids: std::collections::HashSet::new(),
             action_order: std::collections::VecDeque::new(),
@@ -341,6 +395,7 @@ impl Store {
                 max_pending: config.max_pending,
                 pending,
                 healthy,
+                seqs,
             },
             recovered,
         ))
@@ -356,16 +411,29 @@ impl Store {
     /// # Errors
     /// [`Rejected`] with the record when the queue is full or the writer is gone.
     pub fn submit(&self, record: FeedRecord) -> Result<(), Rejected> {
-        self.submit_many(vec![record])
+        self.submit_many(vec![record], None)
+    }
+
+    /// The feed has handed out every seq below `next`: the store keeps its floor
+    /// ahead of it (see [`SEQ_BLOCK`]).
+    pub fn issued(&self, next: u64) {
+        self.seqs.issued.fetch_max(next, Ordering::Relaxed);
     }
 
     /// Queue the feed records of one frame together (one hand-off, one wake-up of
     /// the writer). Never blocks: when the queue cannot take them all (it holds
-    /// `max_pending` records), they all come back.
+    /// `max_pending` records), they all come back. `on_written`, if given, is called
+    /// from the writer once the records are committed or have failed to be; a
+    /// submission with it is written without lingering.
     ///
     /// # Errors
-    /// [`Rejected`] with the records when the queue is full or the writer is gone.
-    pub fn submit_many(&self, records: Vec<FeedRecord>) -> Result<(), Rejected> {
+    /// [`Rejected`] with the records when the queue is full or the writer is gone
+    /// (`on_written` is then dropped uncalled).
+    pub fn submit_many(
+        &self,
+        records: Vec<FeedRecord>,
+        on_written: Option<OnWritten>,
+    ) -> Result<(), Rejected> {
         let n = records.len();
         if n == 0 {
             return Ok(());
@@ -375,13 +443,14 @@ impl Store {
             self.pending.fetch_sub(n, Ordering::Relaxed);
             return Err(Rejected(records));
         }
-        match self.tx.try_send(Command::Feed(records)) {
+        match self.tx.try_send(Command::Feed(records, on_written)) {
             Ok(()) => {
                 metrics::gauge!(t::STORE_PENDING).set((before + n) as f64);
                 Ok(())
             }
             Err(
-                TrySendError::Full(Command::Feed(r)) | TrySendError::Disconnected(Command::Feed(r)),
+                TrySendError::Full(Command::Feed(r, _))
+                | TrySendError::Disconnected(Command::Feed(r, _)),
             ) => {
                 self.pending.fetch_sub(n, Ordering::Relaxed);
                 Err(Rejected(r))
@@ -427,6 +496,16 @@ impl Store {
         }
     }
 
+    /// Write what is queued, record the exact next seq (so a clean restart resumes
+    /// without a gap) and stop the writer. Blocks. Records submitted afterwards are
+    /// refused.
+    pub fn close(&self) {
+        let (ack, done) = mpsc::channel();
+        if self.tx.send(Command::Close(ack)).is_ok() {
+            let _ = done.recv();
+        }
+    }
+
     /// Whether the last transaction committed.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
@@ -466,6 +545,7 @@ struct Writer {
     on_commit: OnCommit,
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
+    seqs: Arc<SeqLedger>,
     last_purge: Instant,
     /// Hashes of the most recent action ids, and their order for eviction. (A
     /// unique index would do this in SQLite, at the cost of a random page write per
@@ -500,7 +580,9 @@ impl Writer {
             }
             let mut records = first.records();
             let mut batch = vec![first];
-            while records < self.config.batch_max {
+            while records < self.config.batch_max
+                && !matches!(batch.last(), Some(Command::Close(_)))
+            {
                 match self.rx.try_recv() {
                     Ok(c) => {
                         records += c.records();
@@ -509,41 +591,60 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.apply(batch);
+            if let Some(ack) = self.apply(batch) {
+                self.finish();
+                let _ = ack.send(());
+                return;
+            }
             if self.last_purge.elapsed() >= Duration::from_secs(self.config.purge_interval_s) {
                 self.last_purge = Instant::now();
                 self.purge(now_ms());
             }
         }
+        // Every sender is gone: the store was dropped without a close.
+        self.finish();
     }
 
-    fn apply(&mut self, batch: Vec<Command>) {
+    /// Write a batch in one transaction and hand its records back. Returns the
+    /// acknowledgement of a close, if the batch ends with one (commands after it are
+    /// not taken: the queue is closed to them).
+    fn apply(&mut self, batch: Vec<Command>) -> Option<mpsc::Sender<()>> {
         let mut records = Vec::new();
+        let mut waiters = Vec::new();
         let mut tiers = Vec::new();
         let mut lexicons = Vec::new();
         let mut acks = Vec::new();
         let mut purges = Vec::new();
+        let mut close = None;
         for c in batch {
             match c {
-                Command::Feed(r) => records.extend(r),
+                Command::Feed(r, w) => {
+                    records.extend(r);
+                    waiters.extend(w);
+                }
                 Command::Tier(room, tier, ts) => tiers.push((room, tier, ts)),
                 Command::Lexicon(l) => lexicons.push(l),
                 Command::Purge(now, ack) => purges.push((now, ack)),
                 Command::Flush(ack) => acks.push(ack),
+                Command::Close(ack) => close = Some(ack),
             }
         }
+        let floor = self.seqs.due();
         let started = Instant::now();
         // Actions already written (a retried event repeats them) are left out; the
         // batch's ids are remembered only if it commits.
         let mut batch_ids = std::collections::HashSet::new();
         let known = &self.action_ids;
-        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons, |id| {
+        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons, floor, |id| {
             let h = action_hash(id);
             !known.contains(&h) && batch_ids.insert(h)
         });
         if result.is_ok() {
             for h in batch_ids {
                 self.remember(h);
+            }
+            if let Some(floor) = floor {
+                self.seqs.floor.store(floor, Ordering::Relaxed);
             }
         }
         let stored = match result {
@@ -574,11 +675,35 @@ impl Writer {
             self.pending.fetch_sub(n, Ordering::Relaxed);
             metrics::gauge!(t::STORE_PENDING).set(self.pending.load(Ordering::Relaxed) as f64);
         }
+        // After the feed has them: a platform's answer never runs ahead of the alert.
+        for w in waiters {
+            w(stored);
+        }
         for (now, ack) in purges {
             let _ = ack.send(self.purge(now));
         }
         for ack in acks {
             let _ = ack.send(());
+        }
+        close
+    }
+
+    /// The store is closing: hand back unstored what came in behind the close, and
+    /// record the exact next seq so that a clean restart resumes without a gap.
+    fn finish(&mut self) {
+        while let Ok(c) = self.rx.try_recv() {
+            if let Command::Feed(records, waiter) = c {
+                self.pending.fetch_sub(records.len(), Ordering::Relaxed);
+                metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
+                (self.on_commit)(records.into_iter().map(|r| (r, false)).collect());
+                if let Some(w) = waiter {
+                    w(false);
+                }
+            }
+        }
+        let next = self.seqs.issued.load(Ordering::Relaxed);
+        if let Err(e) = schema::set_seq_floor(&mut self.conn, next) {
+            tracing::warn!(error = %e, "Could not record the next seq: a restart skips ahead.");
         }
     }
 

@@ -117,7 +117,9 @@ pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Rec
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Recovered {
-        next_seq: last.map_or(1, |s| s as u64 + 1),
+        next_seq: last
+            .map_or(1, |s| s as u64 + 1)
+            .max(super::schema::seq_floor(conn)?),
         history: rows,
         holds,
         tiers,

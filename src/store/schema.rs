@@ -1,6 +1,6 @@
 //! The schema, its migrations, and the writer's statements.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{FeedRecord, LexiconRecord, StoreConfig, Synchronous};
 use crate::event::Tier;
@@ -94,7 +94,34 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 2: the seq floor. Seqs go out before their records are stored (or on records
+    // never stored at all), so the highest stored seq is not where a restart may
+    // resume: `seq_floor` is kept ahead of every seq handed out (see SeqLedger).
+    r#"
+    CREATE TABLE meta (
+        key   TEXT    PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    "#,
 ];
+
+const SET_SEQ_FLOOR: &str = "INSERT INTO meta (key, value) VALUES ('seq_floor', ?1)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Record the lowest seq a restarted server may hand out.
+pub(crate) fn set_seq_floor(conn: &mut Connection, floor: u64) -> rusqlite::Result<()> {
+    conn.execute(SET_SEQ_FLOOR, [floor as i64]).map(drop)
+}
+
+/// The recorded seq floor (1 when none is).
+pub(crate) fn seq_floor(conn: &Connection) -> rusqlite::Result<u64> {
+    let v: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'seq_floor'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(v.map_or(1, |v| v as u64))
+}
 
 /// The schema version this build writes.
 #[cfg(test)]
@@ -151,9 +178,13 @@ pub(crate) fn write(
     records: &[FeedRecord],
     tiers: &[(String, Tier, u64)],
     lexicons: &[LexiconRecord],
+    seq_floor: Option<u64>,
     mut fresh: impl FnMut(&str) -> bool,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    if let Some(floor) = seq_floor {
+        tx.prepare_cached(SET_SEQ_FLOOR)?.execute([floor as i64])?;
+    }
     for r in records {
         write_record(&tx, r, &mut fresh)?;
     }

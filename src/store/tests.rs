@@ -335,3 +335,80 @@ fn export_carries_the_evidence_and_the_lexicon() {
     assert_eq!(ev["normalized"], "加微信");
     assert_eq!(ev["hits"][0]["rule"], "dv.wechat");
 }
+
+#[test]
+fn a_seq_handed_out_is_never_handed_out_again_after_a_crash() {
+    let dir = TempDir::new("seq-floor");
+    let e = engine();
+    {
+        let (store, recovered, _commits) = open(&dir.0, StoreConfig::default());
+        assert_eq!(recovered.next_seq, 1);
+        // Seqs 1..=10 are shown to moderators; only 1 and 2 are ever stored (the
+        // rest were refused by a full queue).
+        store.issued(11);
+        store.submit(alert(&e, 1, "e1", 1, "加微信")).unwrap();
+        store.submit(alert(&e, 2, "e2", 2, "加微信")).unwrap();
+        store.flush();
+        // A crash: the writer never gets to close.
+        std::mem::forget(store);
+    }
+    let (store, recovered, _commits) = open(&dir.0, StoreConfig::default());
+    assert!(
+        recovered.next_seq > 10,
+        "resumes past every seq shown, not at {}",
+        recovered.next_seq
+    );
+    assert!(
+        recovered.next_seq <= 11 + SEQ_BLOCK,
+        "a gap of at most a block"
+    );
+    // A clean close records the exact next seq: no gap.
+    let next = recovered.next_seq + 5;
+    store.issued(next);
+    store.close();
+    drop(store);
+    let (_store, recovered, _commits) = open(&dir.0, StoreConfig::default());
+    assert_eq!(recovered.next_seq, next);
+}
+
+#[test]
+fn the_seq_floor_moves_ahead_with_use() {
+    let dir = TempDir::new("seq-floor-moves");
+    let e = engine();
+    let (store, _, _commits) = open(&dir.0, StoreConfig::default());
+    // Far into the first block: the next commit reserves the next one.
+    let far = SEQ_BLOCK - 10;
+    store.issued(far);
+    store.submit(alert(&e, far - 1, "e1", 1, "加微信")).unwrap();
+    store.flush();
+    std::mem::forget(store);
+    let (_store, recovered, _commits) = open(&dir.0, StoreConfig::default());
+    assert!(
+        recovered.next_seq >= far + SEQ_BLOCK / 2,
+        "{}",
+        recovered.next_seq
+    );
+}
+
+#[test]
+fn a_waiter_hears_of_the_commit_after_the_feed_does() {
+    let dir = TempDir::new("waiter");
+    let e = engine();
+    let config = StoreConfig {
+        linger_ms: 60_000,
+        ..StoreConfig::default()
+    };
+    let (store, _, commits) = open(&dir.0, config);
+    let (tx, rx) = mpsc::channel();
+    let waiter: OnWritten = Box::new(move |stored| tx.send(stored).unwrap());
+    store
+        .submit_many(vec![alert(&e, 1, "e1", 1, "加微信")], Some(waiter))
+        .unwrap();
+    // A minute's linger does not apply to a submission someone waits for.
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(commits.try_recv().unwrap(), (1, true));
+    assert_eq!(
+        store.reader().unwrap().feed(0, u64::MAX, 10).unwrap().len(),
+        1
+    );
+}

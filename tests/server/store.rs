@@ -119,8 +119,14 @@ async fn the_audit_query_pages_and_filters_actions() {
 /// `liveguard export --room ROOM --since 2020-01-01 FLAG PATH` (the data directory by
 /// `--data` or through a `--config` file): its lines, after it succeeded.
 fn export(room: &str, flag: &str, path: &std::path::Path) -> Vec<Value> {
+    export_with(&["--room", room, "--since", "2020-01-01", flag], path)
+}
+
+/// `liveguard export ARGS PATH`: its lines, after it succeeded.
+fn export_with(args: &[&str], path: &std::path::Path) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
-        .args(["export", "--room", room, "--since", "2020-01-01", flag])
+        .arg("export")
+        .args(args)
         .arg(path)
         .output()
         .unwrap();
@@ -218,9 +224,19 @@ struct Process {
 }
 
 fn spawn_server(data: &std::path::Path) -> Process {
+    spawn_server_with(data, "")
+}
+
+/// The real binary with `config` (TOML) as its configuration file.
+fn spawn_server_with(data: &std::path::Path, config: &str) -> Process {
+    std::fs::create_dir_all(data).unwrap();
+    let config_file = data.with_extension("toml");
+    std::fs::write(&config_file, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_liveguard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .arg("--config")
+        .arg(&config_file)
         .env("LIVEGUARD_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
@@ -553,4 +569,180 @@ async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     liveguard::server::run(listener, config_at(&dir), async {})
         .await
         .expect("the directory is free once the first server stopped");
+}
+
+/// Every `action_id` in `objects` (answer lines or alerts with their actions).
+fn action_ids(objects: &[Value]) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for o in objects {
+        if let Some(id) = o["action_id"].as_str() {
+            ids.insert(id.to_owned());
+        }
+        // An alert's actions are objects; a verdict's `actions` names only types.
+        for a in o["actions"].as_array().into_iter().flatten() {
+            if let Some(id) = a["action_id"].as_str() {
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+/// Everything `since=0` replays, read until the feed goes quiet.
+async fn replay_all(addr: &str) -> Vec<Value> {
+    let mut replay = connect(&format!("ws://{addr}/v1/alerts?since=0")).await;
+    let mut seen = Vec::new();
+    while let Ok(Incoming::Objects(o)) =
+        tokio::time::timeout(Duration::from_secs(2), recv(&mut replay)).await
+    {
+        seen.extend(o);
+    }
+    seen
+}
+
+/// Issue 12, item 1: the platform acts on the actions in its answers, so each must
+/// be in the evidence even when the process dies the instant after answering. The
+/// store lingers 200 ms per group commit here, which would leave the last answers'
+/// actions unwritten at the kill if answers ran ahead of the commit.
+#[tokio::test]
+async fn every_action_a_platform_received_survives_sigkill_in_replay_and_export() {
+    let dir = data_dir("sigkill-actions");
+    let config = "[store]\nlinger_ms = 200\n";
+    let mut proc = spawn_server_with(&dir, config);
+    let mut received = BTreeSet::new();
+    for round in 0..3u64 {
+        let platform = connect(&format!("ws://{}/v1/ingest", proc.addr)).await;
+        let (mut sink, mut answers) = futures_util::StreamExt::split(platform);
+        let producer = tokio::spawn(async move {
+            use futures_util::SinkExt;
+            for i in 0u64.. {
+                let frame: Vec<String> = (0..10)
+                    .map(|k| {
+                        let n = i * 10 + k;
+                        chat(
+                            &format!("r{round}-k{n}"),
+                            &format!("room-{}", n % 3),
+                            &format!("u{round}-{}", n % 40),
+                            "viewer",
+                            "加微信私聊",
+                        )
+                    })
+                    .collect();
+                let msg = tokio_tungstenite::tungstenite::Message::Text(frame.join("\n").into());
+                if sink.send(msg).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        // Read answers for a while, then kill the server with answers in flight.
+        let mut frames = 0;
+        let kill_after = 20 + 7 * round;
+        loop {
+            let Some(Ok(msg)) = futures_util::StreamExt::next(&mut answers).await else {
+                panic!("the server closed before the kill");
+            };
+            let text = msg.into_text().unwrap();
+            let lines: Vec<Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            received.extend(action_ids(&lines));
+            frames += 1;
+            if frames == kill_after {
+                proc.child.kill().unwrap(); // SIGKILL
+                proc.child.wait().unwrap();
+                break;
+            }
+        }
+        // An answer already on its way when the process died counts too.
+        while let Some(Ok(msg)) = futures_util::StreamExt::next(&mut answers).await {
+            if let Ok(text) = msg.into_text() {
+                let lines: Vec<Value> = text
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                received.extend(action_ids(&lines));
+            }
+        }
+        let _ = producer.await;
+        assert!(!received.is_empty());
+
+        proc = spawn_server_with(&dir, config);
+        let replayed = action_ids(&replay_all(&proc.addr).await);
+        let missing: Vec<&String> = received.difference(&replayed).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} of {} actions the platform received are not in the replay: {:?}",
+            missing.len(),
+            received.len(),
+            &missing[..missing.len().min(5)]
+        );
+        let exported = action_ids(&export_with(&["--data"], &dir));
+        let missing: Vec<&String> = received.difference(&exported).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} actions the platform received are not in the export: {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12, item 2: seqs shown on records the store never kept (its queue was
+/// full) are not handed out again after a crash, so a moderator resuming with
+/// `since` misses nothing.
+#[tokio::test]
+async fn seqs_shown_unstored_are_never_reused_after_sigkill() {
+    let dir = data_dir("sigkill-seqs");
+    // A queue of one record: a frame of one alert is stored, a frame of forty
+    // cannot be queued and goes out unstored.
+    let config = "[store]\nmax_pending = 1\n";
+    let mut proc = spawn_server_with(&dir, config);
+    let mut moderator = connect(&format!("ws://{}/v1/alerts", proc.addr)).await;
+    let mut platform = connect(&format!("ws://{}/v1/ingest", proc.addr)).await;
+    send(&mut platform, chat("a", "r", "u", "viewer", "加微信")).await;
+    answer(&mut platform).await;
+    let events: Vec<String> = (0..40)
+        .map(|i| chat(&format!("a{i}"), "r", &format!("u{i}"), "viewer", "加微信"))
+        .collect();
+    send(&mut platform, events.join("\n")).await;
+    let alerts = collect(&mut moderator, "alert", 41).await;
+    let alerts = of_kind(&alerts, "alert");
+    assert!(
+        alerts.iter().any(|a| a["stored"] == false),
+        "the queue refused some records"
+    );
+    let max_shown = alerts
+        .iter()
+        .map(|a| a["seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    proc.child.kill().unwrap(); // SIGKILL
+    proc.child.wait().unwrap();
+
+    proc = spawn_server_with(&dir, config);
+    let mut resumed = connect(&format!("ws://{}/v1/alerts?since={max_shown}", proc.addr)).await;
+    let mut platform = connect(&format!("ws://{}/v1/ingest", proc.addr)).await;
+    let events: Vec<String> = (0..5)
+        .map(|i| chat(&format!("b{i}"), "r", &format!("v{i}"), "viewer", "加微信"))
+        .collect();
+    send(&mut platform, events.join("\n")).await;
+    let next = tokio::time::timeout(Duration::from_secs(10), collect(&mut resumed, "alert", 5))
+        .await
+        .expect("the resumed moderator gets every new alert");
+    let next = of_kind(&next, "alert");
+    for a in next {
+        assert!(
+            a["seq"].as_u64().unwrap() > max_shown,
+            "seq {} reused",
+            a["seq"]
+        );
+    }
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -375,6 +375,7 @@ impl Store {
             pending: pending.clone(),
             healthy: healthy.clone(),
             seqs: seqs.clone(),
+            stopped: None,
             last_purge: Instant::now(),
             action_ids: std::collections::HashSet::new(),
             action_order: std::collections::VecDeque::new(),
@@ -383,9 +384,23 @@ impl Store {
         for id in recent.iter().rev() {
             writer.remember(action_hash(id));
         }
+        // Checkpoints (copying the WAL into the database, with its fsync) take tens of
+        // milliseconds; on the writer they would stall every commit an answer waits
+        // for. A thread of their own runs them beside it.
+        writer
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sqlite)?;
+        let checkpointer = Connection::open(&path).map_err(sqlite)?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        writer.stopped = Some(stopped.clone());
         std::thread::Builder::new()
             .name("liveguard-store".into())
             .spawn(move || writer.run())
+            .map_err(StoreError::Thread)?;
+        std::thread::Builder::new()
+            .name("liveguard-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpointer, &stopped))
             .map_err(StoreError::Thread)?;
         metrics::gauge!(t::STORE_UP).set(1.0);
         Ok((
@@ -528,6 +543,24 @@ pub fn open_reader(dir: &Path) -> Result<Reader, rusqlite::Error> {
     Reader::open(&dir.join(DB_FILE))
 }
 
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Run passive checkpoints (which never wait for the writer or readers) until the
+/// writer stops, and a last full one then.
+fn checkpoint_until(conn: Connection, stopped: &AtomicBool) {
+    let checkpoint = |mode: &str| {
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::debug!(error = %e, "WAL checkpoint failed; the next one retries.");
+        }
+    };
+    while !stopped.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        checkpoint("PASSIVE");
+    }
+    checkpoint("TRUNCATE");
+}
+
 fn action_hash(id: &str) -> u64 {
     crate::hash::KeyHash::new(0x6163_7469_6f6e)
         .write(id.as_bytes())
@@ -546,6 +579,8 @@ struct Writer {
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
     seqs: Arc<SeqLedger>,
+    /// Set when the writer ends, which ends the checkpointer.
+    stopped: Option<Arc<AtomicBool>>,
     last_purge: Instant,
     /// Hashes of the most recent action ids, and their order for eviction. (A
     /// unique index would do this in SQLite, at the cost of a random page write per
@@ -704,6 +739,9 @@ impl Writer {
         let next = self.seqs.issued.load(Ordering::Relaxed);
         if let Err(e) = schema::set_seq_floor(&mut self.conn, next) {
             tracing::warn!(error = %e, "Could not record the next seq: a restart skips ahead.");
+        }
+        if let Some(stopped) = &self.stopped {
+            stopped.store(true, Ordering::Relaxed);
         }
     }
 

@@ -94,6 +94,11 @@ pub struct TlsConfig {
 pub struct AuthConfig {
     /// The configured tokens.
     pub tokens: Vec<TokenSpec>,
+    /// Browser origins (`scheme://host[:port]`) besides the server's own that may open
+    /// the WebSocket routes and make state-changing requests, e.g. a console served
+    /// from another host; `"*"` allows any (not advised). Requests without an `Origin`
+    /// header (non-browser clients) always pass. See `docs/SECURITY.md`.
+    pub allowed_origins: Vec<String>,
 }
 
 /// What one caller may take; see the module table for each key.
@@ -281,6 +286,16 @@ impl Config {
         }
         if i.handshake_timeout_s == 0 {
             return bad("ingest.handshake_timeout_s must be positive");
+        }
+        if let Some(o) = self
+            .auth
+            .allowed_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.allowed_origins: {o:?} is not an origin (scheme://host[:port], or \"*\")"
+            )));
         }
         let a = &self.alerts;
         if a.history == 0 || a.subscriber_queue == 0 {

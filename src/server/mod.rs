@@ -26,6 +26,7 @@ mod hub;
 mod ingest;
 mod limits;
 mod listen;
+mod origin;
 mod tally;
 mod upgrade;
 
@@ -577,6 +578,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/lexicon/reload", post(reload))
         .route("/v1/rooms/{room}/tier", get(get_tier).put(put_tier))
         .route("/v1/actions", get(list_actions))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::check,
+        ))
         .with_state(state)
 }
 

@@ -437,3 +437,77 @@ async fn loadgen_presents_its_token() {
         (report.sent, 0, 0)
     );
 }
+
+/// Issue 12, item 13: a page from another site must not read or inject through a
+/// loopback server without tokens, nor reload its lexicon with a `text/plain` POST.
+#[tokio::test]
+async fn a_foreign_origin_cannot_open_the_feeds_or_change_state() {
+    let mut config = Config::default();
+    config.auth.allowed_origins = vec!["https://console.example".into()];
+    let server = Server::start(config).await;
+    let host = server.addr.to_string();
+    let evil = [("origin", "https://evil.example")];
+    let before = server.metric("liveguard_auth_denied_total", "origin").await;
+    for path in ["/v1/ingest", "/v1/alerts"] {
+        let refused = connect_with(&server.url(path), &evil).await.err();
+        assert_eq!(refused, Some(403), "{path} from a foreign page");
+        let null = connect_with(&server.url(path), &[("origin", "null")])
+            .await
+            .err();
+        assert_eq!(null, Some(403), "{path} from a sandboxed page");
+    }
+    let plain = "origin: https://evil.example\r\ncontent-type: text/plain\r\n";
+    let (status, body) = server
+        .http_with("POST", "/v1/lexicon/reload", plain, Some("{}"))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("evil.example"), "says which origin: {body}");
+    let (status, _) = server
+        .http_with(
+            "PUT",
+            "/v1/rooms/r1/tier",
+            plain,
+            Some(r#"{"tier":"enhanced"}"#),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let after = server.metric("liveguard_auth_denied_total", "origin").await;
+    assert!(
+        after >= before + 6.0,
+        "refusals are counted: {before} -> {after}"
+    );
+
+    // A foreign page may still read what any page may (GET is not guarded).
+    let (status, _) = server
+        .http_with("GET", "/healthz", "origin: https://evil.example\r\n", None)
+        .await;
+    assert_eq!(status, 200);
+
+    // Non-browser clients (no Origin), the server's own pages and listed origins pass.
+    let own = format!("http://{host}");
+    for headers in [
+        vec![],
+        vec![("origin", own.as_str())],
+        vec![("origin", "https://console.example")],
+    ] {
+        let mut ws = connect_with(&server.url("/v1/ingest"), &headers)
+            .await
+            .unwrap_or_else(|s| panic!("{headers:?} refused with {s}"));
+        send(&mut ws, chat("o1", "r1", "u1", "viewer", "你好")).await;
+        assert_eq!(answer(&mut ws).await[0]["kind"], "verdict");
+        assert!(
+            connect_with(&server.url("/v1/alerts"), &headers)
+                .await
+                .is_ok()
+        );
+    }
+    let (status, body) = server
+        .http_with(
+            "PUT",
+            "/v1/rooms/r1/tier",
+            "origin: http://test\r\ncontent-type: application/json\r\n",
+            Some(r#"{"tier":"enhanced"}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "same origin as the Host header: {body}");
+}

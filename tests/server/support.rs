@@ -94,11 +94,24 @@ impl Server {
         path: &str,
         body: Option<&str>,
     ) -> (u16, String) {
+        let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
+        let headers = format!("{auth}content-type: application/json\r\n");
+        self.http_with(method, path, &headers, body).await
+    }
+
+    /// An HTTP/1.1 request with `headers` (lines, each ending in CRLF) besides Host;
+    /// returns (status, body).
+    pub async fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
-        let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
             body.len()
         );
         s.write_all(req.as_bytes()).await.unwrap();
@@ -155,12 +168,19 @@ fn dechunk(s: &str) -> String {
 /// Open a WebSocket presenting `token` as a bearer header; the handshake's HTTP status
 /// if it is refused.
 pub async fn connect_as(url: &str, token: Option<&str>) -> Result<Ws, u16> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    connect_with(url, &headers).await
+}
+
+/// Open a WebSocket with extra request `headers`; the handshake's HTTP status if it is
+/// refused.
+pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Ws, u16> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = url.into_client_request().unwrap();
-    if let Some(t) = token {
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    for (name, value) in headers {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName = name.parse().unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
     }
     match tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
         .await

@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use super::AppState;
 use super::hub::Record;
+use super::limits::{PingLimit, TOO_MANY_PINGS};
 use crate::auth::Principal;
 use crate::event::{Category, Severity};
 use crate::telemetry as t;
@@ -173,6 +174,7 @@ pub(crate) async fn subscriber(
     let mut ping = tokio::time::interval(Duration::from_secs(state.config.ingest.ping_interval_s));
     ping.tick().await;
     let shutdown = state.shutdown.clone();
+    let mut pings = PingLimit::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
@@ -209,26 +211,42 @@ pub(crate) async fn subscriber(
             m = stream.next() => match m {
                 Some(Ok(Message::Text(text))) => {
                     let reply = handle_moderator_frame(&state, &text, &filter.principal, &moderator).await;
-                    if sink.send(Message::Text(reply.into())).await.is_err() {
+                    if !send_within(&mut sink, Message::Text(reply.into())).await {
                         return;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
                     let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into() };
-                    if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
+                    if !send_within(&mut sink, Message::Text(reply.to_json().into())).await {
                         return;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Ping(_))) if !pings.allow() => {
+                    let (code, reason) = TOO_MANY_PINGS;
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(code, reason.into()))).await;
+                    return;
+                }
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                if !send_within(&mut sink, Message::Ping(Default::default())).await {
                     return;
                 }
             }
         }
     }
+}
+
+/// Send `message` unless the peer stops reading for [`WRITE_TIMEOUT`]; whether it went.
+async fn send_within(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 enum Replay {

@@ -25,7 +25,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::limits::{Slot, TenantRooms, TokenBucket};
+use super::limits::{PingLimit, Slot, TOO_MANY_PINGS, TenantRooms, TokenBucket};
 use super::tally::FrameTally;
 use super::{AppState, ConnectionGauge};
 use crate::auth::Principal;
@@ -131,20 +131,21 @@ pub(crate) async fn connection(
         gate: Gate::new(&state, principal),
     };
     let shutdown = state.shutdown.clone();
+    let mut pings = PingLimit::default();
     let close = loop {
         let msg = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break (1001, "server shutting down"),
             _ = tokio::time::sleep_until(deadline) => break (1001, "idle timeout"),
             Some(review) = reviews.recv() => {
-                if sink.send(Message::Text(review.into())).await.is_err() {
-                    break (1011, "write failed");
+                if let Err(close) = write(&mut sink, idle, Message::Text(review.into())).await {
+                    break close;
                 }
                 continue;
             }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break (1011, "write failed");
+                if let Err(close) = write(&mut sink, idle, Message::Ping(Default::default())).await {
+                    break close;
                 }
                 continue;
             }
@@ -154,6 +155,7 @@ pub(crate) async fn connection(
         let input = match &msg {
             Some(Ok(Message::Text(t))) => Input::Text(t.as_str()),
             Some(Ok(Message::Binary(b))) => Input::Bytes(b),
+            Some(Ok(Message::Ping(_))) if !pings.allow() => break TOO_MANY_PINGS,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_))) | None => break (1000, ""),
             Some(Err(_)) => break read_error(msg.and_then(Result::err)),
@@ -161,8 +163,8 @@ pub(crate) async fn connection(
         let answer = work.judge(&state, conn, input, &mut scratch).await;
         // The next frame is read once this one is answered: a platform that does not
         // read its verdicts is not read either.
-        if sink.send(Message::Text(answer.into())).await.is_err() {
-            break (1011, "write failed");
+        if let Err(close) = write(&mut sink, idle, Message::Text(answer.into())).await {
+            break close;
         }
     };
     state.connections.remove(&conn);
@@ -181,6 +183,20 @@ pub(crate) async fn connection(
         reason = close.1,
         "Ingest connection closed."
     );
+}
+
+/// Write one message. Backpressure, but not forever: a write that makes no progress
+/// for `idle` means a peer that no longer reads, and it is disconnected.
+async fn write(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    idle: Duration,
+    message: Message,
+) -> Result<(), (u16, &'static str)> {
+    match tokio::time::timeout(idle, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err((1011, "write failed")),
+        Err(_) => Err((1001, "peer does not read")),
+    }
 }
 
 /// Map a read error to the close code to answer it with.

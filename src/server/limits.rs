@@ -134,6 +134,38 @@ impl TokenBucket {
     }
 }
 
+/// Pings a WebSocket peer may send: a burst of this many, then one a second. Every
+/// ping makes the server queue a pong; a peer that pings fast and never reads would
+/// otherwise grow the server's write buffer (measured: 28 MB to 400 MB in 6 s).
+/// Keep-alive clients ping every few seconds at most.
+const PING_BURST: u32 = 10;
+
+/// Pings received on one WebSocket connection, against [`PING_BURST`].
+#[derive(Debug)]
+pub(crate) struct PingLimit(TokenBucket);
+
+impl Default for PingLimit {
+    fn default() -> PingLimit {
+        PingLimit(TokenBucket::new(1, PING_BURST))
+    }
+}
+
+impl PingLimit {
+    /// One ping arrived: whether it is within the limit (else the connection is
+    /// closed with 1008, counted as `limit="pings"`).
+    pub(crate) fn allow(&mut self) -> bool {
+        self.0.refill(Instant::now());
+        let ok = self.0.take();
+        if !ok {
+            refused("pings");
+        }
+        ok
+    }
+}
+
+/// The close of a connection whose peer pings too fast.
+pub(crate) const TOO_MANY_PINGS: (u16, &str) = (1008, "too many pings");
+
 /// How long a connection trusts its own memory that a room was admitted.
 pub(crate) const ROOM_RECHECK_MS: u64 = 5_000;
 /// Rooms a connection remembers before it starts over.
@@ -222,6 +254,61 @@ impl Limiter {
             config,
             ..Limiter::default()
         }
+    }
+}
+
+/// The largest HTTP request body (a tier or a reload request is well under 1 KiB).
+pub(crate) const MAX_HTTP_BODY: usize = 64 * 1024;
+
+/// Middleware: read a plain HTTP request's body whole, within
+/// `ingest.handshake_timeout_s` and [`MAX_HTTP_BODY`], before a handler sees it. A
+/// client that announces a body and never finishes it would otherwise hold its socket
+/// (and a task) for as long as it likes. WebSocket upgrades have no body and pass.
+pub(super) async fn bounded_body(
+    axum::extract::State(state): axum::extract::State<Arc<super::AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    if req.headers().contains_key(header::UPGRADE) {
+        return next.run(req).await;
+    }
+    let refuse = |status: StatusCode, limit: &'static str, error: String| {
+        refused(limit);
+        super::access::Refused { status, error }.into_response()
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_HTTP_BODY as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "http_body_size",
+            format!("request body larger than {MAX_HTTP_BODY} bytes"),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let within = std::time::Duration::from_secs(state.config.ingest.handshake_timeout_s);
+    match tokio::time::timeout(within, axum::body::to_bytes(body, MAX_HTTP_BODY)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(e)) => refuse(
+            StatusCode::BAD_REQUEST,
+            "http_body_size",
+            format!("request body unreadable or larger than {MAX_HTTP_BODY} bytes: {e}"),
+        ),
+        Err(_) => refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            "http_body_timeout",
+            format!("request body not received within {}s", within.as_secs()),
+        ),
     }
 }
 

@@ -578,6 +578,11 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/lexicon/reload", post(reload))
         .route("/v1/rooms/{room}/tier", get(get_tier).put(put_tier))
         .route("/v1/actions", get(list_actions))
+        // Layers run bottom-up: the origin is checked before the body is waited for.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::bounded_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin::check,

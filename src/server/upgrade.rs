@@ -18,6 +18,13 @@ use crate::auth::{Principal, Scope};
 /// batch of 50 events is about 8 KiB, and larger frames are still read whole.
 const SOCKET_BUFFER: usize = 16 * 1024;
 
+/// The write buffer bound, per byte of the largest message read. Everything written
+/// (answers, alerts, and the pongs and pings tungstenite queues) counts against it; a
+/// write that would pass it fails, and the connection closes. The bound must hold the
+/// largest single answer: a frame of short flagged events answers with about 24 bytes
+/// per byte read (verdicts plus actions with their evidence ids), so 64 leaves room.
+const WRITE_BOUND_PER_READ_BYTE: usize = 64;
+
 /// The largest moderator frame (a review is well under 1 KiB).
 const MAX_MODERATOR_FRAME: usize = 64 * 1024;
 
@@ -55,6 +62,7 @@ where
         .max_frame_size(max_message)
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(SOCKET_BUFFER)
+        .max_write_buffer_size(SOCKET_BUFFER + WRITE_BOUND_PER_READ_BYTE * max_message)
         .on_upgrade(move |socket| tracker.track_future(connection(socket)))
 }
 

@@ -243,3 +243,84 @@ async fn a_platform_that_never_reads_is_not_read_and_does_not_stall_others() {
         .unwrap()
         .unwrap();
 }
+
+/// Issue 12, item 9: every ping makes the server queue a pong. A client that pings
+/// fast and never reads is closed with 1008, on both WebSocket routes, instead of
+/// growing the server's write buffer without bound.
+#[tokio::test]
+async fn a_ping_flood_that_never_reads_is_closed_with_1008() {
+    let server = Server::default().await;
+    for path in ["/v1/ingest", "/v1/alerts"] {
+        let mut ws = connect(&server.url(path)).await;
+        // Never read while flooding (a send fails once the server has closed).
+        for _ in 0..500 {
+            if ws.send(Message::Ping(vec![0u8; 100].into())).await.is_err() {
+                break;
+            }
+        }
+        let mut pongs = 0;
+        let close = loop {
+            match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut ws)).await {
+                Ok(Some(Ok(Message::Pong(_)))) => pongs += 1,
+                Ok(Some(Ok(Message::Close(frame)))) => break frame,
+                Ok(Some(Ok(other))) => panic!("{path}: unexpected {other:?}"),
+                Ok(Some(Err(e))) => panic!("{path}: {e} after {pongs} pongs, no close frame"),
+                Ok(None) => panic!("{path}: ended without a close frame"),
+                Err(_) => panic!("{path}: still open after {pongs} pongs"),
+            }
+        };
+        let close = close.expect("a close frame with a code");
+        assert_eq!(u16::from(close.code), 1008, "{path}: {close:?}");
+        assert!(
+            pongs < 500,
+            "{path}: closed before answering the whole flood"
+        );
+    }
+    assert!(
+        server
+            .metric("liveguard_limited_total", "limit=\"pings\"")
+            .await
+            >= 2.0
+    );
+    // A keep-alive client that pings now and then is served.
+    let mut ws = server.ingest().await;
+    for _ in 0..3 {
+        ws.send(Message::Ping(Default::default())).await.unwrap();
+    }
+    still_serves(&mut ws).await;
+}
+
+/// Issue 12, item 10: a request that announces a body and never finishes it is
+/// answered 408 within `ingest.handshake_timeout_s`, not kept for as long as the
+/// client likes; an oversized one is refused with 413 before it is read.
+#[tokio::test]
+async fn an_unfinished_http_body_is_cut_off_with_408() {
+    let mut config = Config::default();
+    config.ingest.handshake_timeout_s = 1;
+    let server = Server::start(config).await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(
+        b"PUT /v1/rooms/r1/tier HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tier\"",
+    )
+    .await
+    .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), slow.read_exact(&mut head))
+        .await
+        .expect("answered before the client finished its body")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 408");
+    assert!(
+        server
+            .metric("liveguard_limited_total", "limit=\"http_body_timeout\"")
+            .await
+            >= 1.0
+    );
+    let big = "x".repeat(100_000);
+    let (status, body) = server.http("PUT", "/v1/rooms/r1/tier", Some(&big)).await;
+    assert_eq!(status, 413, "{body}");
+    let (status, body) = server
+        .http("PUT", "/v1/rooms/r1/tier", Some(r#"{"tier":"enhanced"}"#))
+        .await;
+    assert_eq!(status, 200, "a whole body is served: {body}");
+}

@@ -288,6 +288,17 @@ pub struct Health<'a> {
     pub lexicon: &'a str,
 }
 
+/// `GET /readyz`: whether the server does all it should (200 `ready`), or what it
+/// lacks (503 `not_ready`). It moderates either way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// What is wrong, for example `store: disk I/O error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
 /// `POST /v1/lexicon/reload` refused: the problems, and the version still running.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadRefused<'a> {

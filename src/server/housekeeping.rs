@@ -1,5 +1,6 @@
-//! Housekeeping: expire held messages every second, and sweep idle windows, strike
-//! logs and room admissions every ten seconds, off the runtime's workers.
+//! Housekeeping: expire held messages every second, sweep idle windows, strike logs
+//! and room admissions every ten seconds, off the runtime's workers, and try to open
+//! a store that could not be opened every five.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,15 @@ pub(super) async fn housekeeping(state: Arc<AppState>) {
             state.deliver(r);
         }
         sweeps += 1;
+        if state.config.store.enabled && sweeps.is_multiple_of(super::STORE_RETRY.as_secs()) {
+            match state.hub.store() {
+                Some(store) => store.probe(),
+                None => {
+                    let s = state.clone();
+                    let _ = tokio::task::spawn_blocking(move || s.open_store(true)).await;
+                }
+            }
+        }
         if sweeps.is_multiple_of(SWEEP_EVERY_S) {
             let s = state.clone();
             let started = std::time::Instant::now();

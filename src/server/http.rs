@@ -15,7 +15,7 @@ use crate::event::Category;
 use crate::lexicon::{LexiconError, Problem};
 use crate::store::{ActionQuery, parse_time};
 use crate::telemetry as t;
-use crate::wire::{ErrorBody, Health, LexiconInfo, ReloadRefused, TierBody};
+use crate::wire::{ErrorBody, Health, LexiconInfo, Readiness, ReloadRefused, TierBody};
 
 pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let rules = state.engine.rules();
@@ -29,6 +29,39 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResp
         lexicon: rules.version().as_ref(),
     })
     .into_response()
+}
+
+/// `GET /readyz`: 503 while the server lacks its store (unless `store.enabled` is
+/// off on purpose) or is shutting down, for load balancers and orchestrators.
+/// Moderation goes on either way; `/healthz` says only that the process serves.
+pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let mut reasons = Vec::new();
+    if state.shutdown.is_cancelled() {
+        reasons.push("shutting down".to_owned());
+    }
+    if state.config.store.enabled {
+        match state.hub.store() {
+            Some(store) => {
+                if let Err(e) = store.health() {
+                    reasons.push(format!("store: writes failing: {e}"));
+                }
+            }
+            None => reasons.push(format!(
+                "store: not open: {}",
+                state.store_error().unwrap_or_else(|| "unknown".into())
+            )),
+        }
+    }
+    let (code, status) = if reasons.is_empty() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    };
+    let body = Readiness {
+        status: status.into(),
+        reasons,
+    };
+    (code, axum::Json(body)).into_response()
 }
 
 pub(super) async fn metrics_text() -> impl IntoResponse {

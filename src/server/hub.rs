@@ -139,8 +139,10 @@ impl Hub {
         }
     }
 
-    /// Route records through `store` from now on.
+    /// Route records through `store` from now on (its seq floor covers every seq
+    /// handed out so far, including those of a run without it).
     pub(crate) fn attach(&self, store: Arc<Store>) {
+        store.issued(self.lock().next_seq);
         let _ = self.store.set(store);
     }
 

@@ -140,6 +140,8 @@ struct AppState {
     reload_lock: tokio::sync::Mutex<()>,
     /// The data directory's lock, held until the store is flushed at shutdown.
     data_lock: std::sync::Mutex<Option<std::fs::File>>,
+    /// Why the store is not open (`None` when it is, or is disabled).
+    store_error: std::sync::Mutex<Option<String>>,
 }
 
 impl AppState {
@@ -511,14 +513,21 @@ fn prepare(
     let engine = Engine::new(rules, config.engine);
     let hub = Arc::new(hub::Hub::new(config.alerts));
     // Before the store opens: a second server on the same directory must not start.
+    // Any other trouble with the directory (a file, read-only) leaves the server
+    // moderating without a store, not ready, and retrying.
+    let mut store_error = None;
     let data_lock = if config.store.enabled {
-        Some(lock_data_dir(&config.data)?)
+        match lock_data_dir(&config.data) {
+            Ok(file) => Some(file),
+            Err(e @ ServerError::DataInUse { .. }) => return Err(e),
+            Err(e) => {
+                store_error = Some(format!("data directory {}: {e}", config.data.display()));
+                None
+            }
+        }
     } else {
         None
     };
-    if config.store.enabled {
-        open_store(&config, &engine, &hub);
-    }
     let state = Arc::new(AppState {
         auth,
         limiter: limits::Limiter::new(config.limits),
@@ -530,49 +539,112 @@ fn prepare(
         tracker: TaskTracker::new(),
         reload_lock: tokio::sync::Mutex::new(()),
         data_lock: std::sync::Mutex::new(data_lock),
+        store_error: std::sync::Mutex::new(store_error),
         config,
     });
+    if state.config.store.enabled {
+        if state.store_error().is_none() {
+            state.open_store(false);
+        }
+        if let Some(error) = state.store_error() {
+            metrics::gauge!(t::STORE_UP).set(0.0);
+            tracing::error!(%error, "The evidence store cannot be opened: moderating WITHOUT one (not ready; retrying every {}s).", STORE_RETRY.as_secs());
+            // Seqs from the store's own record, if it can be read at all, so that
+            // what this run shows does not repeat what an earlier run showed.
+            if let Some(next_seq) = crate::store::peek_next_seq(&state.config.data) {
+                state.hub.restore(&crate::store::Recovered {
+                    next_seq,
+                    ..Default::default()
+                });
+            }
+        }
+    }
     Ok((state, tls))
 }
 
-/// Open the store, resume from it (seq, history, holds, tiers) and route the feed
-/// through it. A store that cannot be opened (corrupt, locked, unwritable) does not
-/// stop the server: it runs without one, loudly.
-fn open_store(config: &Config, engine: &Engine, hub: &Arc<hub::Hub>) {
-    let weak = Arc::downgrade(hub);
-    let on_commit: OnCommit = Box::new(move |records| {
-        if let Some(hub) = weak.upgrade() {
-            hub.committed(records);
-        }
-    });
-    match Store::open(&config.data, config.store, config.alerts.history, on_commit) {
-        Ok((store, recovered)) => {
-            hub.restore(&recovered);
-            for (room, tier) in &recovered.tiers {
-                engine.set_tier(room, *tier);
+/// How often a server without its store tries to open it again.
+pub(super) const STORE_RETRY: Duration = Duration::from_secs(5);
+
+impl AppState {
+    /// Why the store is not open, if it is not.
+    fn store_error(&self) -> Option<String> {
+        self.store_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Take the data directory's lock if not held yet, open the store, resume from it
+    /// (seq, history, holds, tiers) and route the feed through it. On failure the
+    /// server goes on without one and the reason is kept for `/readyz`. `late`: the
+    /// server has been running without it, so a tier set meanwhile wins over the
+    /// stored one. Blocking (SQLite).
+    fn open_store(&self, late: bool) -> bool {
+        let opened = self.try_open_store(late);
+        let error = opened.as_ref().err().cloned();
+        let was = std::mem::replace(
+            &mut *self.store_error.lock().unwrap_or_else(|e| e.into_inner()),
+            error,
+        );
+        match (was, opened) {
+            (Some(_), Ok(())) if late => {
+                tracing::info!("Evidence store open again: records are kept from now on.");
             }
-            tracing::info!(
-                path = %store.path().display(),
-                next_seq = recovered.next_seq,
-                holds = recovered.holds.len(),
-                "Evidence store open."
-            );
-            hub.attach(Arc::new(store));
+            (Some(old), Err(new)) if old != new => {
+                tracing::warn!(error = %new, "The evidence store still cannot be opened.");
+            }
+            _ => {}
         }
-        Err(e) => {
-            metrics::gauge!(t::STORE_UP).set(0.0);
-            tracing::error!(error = %e, "The evidence store cannot be opened: serving WITHOUT one; nothing will be kept.");
+        self.hub.store().is_some()
+    }
+
+    fn try_open_store(&self, late: bool) -> Result<(), String> {
+        {
+            let mut lock = self.data_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if lock.is_none() {
+                *lock =
+                    Some(lock_data_dir(&self.config.data).map_err(|e| {
+                        format!("data directory {}: {e}", self.config.data.display())
+                    })?);
+            }
         }
+        let weak = Arc::downgrade(&self.hub);
+        let on_commit: OnCommit = Box::new(move |records| {
+            if let Some(hub) = weak.upgrade() {
+                hub.committed(records);
+            }
+        });
+        let config = &self.config;
+        let (store, recovered) =
+            Store::open(&config.data, config.store, config.alerts.history, on_commit)
+                .map_err(|e| e.to_string())?;
+        self.hub.restore(&recovered);
+        for (room, tier) in &recovered.tiers {
+            if !late || self.engine.tier(room) == crate::event::Tier::Standard {
+                self.engine.set_tier(room, *tier);
+            }
+        }
+        tracing::info!(
+            path = %store.path().display(),
+            next_seq = recovered.next_seq,
+            holds = recovered.holds.len(),
+            "Evidence store open."
+        );
+        self.hub.attach(Arc::new(store));
+        Ok(())
     }
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    use http::{get_tier, healthz, lexicon_info, list_actions, metrics_text, put_tier, reload};
+    use http::{
+        get_tier, healthz, lexicon_info, list_actions, metrics_text, put_tier, readyz, reload,
+    };
     use upgrade::{alerts_upgrade, ingest_upgrade};
     Router::new()
         .route("/v1/ingest", get(ingest_upgrade))
         .route("/v1/alerts", get(alerts_upgrade))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/v1/lexicon", get(lexicon_info))
         .route("/v1/lexicon/reload", post(reload))

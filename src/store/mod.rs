@@ -236,6 +236,9 @@ enum Command {
     Flush(mpsc::Sender<()>),
     /// Write what is queued, record the exact next seq, and stop.
     Close(mpsc::Sender<()>),
+    /// Try a write, so that a store whose writes failed finds out that it recovered
+    /// without waiting for the next record.
+    Probe,
 }
 
 impl Command {
@@ -320,6 +323,8 @@ pub struct Store {
     max_pending: usize,
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
+    /// The error of the last failed transaction, until one succeeds.
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
     seqs: Arc<SeqLedger>,
 }
 
@@ -367,6 +372,7 @@ impl Store {
         let (tx, rx) = mpsc::sync_channel(config.max_pending);
         let pending = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
+        let last_error = Arc::new(std::sync::Mutex::new(None));
         let mut writer = Writer {
             conn,
             rx,
@@ -374,6 +380,7 @@ impl Store {
             on_commit,
             pending: pending.clone(),
             healthy: healthy.clone(),
+            last_error: last_error.clone(),
             seqs: seqs.clone(),
             stopped: None,
             last_purge: Instant::now(),
@@ -410,6 +417,7 @@ impl Store {
                 max_pending: config.max_pending,
                 pending,
                 healthy,
+                last_error,
                 seqs,
             },
             recovered,
@@ -521,9 +529,27 @@ impl Store {
         }
     }
 
+    /// While writes fail, try one (best effort: a full queue needs no probe, its
+    /// records will try).
+    pub fn probe(&self) {
+        if !self.is_healthy() {
+            let _ = self.tx.try_send(Command::Probe);
+        }
+    }
+
     /// Whether the last transaction committed.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// `Err` with the last transaction's error while writes fail (full disk, a
+    /// read-only or removed file); `Ok` once one commits again.
+    pub fn health(&self) -> Result<(), String> {
+        if self.is_healthy() {
+            return Ok(());
+        }
+        let error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        Err(error.clone().unwrap_or_else(|| "writes failing".into()))
     }
 
     /// A reader on its own connection (WAL: reads never wait for the writer).
@@ -533,6 +559,15 @@ impl Store {
     pub fn reader(&self) -> Result<Reader, rusqlite::Error> {
         Reader::open(&self.path)
     }
+}
+
+/// The seq a server should resume from according to the store in `dir`, read without
+/// writing anything: for a server that cannot open its store for writing (read-only
+/// or full disk), so that it does not show seqs an earlier run showed. `None` when
+/// the store cannot be read either.
+pub fn peek_next_seq(dir: &Path) -> Option<u64> {
+    let reader = Reader::open(&dir.join(DB_FILE)).ok()?;
+    reader.next_seq().ok()
 }
 
 /// Open a store file for reading only (export, audits).
@@ -578,6 +613,7 @@ struct Writer {
     on_commit: OnCommit,
     pending: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
     seqs: Arc<SeqLedger>,
     /// Set when the writer ends, which ends the checkpointer.
     stopped: Option<Arc<AtomicBool>>,
@@ -662,9 +698,16 @@ impl Writer {
                 Command::Purge(now, ack) => purges.push((now, ack)),
                 Command::Flush(ack) => acks.push(ack),
                 Command::Close(ack) => close = Some(ack),
+                Command::Probe => {}
             }
         }
-        let floor = self.seqs.due();
+        // While writes fail, every transaction writes the floor, so that even a probe
+        // touches the disk and finds out whether it is back.
+        let failing = !self.healthy.load(Ordering::Relaxed);
+        let floor = self
+            .seqs
+            .due()
+            .or_else(|| failing.then(|| self.seqs.floor.load(Ordering::Relaxed)));
         let started = Instant::now();
         // Actions already written (a retried event repeats them) are left out; the
         // batch's ids are remembered only if it commits.
@@ -693,6 +736,7 @@ impl Writer {
                 true
             }
             Err(e) => {
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 metrics::gauge!(t::STORE_UP).set(0.0);
                 metrics::counter!(t::STORE_ERRORS).increment(1);
                 metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);

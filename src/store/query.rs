@@ -193,6 +193,18 @@ impl Reader {
             .collect()
     }
 
+    /// The seq a server resumes from: past every stored seq and the recorded floor.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn next_seq(&self) -> rusqlite::Result<u64> {
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
+        let floor = super::schema::seq_floor(&self.conn).unwrap_or(1);
+        Ok(last.map_or(1, |s| s as u64 + 1).max(floor))
+    }
+
     /// The lowest seq the feed still holds.
     ///
     /// # Errors

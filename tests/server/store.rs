@@ -212,6 +212,9 @@ async fn a_full_store_keeps_verdicts_and_alerts_flowing_and_counts_what_it_lost(
         .filter(|a| a["stored"] == false)
         .count();
     assert!(unstored > 0, "the store filled up and said so");
+    let (status, body) = server.http("GET", "/readyz", None).await;
+    assert_eq!(status, 503, "not ready while writes fail: {body}");
+    assert!(body.contains("writes failing"), "{body}");
     // (The metrics are per process and other tests' servers share them: only the
     // monotonic counter can be asserted on here.)
     assert!(server.metric("liveguard_store_unstored_total", "").await >= unstored as f64);
@@ -229,7 +232,6 @@ fn spawn_server(data: &std::path::Path) -> Process {
 
 /// The real binary with `config` (TOML) as its configuration file.
 fn spawn_server_with(data: &std::path::Path, config: &str) -> Process {
-    std::fs::create_dir_all(data).unwrap();
     let config_file = data.with_extension("toml");
     std::fs::write(&config_file, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_liveguard"))
@@ -745,4 +747,87 @@ async fn seqs_shown_unstored_are_never_reused_after_sigkill() {
     proc.child.kill().unwrap();
     proc.child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Prometheus sample of a real process (unlabelled series).
+async fn process_metric(addr: &str, name: &str) -> Option<f64> {
+    let (_, text) = http_get(addr, "/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Issue 12, item 8: a data directory that cannot be used does not stop moderation,
+/// but the server says so (`/readyz`, `liveguard_store_up`), and once the directory is
+/// usable the store opens without a restart.
+#[tokio::test]
+async fn an_unusable_data_directory_is_not_ready_and_recovers_without_a_restart() {
+    let dir = data_dir("unusable");
+    std::fs::write(&dir, "a file where the data directory should be").unwrap();
+    let mut proc = spawn_server_with(&dir, "");
+    let mut platform = connect(&format!("ws://{}/v1/ingest", proc.addr)).await;
+    send(&mut platform, chat("x1", "r", "u1", "viewer", "加微信")).await;
+    assert_eq!(
+        answer(&mut platform).await[0]["decision"],
+        "block",
+        "still moderating"
+    );
+    let (status, _) = http_get(&proc.addr, "/healthz").await;
+    assert_eq!(status, 200, "the process serves");
+    let (status, body) = http_get(&proc.addr, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("store: not open") && body.contains(dir.to_str().unwrap()),
+        "{body}"
+    );
+    assert_eq!(
+        process_metric(&proc.addr, "liveguard_store_up").await,
+        Some(0.0)
+    );
+
+    // The operator fixes the directory; the server notices on its own.
+    std::fs::remove_file(&dir).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http_get(&proc.addr, "/readyz").await;
+        if status == 200 {
+            assert!(body.contains("\"ready\""), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        process_metric(&proc.addr, "liveguard_store_up").await,
+        Some(1.0)
+    );
+    send(&mut platform, chat("x2", "r", "u2", "viewer", "加微信")).await;
+    let lines = answer(&mut platform).await;
+    let id = lines
+        .iter()
+        .find_map(|l| l["action_id"].as_str())
+        .expect("an action")
+        .to_owned();
+    let exported = action_ids(&export_with(&["--data"], &dir));
+    assert!(exported.contains(&id), "kept once the store is back");
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A store written by a newer liveguard is refused (its schema is unknown), and the
+/// server says why instead of reporting itself ready.
+#[tokio::test]
+async fn a_store_of_a_newer_schema_is_refused_and_reported() {
+    let dir = data_dir("newer-schema");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = rusqlite::Connection::open(dir.join("liveguard.db")).unwrap();
+    db.pragma_update(None, "user_version", 999).unwrap();
+    drop(db);
+    let server = Server::start(config_at(&dir)).await;
+    let (status, body) = server.http("GET", "/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("newer than this build"), "{body}");
+    let mut platform = server.ingest().await;
+    send(&mut platform, chat("n1", "r", "u1", "viewer", "加微信")).await;
+    assert_eq!(answer(&mut platform).await[0]["decision"], "block");
 }

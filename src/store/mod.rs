@@ -383,6 +383,7 @@ impl Store {
             last_error: last_error.clone(),
             seqs: seqs.clone(),
             stopped: None,
+            wal_path: None,
             last_purge: Instant::now(),
             action_ids: std::collections::HashSet::new(),
             action_order: std::collections::VecDeque::new(),
@@ -397,6 +398,11 @@ impl Store {
         writer
             .conn
             .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sqlite)?;
+        // A WAL file reset after a checkpoint shrinks back to this size.
+        writer
+            .conn
+            .pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)
             .map_err(sqlite)?;
         let checkpointer = Connection::open(&path).map_err(sqlite)?;
         let stopped = Arc::new(AtomicBool::new(false));
@@ -578,6 +584,12 @@ pub fn open_reader(dir: &Path) -> Result<Reader, rusqlite::Error> {
     Reader::open(&dir.join(DB_FILE))
 }
 
+/// The WAL size past which the writer checkpoints itself. The checkpointer's passive
+/// checkpoints never finish while the writer keeps appending, and a WAL that is never
+/// reset grows without bound (1.6 GB for a million actions written flat out); this
+/// bounds it, at the cost of one pause of the writer per `WAL_LIMIT` bytes written.
+const WAL_LIMIT: u64 = 64 << 20;
+
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -617,6 +629,8 @@ struct Writer {
     seqs: Arc<SeqLedger>,
     /// Set when the writer ends, which ends the checkpointer.
     stopped: Option<Arc<AtomicBool>>,
+    /// The WAL file, found on the first commit.
+    wal_path: Option<PathBuf>,
     last_purge: Instant,
     /// Hashes of the most recent action ids, and their order for eviction. (A
     /// unique index would do this in SQLite, at the cost of a random page write per
@@ -724,6 +738,7 @@ impl Writer {
             if let Some(floor) = floor {
                 self.seqs.floor.store(floor, Ordering::Relaxed);
             }
+            self.bound_wal();
         }
         let stored = match result {
             Ok(()) => {
@@ -765,6 +780,28 @@ impl Writer {
             let _ = ack.send(());
         }
         close
+    }
+
+    /// Checkpoint on the writer itself when the WAL has outgrown [`WAL_LIMIT`]: with no
+    /// write in between, it completes, and the next transaction starts the WAL over.
+    fn bound_wal(&mut self) {
+        let wal = self.wal_path.get_or_insert_with(|| {
+            let mut p = self.conn.path().unwrap_or_default().to_owned();
+            p.push_str("-wal");
+            PathBuf::from(p)
+        });
+        if std::fs::metadata(&*wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            let started = Instant::now();
+            match self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                Ok(()) => {
+                    tracing::debug!(took = ?started.elapsed(), "WAL checkpointed by the writer.")
+                }
+                Err(e) => tracing::debug!(error = %e, "WAL checkpoint by the writer failed."),
+            }
+        }
     }
 
     /// The store is closing: hand back unstored what came in behind the close, and

@@ -354,9 +354,9 @@ fn rules<'h>(hits: impl Iterator<Item = &'h Hit>) -> Vec<Arc<str>> {
 fn evidence<'h>(ev: &Event<'_>, hits: impl Iterator<Item = &'h Hit>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for h in hits {
-        for id in &h.window {
-            if !out.contains(id) {
-                out.push(id.clone());
+        for part in &h.window {
+            if !out.contains(&part.id) {
+                out.push(part.id.clone());
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::event::{Decision, Event, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
 use crate::normalize::NormText;
-use crate::policy::{HitContext, Policy};
+use crate::policy::{HitContext, Policy, WindowPart};
 use crate::window::{SegmentIds, WindowConfig, Windows};
 use crate::wire::Action;
 
@@ -374,12 +374,21 @@ fn locate(
         .iter()
         .position(|c| c.seg as usize == current)
         .unwrap_or(0);
-    let mut window: Vec<String> = Vec::new();
-    for c in &chars[..first_here] {
-        if let Some(id) = ids.get(c.seg as usize)
-            && window.last().map(String::as_str) != Some(id)
-        {
-            window.push(id.to_owned());
+    let mut window: Vec<WindowPart> = Vec::new();
+    for (i, c) in chars[..first_here].iter().enumerate() {
+        let Some(id) = ids.get(c.seg as usize) else {
+            continue;
+        };
+        let end = chars
+            .get(i + 1)
+            .map_or(text.as_str().len(), |next| next.byte as usize);
+        let ch = text.as_str().get(c.byte as usize..end).unwrap_or_default();
+        match window.last_mut() {
+            Some(part) if part.id == id => part.matched.push_str(ch),
+            _ => window.push(WindowPart {
+                id: id.to_owned(),
+                matched: ch.to_owned(),
+            }),
         }
     }
     // The part in this event, as the smallest range of its bytes: inside a

@@ -414,10 +414,28 @@ fn export(
     anyhow::ensure!(db.exists(), "no store at {} (see --data)", db.display());
     let reader =
         liveguard::store::open_reader(data).with_context(|| format!("opening {}", db.display()))?;
+    let total = reader.count_actions(&query).context("counting")?;
+    eprintln!(
+        "liveguard export: {total} actions to export from {}",
+        db.display()
+    );
+    let started = std::time::Instant::now();
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
-    let n = reader.export(&query, &mut out).context("exporting")?;
-    eprintln!("liveguard export: {n} actions from {}", db.display());
+    let n = reader
+        .export_with_progress(&query, &mut out, &mut |done| {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprintln!(
+                "liveguard export: {done} / {total} actions ({:.0}%), {rate:.0}/s",
+                done as f64 * 100.0 / total.max(1) as f64
+            );
+        })
+        .context("exporting")?;
+    eprintln!(
+        "liveguard export: {n} actions from {} in {:.1}s",
+        db.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,12 +29,22 @@ pub struct Hit {
     pub start: usize,
     /// End of the byte range (exclusive).
     pub end: usize,
-    /// Ids of earlier events that hold the rest of the term, oldest first.
-    pub window: Vec<String>,
+    /// The earlier events that hold the rest of the term, oldest first, each with
+    /// the part of the term it holds: the evidence of a term split across messages.
+    pub window: Vec<WindowPart>,
     /// How the term matched.
     pub via: Via,
     /// How the term stands in its sentence (negated, questioned, …).
     pub context: ContextSet,
+}
+
+/// The part of a split term that an earlier event holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowPart {
+    /// The earlier event's id.
+    pub id: String,
+    /// Its characters of the term, as normalized (the window keeps no original text).
+    pub matched: String,
 }
 
 /// The decision table and escalation ladder of one lexicon version.

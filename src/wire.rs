@@ -16,7 +16,7 @@ use crate::channel::Via;
 use crate::config::ReviewDecision;
 use crate::context::Context;
 use crate::event::{ActionKind, Category, Decision, ErrorCode, Event, EventError, Severity};
-use crate::policy::Hit;
+use crate::policy::{Hit, WindowPart};
 
 /// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
 /// event as received, its verdict and its actions.
@@ -164,7 +164,7 @@ pub fn feed_frame(kind: &str, seq: u64, stored: bool, body: &str) -> String {
 
 /// An evidence event in a `liveguard export` line (`evidence_events`): the event as
 /// stored with its verdict's hits, or a note that it was not stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 // One short-lived value per evidence id of an exported line: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -181,16 +181,27 @@ pub enum EvidenceEvent {
         user: Option<String>,
         /// The sender's role.
         role: String,
-        /// The text as received.
-        text: serde_json::Value,
+        /// The text as received (JSON copied from the stored alert, not re-parsed).
+        text: Box<serde_json::value::RawValue>,
         /// The normalized text the matcher saw.
         normalized: String,
         /// The decision.
         decision: String,
-        /// The verdict's hits.
-        hits: serde_json::Value,
+        /// The verdict's hits (JSON copied from the stored alert).
+        hits: Box<serde_json::value::RawValue>,
         /// The lexicon version that judged it.
         lexicon: String,
+    },
+    /// An earlier event that held part of a term split across messages. It was
+    /// allowed on its own and so not stored as an event; the alert that completed the
+    /// term recorded its part.
+    Fragment {
+        /// The earlier event's id.
+        id: String,
+        /// Its part of the term, as normalized.
+        fragment: String,
+        /// The seq of the alert that recorded it.
+        recorded_in: u64,
     },
     /// An evidence id the store has no event for.
     Missing {
@@ -199,6 +210,19 @@ pub enum EvidenceEvent {
         /// Always `false`.
         stored: bool,
     },
+}
+
+/// One line of `liveguard export`: the action as stored (its fields copied as JSON,
+/// `lexicon` excepted), its evidence events and its lexicon.
+#[derive(Debug, Serialize)]
+pub struct ExportLine<'a> {
+    /// The stored action's fields, without `lexicon`.
+    #[serde(flatten)]
+    pub action: std::collections::BTreeMap<&'a str, &'a serde_json::value::RawValue>,
+    /// The events the action cites, in its `evidence` order.
+    pub evidence_events: Vec<EvidenceEvent>,
+    /// The lexicon that decided it.
+    pub lexicon: ExportedLexicon,
 }
 
 /// The lexicon of a `liveguard export` line: its version, and what the store knows of
@@ -405,11 +429,31 @@ struct HitFrame<'a> {
     start: usize,
     end: usize,
     matched: &'a str,
+    /// Ids of the earlier events (kept as ids for platforms that read it so).
+    #[serde(skip_serializing_if = "WindowIds::is_empty")]
+    window: WindowIds<'a>,
+    /// The same events with their part of the term: the evidence of the split.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    window: &'a [String],
+    fragments: &'a [WindowPart],
     via: Via,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     context: Vec<Context>,
+}
+
+/// A hit's window as the list of its event ids.
+#[derive(Debug)]
+struct WindowIds<'a>(&'a [WindowPart]);
+
+impl WindowIds<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for WindowIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|p| &p.id))
+    }
 }
 
 impl<'a> Verdict<'a> {
@@ -439,7 +483,8 @@ impl<'a> Verdict<'a> {
                     start: h.start,
                     end: h.end,
                     matched: ev.text.get(h.start..h.end).unwrap_or_default(),
-                    window: &h.window,
+                    window: WindowIds(&h.window),
+                    fragments: &h.window,
                     via: h.via,
                     context: h.context.iter().collect(),
                 })

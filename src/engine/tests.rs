@@ -41,7 +41,18 @@ fn a_term_typed_one_character_per_message_is_caught_on_the_last_one() {
     assert_ne!(last.decision, Decision::Allow);
     assert_eq!(last.hits[0].category, Category::ProhibitedProduct);
     assert_eq!((last.hits[0].start, last.hits[0].end), (0, 3));
-    assert_eq!(last.hits[0].window, ["e0", "e1"]);
+    let ids: Vec<&str> = last.hits[0].window.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["e0", "e1"]);
+    let fragments: Vec<&str> = last.hits[0]
+        .window
+        .iter()
+        .map(|p| p.matched.as_str())
+        .collect();
+    assert_eq!(
+        fragments,
+        ["处", "方"],
+        "every fragment of the term is kept"
+    );
 }
 
 #[test]
@@ -81,7 +92,8 @@ fn a_doubled_character_split_between_two_messages_is_caught_with_its_evidence() 
             &mut s,
         );
         assert_ne!(o.decision, Decision::Allow, "{first} / {second}");
-        assert_eq!(o.hits[0].window, [format!("{user}a")]);
+        assert_eq!(o.hits[0].window[0].id, format!("{user}a"));
+        assert_eq!(o.hits[0].window.len(), 1);
         assert_eq!(o.hits[0].start, 0);
     }
 }
@@ -135,7 +147,11 @@ fn asr_segments_are_joined_per_room_and_partials_are_not_recorded() {
     let o = e.process(&transcript("t2", 1020, "无二的真的很好", true), 0, &mut s);
     assert_ne!(o.decision, Decision::Allow);
     assert_eq!(
-        o.hits[0].window.iter().map(|s| &**s).collect::<Vec<_>>(),
+        o.hits[0]
+            .window
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
         ["t1"]
     );
     assert_eq!(&"无二的真的很好"[o.hits[0].start..o.hits[0].end], "无二");

@@ -1,12 +1,18 @@
 //! Reading the store: recovery at startup, feed replay, the audit query, export.
 
-use crate::wire::{ActionPage, EvidenceEvent, ExportedLexicon};
+use crate::wire::{ActionPage, EvidenceEvent, ExportLine, ExportedLexicon};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::Recovered;
 use crate::event::{Category, Severity, Tier};
+use crate::policy::WindowPart;
 
 /// A feed record read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,8 +258,22 @@ impl Reader {
         })
     }
 
+    /// How many actions `q` matches (for an export's progress).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn count_actions(&self, q: &ExportQuery) -> rusqlite::Result<u64> {
+        self.conn.query_row(
+            "SELECT COUNT(*) FROM actions
+             WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR ts >= ?2) AND (?3 IS NULL OR ts < ?3)",
+            params![q.room, q.since.map(|v| v as i64), q.until.map(|v| v as i64)],
+            |r| r.get::<_, i64>(0).map(|n| n as u64),
+        )
+    }
+
     /// Every action matching `q`, each with its evidence events and the lexicon that
-    /// decided it, as NDJSON lines written to `out`. Returns how many.
+    /// decided it, as NDJSON lines written to `out`. Returns how many. Streams: memory
+    /// stays flat whatever the store's size.
     ///
     /// # Errors
     /// SQLite or I/O errors.
@@ -262,23 +282,34 @@ impl Reader {
         q: &ExportQuery,
         out: &mut dyn std::io::Write,
     ) -> Result<usize, ExportError> {
+        self.export_with_progress(q, out, &mut |_| {})
+    }
+
+    /// [`Reader::export`], calling `progress` with the number of actions written so
+    /// far after every [`EXPORT_PROGRESS_EVERY`] of them.
+    ///
+    /// # Errors
+    /// SQLite or I/O errors.
+    pub fn export_with_progress(
+        &self,
+        q: &ExportQuery,
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize, ExportError> {
         let mut actions = self.conn.prepare(
             "SELECT json, lexicon, seq FROM actions
              WHERE (?1 IS NULL OR room = ?1) AND (?2 IS NULL OR ts >= ?2) AND (?3 IS NULL OR ts < ?3)
              ORDER BY ts, row",
         )?;
-        // Evidence events are found by id among the room's events of the day before
-        // the action (windows and strike windows are far shorter); what was said and
-        // matched comes from the alert's feed body. Two senders may use one event id:
-        // the event of the alert that carried the action comes first, then the
-        // target's own events.
-        let mut event = self.conn.prepare_cached(
-            "SELECT e.event_id, e.ts, e.kind, e.user, e.role, e.normalized, e.decision, e.lexicon, f.body
-             FROM events e JOIN feed f ON f.seq = e.seq
-             WHERE e.event_id = ?1 AND e.room = ?2
-               AND (e.seq = ?4 OR e.ts BETWEEN ?3 - 86400000 AND ?3)
-             ORDER BY e.seq = ?4 DESC, e.user IS ?5 DESC, e.seq DESC LIMIT 1",
-        )?;
+        // Evidence events are found by id (indexed) among the room's events of the day
+        // before the action (windows and strike windows are far shorter); what was
+        // said and matched comes from the alert's feed body. Two senders may use one
+        // event id: the event of the alert that carried the action comes first, then
+        // the target's own events.
+        let mut event = self.conn.prepare_cached(EVIDENCE_EVENT)?;
+        let mut carrier_body = self
+            .conn
+            .prepare_cached("SELECT body FROM feed WHERE seq = ?1")?;
         let mut lexicon = self.conn.prepare_cached(
             "SELECT hash, origin, loaded_at, summary FROM lexicons WHERE version = ?1 ORDER BY loaded_at DESC LIMIT 1",
         )?;
@@ -292,43 +323,68 @@ impl Reader {
             let json: String = row.get(0)?;
             let version: String = row.get(1)?;
             let carrier: i64 = row.get(2)?;
-            let mut action: serde_json::Value = serde_json::from_str(&json)?;
-            let target_user = action["target"]["user"].as_str().map(str::to_owned);
-            let room = action["room"].as_str().unwrap_or_default().to_owned();
-            let action_ts = action["ts"].as_i64().unwrap_or(0);
-            let evidence: Vec<EvidenceEvent> = action["evidence"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|id| id.as_str())
-                .map(|id| {
-                    event
-                        .query_row(params![id, room, action_ts, carrier, target_user], |r| {
-                            let body: serde_json::Value =
-                                serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default();
+            // Only what the lookups need is decoded; every field is copied as it is.
+            let mut fields: BTreeMap<&str, &RawValue> = serde_json::from_str(&json)?;
+            fields.remove("lexicon");
+            let action: StoredAction<'_> = serde_json::from_str(&json)?;
+            let target_user = action.target.user.as_deref();
+            // The fragments of split terms the carrying alert recorded, read only if
+            // an evidence id is not a stored event of its own.
+            let mut fragments: Option<Vec<WindowPart>> = None;
+            let mut evidence = Vec::with_capacity(action.evidence.len());
+            for id in &action.evidence {
+                let id = id.as_ref();
+                let stored = event
+                    .query_row(
+                        params![id, action.room, action.ts, carrier, target_user],
+                        |r| {
+                            let body: String = r.get(8)?;
+                            let (text, hits) = alert_text_and_hits(&body);
                             Ok(EvidenceEvent::Stored {
                                 id: r.get(0)?,
                                 ts: r.get(1)?,
                                 kind: r.get(2)?,
                                 user: r.get(3)?,
                                 role: r.get(4)?,
-                                text: body["event"]["text"].clone(),
+                                text,
                                 normalized: r.get(5)?,
                                 decision: r.get(6)?,
-                                hits: body["verdict"]["hits"].clone(),
+                                hits,
                                 lexicon: r.get(7)?,
                             })
-                        })
-                        .optional()
-                        .map(|e| {
-                            e.unwrap_or_else(|| EvidenceEvent::Missing {
+                        },
+                    )
+                    .optional()?;
+                let found = match stored {
+                    Some(e) => e,
+                    None => {
+                        let parts = match &fragments {
+                            Some(parts) => parts,
+                            None => {
+                                fragments.insert(recorded_fragments(&mut carrier_body, carrier)?)
+                            }
+                        };
+                        let matched: String = parts
+                            .iter()
+                            .filter(|p| p.id == id)
+                            .map(|p| p.matched.as_str())
+                            .collect();
+                        if matched.is_empty() {
+                            EvidenceEvent::Missing {
                                 id: id.to_owned(),
                                 stored: false,
-                            })
-                        })
-                })
-                .collect::<rusqlite::Result<_>>()?;
+                            }
+                        } else {
+                            EvidenceEvent::Fragment {
+                                id: id.to_owned(),
+                                fragment: matched,
+                                recorded_in: carrier as u64,
+                            }
+                        }
+                    }
+                };
+                evidence.push(found);
+            }
             let lex = lexicon
                 .query_row([&version], |r| {
                     Ok(ExportedLexicon {
@@ -347,15 +403,104 @@ impl Reader {
                     loaded_at: None,
                     summary: None,
                 });
-            action["evidence_events"] = serde_json::to_value(evidence)?;
-            action["lexicon"] = serde_json::to_value(lex)?;
-            serde_json::to_writer(&mut *out, &action)?;
+            let line = ExportLine {
+                action: fields,
+                evidence_events: evidence,
+                lexicon: lex,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
             n += 1;
+            if n % EXPORT_PROGRESS_EVERY == 0 {
+                progress(n);
+            }
         }
         out.flush()?;
         Ok(n)
     }
+}
+
+/// An evidence event by id (`?1`), room (`?2`), action time (`?3`), carrying alert's
+/// seq (`?4`) and target user (`?5`). Found through `events_id`: without that index
+/// every lookup scanned a day of the room's events.
+pub(super) const EVIDENCE_EVENT: &str =
+    "SELECT e.event_id, e.ts, e.kind, e.user, e.role, e.normalized, e.decision, e.lexicon, f.body
+     FROM events e JOIN feed f ON f.seq = e.seq
+     WHERE e.event_id = ?1 AND e.room = ?2
+       AND (e.seq = ?4 OR e.ts BETWEEN ?3 - 86400000 AND ?3)
+     ORDER BY e.seq = ?4 DESC, e.user IS ?5 DESC, e.seq DESC LIMIT 1";
+
+/// What an export needs to read of a stored action.
+#[derive(Deserialize)]
+struct StoredAction<'a> {
+    #[serde(borrow)]
+    room: Cow<'a, str>,
+    ts: i64,
+    #[serde(borrow, default)]
+    evidence: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    target: StoredTarget<'a>,
+}
+
+#[derive(Deserialize)]
+struct StoredTarget<'a> {
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
+}
+
+/// What an export copies of a stored alert body: the event's text and the hits.
+#[derive(Deserialize)]
+struct AlertParts<'a> {
+    #[serde(borrow)]
+    event: AlertEventPart<'a>,
+    #[serde(borrow)]
+    verdict: AlertVerdictPart<'a>,
+}
+
+#[derive(Deserialize)]
+struct AlertEventPart<'a> {
+    #[serde(borrow)]
+    text: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct AlertVerdictPart<'a> {
+    #[serde(borrow)]
+    hits: &'a RawValue,
+}
+
+/// The event text and the hits of a stored alert body (`null` for a body that is
+/// not one: a damaged row is exported as far as it can be).
+fn alert_text_and_hits(body: &str) -> (Box<RawValue>, Box<RawValue>) {
+    let null = || RawValue::from_string("null".into()).expect("null is JSON");
+    match serde_json::from_str::<AlertParts<'_>>(body) {
+        Ok(p) => (p.event.text.to_owned(), p.verdict.hits.to_owned()),
+        Err(_) => (null(), null()),
+    }
+}
+
+/// How often an export reports its progress, in actions.
+pub const EXPORT_PROGRESS_EVERY: usize = 10_000;
+
+/// The fragments of split terms that the alert of `seq` recorded in its hits.
+fn recorded_fragments(
+    body: &mut rusqlite::CachedStatement<'_>,
+    seq: i64,
+) -> Result<Vec<WindowPart>, ExportError> {
+    let Some(body) = body
+        .query_row([seq], |r| r.get::<_, String>(0))
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
+    let body: serde_json::Value = serde_json::from_str(&body)?;
+    let mut parts = Vec::new();
+    for hit in body["verdict"]["hits"].as_array().into_iter().flatten() {
+        if let Some(f) = hit.get("fragments") {
+            parts.extend(serde_json::from_value::<Vec<WindowPart>>(f.clone())?);
+        }
+    }
+    Ok(parts)
 }
 
 /// Why an export failed.

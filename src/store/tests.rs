@@ -412,3 +412,24 @@ fn a_waiter_hears_of_the_commit_after_the_feed_does() {
         1
     );
 }
+
+#[test]
+fn evidence_lookups_by_event_id_use_an_index() {
+    let dir = TempDir::new("evidence-index");
+    let (store, _, _commits) = open(&dir.0, StoreConfig::default());
+    let conn = Connection::open(store.path()).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", query::EVIDENCE_EVENT))
+        .unwrap()
+        .query_map(rusqlite::params!["e1", "r1", 1_000, 1, "u"], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING INDEX events_id")),
+        "an export must not scan the events table per evidence id: {plan:?}"
+    );
+}

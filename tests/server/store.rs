@@ -831,3 +831,46 @@ async fn a_store_of_a_newer_schema_is_refused_and_reported() {
     send(&mut platform, chat("n1", "r", "u1", "viewer", "加微信")).await;
     assert_eq!(answer(&mut platform).await[0]["decision"], "block");
 }
+
+/// Issue 12, item 6: a term typed across messages is judged on the last one, and the
+/// earlier ones were allowed and so never stored as events of their own. The evidence
+/// still shows every fragment that made the hit: the alert records each earlier
+/// event's part, and the export carries it.
+#[tokio::test]
+async fn a_split_term_exports_every_fragment_that_made_the_hit() {
+    let dir = data_dir("fragments");
+    let mut server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    for (id, text) in [("s1", "加"), ("s2", "微"), ("s3", "信")] {
+        send(&mut platform, chat(id, "room-f", "u1", "viewer", text)).await;
+        let answer = answer(&mut platform).await;
+        if id == "s3" {
+            let hit = &answer[0]["hits"][0];
+            assert_eq!(hit["window"], serde_json::json!(["s1", "s2"]));
+            assert_eq!(
+                hit["fragments"],
+                serde_json::json!([{"id":"s1","matched":"加"},{"id":"s2","matched":"微"}])
+            );
+        }
+    }
+    server.shut_down();
+    let _ = (&mut server.handle).await;
+    let lines = export("room-f", "--data", &dir);
+    let hide = lines
+        .iter()
+        .find(|l| l["type"] == "hide_message")
+        .expect("the completed term was acted on");
+    let evidence = hide["evidence_events"].as_array().unwrap();
+    let ids: Vec<&str> = evidence.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["s1", "s2", "s3"]);
+    assert_eq!(evidence[0]["fragment"], "加", "{evidence:?}");
+    assert_eq!(evidence[1]["fragment"], "微");
+    assert_eq!(evidence[2]["text"], "信");
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e.get("stored") != Some(&Value::Bool(false))),
+        "no fragment is missing: {evidence:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

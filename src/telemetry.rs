@@ -91,9 +91,112 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // then metrics go there and /metrics renders what this one has.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        register_at_zero();
         metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
+}
+
+/// Every counter outside the ingest path (which registers its own), with each label
+/// set it can take, at 0: a dashboard or an alert rule sees the series from the
+/// start, not from its first increment.
+fn register_at_zero() {
+    for name in [
+        ALERTS,
+        ALERTS_SKIPPED,
+        SUBSCRIBERS_LAGGED,
+        REVIEWS_UNDELIVERED,
+        STRIKES_REFUSED,
+        WINDOWS_REFUSED,
+        STORE_WRITES,
+        STORE_ERRORS,
+        STORE_UNSTORED,
+        STORE_PURGED,
+        ANSWERS_UNCOMMITTED,
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for result in ["ok", "error"] {
+        metrics::counter!(RELOADS, "result" => result).increment(0);
+    }
+    for reason in ["missing", "invalid", "scope", "origin"] {
+        metrics::counter!(AUTH_DENIED, "reason" => reason).increment(0);
+    }
+    for limit in [
+        "connections",
+        "connections_per_token",
+        "subscribers_per_moderator",
+        "handshake_timeout",
+        "tls_handshake",
+        "pings",
+        "http_body_size",
+        "http_body_timeout",
+    ] {
+        metrics::counter!(LIMITED, "limit" => limit).increment(0);
+    }
+    for outcome in ["approve", "reject"] {
+        for by in ["moderator", "expiry"] {
+            metrics::counter!(REVIEWS, "outcome" => outcome, "by" => by).increment(0);
+        }
+    }
+}
+
+/// CPU time the process has used, in seconds (monotonic, like a counter).
+pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
+/// Resident memory, in bytes.
+pub const PROCESS_RSS: &str = "process_resident_memory_bytes";
+/// Open file descriptors (sockets included).
+pub const PROCESS_FDS: &str = "process_open_fds";
+/// The file descriptor limit.
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+/// Threads.
+pub const PROCESS_THREADS: &str = "process_threads";
+
+/// Read the process's CPU time, memory, threads and file descriptors from `/proc`
+/// (Linux; elsewhere nothing is set) into their gauges: called on each scrape, so it
+/// costs nothing between scrapes.
+pub fn update_process_metrics() {
+    // USER_HZ: 100 on every Linux architecture liveguard builds for.
+    const TICKS_PER_S: f64 = 100.0;
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name, which is parenthesized and may hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+            metrics::gauge!(PROCESS_CPU).set((utime + stime) / TICKS_PER_S);
+        }
+        if let Some(threads) = field(20) {
+            metrics::gauge!(PROCESS_THREADS).set(threads);
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(kb) = status.lines().find_map(|l| {
+            l.strip_prefix("VmRSS:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+    {
+        metrics::gauge!(PROCESS_RSS).set(kb * 1024.0);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!(PROCESS_FDS).set(fds.count() as f64);
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+        && let Some(max) = limits.lines().find_map(|l| {
+            l.strip_prefix("Max open files")?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+    {
+        metrics::gauge!(PROCESS_MAX_FDS).set(max);
+    }
 }
 
 fn describe() {
@@ -158,6 +261,15 @@ fn describe() {
     describe_counter!(STORE_ERRORS, "Failed store transactions and purges.");
     describe_counter!(STORE_UNSTORED, "Records delivered without being stored.");
     describe_counter!(STORE_PURGED, "Rows deleted by the retention purge.");
+    describe_gauge!(
+        PROCESS_CPU,
+        metrics::Unit::Seconds,
+        "CPU time used by the process (user + system; only grows)."
+    );
+    describe_gauge!(PROCESS_RSS, metrics::Unit::Bytes, "Resident memory.");
+    describe_gauge!(PROCESS_FDS, "Open file descriptors, sockets included.");
+    describe_gauge!(PROCESS_MAX_FDS, "The open file descriptor limit.");
+    describe_gauge!(PROCESS_THREADS, "Threads of the process.");
     describe_counter!(
         ANSWERS_UNCOMMITTED,
         "Ingest answers sent before their actions were committed (store.answer_wait_max_ms ran out)."

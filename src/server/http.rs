@@ -65,6 +65,7 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoRespo
 }
 
 pub(super) async fn metrics_text() -> impl IntoResponse {
+    t::update_process_metrics();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         t::prometheus().render(),

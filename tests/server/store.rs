@@ -226,6 +226,15 @@ struct Process {
     addr: String,
 }
 
+impl Drop for Process {
+    /// A failed test must not leave its server running (holding the test's output
+    /// pipe open, and its port).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn_server(data: &std::path::Path) -> Process {
     spawn_server_with(data, "")
 }
@@ -872,5 +881,49 @@ async fn a_split_term_exports_every_fragment_that_made_the_hit() {
             .all(|e| e.get("stored") != Some(&Value::Bool(false))),
         "no fragment is missing: {evidence:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12, item 15: a fresh process exports its own CPU, memory, threads and file
+/// descriptors, and every counter at 0 before anything has happened, so dashboards
+/// and alert rules see each series from the start.
+#[tokio::test]
+async fn a_fresh_process_exports_process_metrics_and_every_counter_at_zero() {
+    let dir = data_dir("fresh-metrics");
+    let mut proc = spawn_server_with(&dir, "");
+    let (_, text) = http_get(&proc.addr, "/metrics").await;
+    let sample = |series: &str| -> Option<f64> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    };
+    for gauge in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+    ] {
+        assert!(sample(gauge).is_some_and(|v| v > 0.0), "{gauge}:\n{text}");
+    }
+    assert!(sample("process_cpu_seconds_total").is_some(), "{text}");
+    for counter in [
+        "liveguard_alerts_published_total",
+        "liveguard_store_unstored_total",
+        "liveguard_answers_uncommitted_total",
+        "liveguard_subscribers_lagged_total",
+        "liveguard_auth_denied_total{reason=\"origin\"}",
+        "liveguard_limited_total{limit=\"pings\"}",
+        "liveguard_lexicon_reloads_total{result=\"error\"}",
+        "liveguard_reviews_total{outcome=\"approve\",by=\"moderator\"}",
+        "liveguard_ingest_errors_total{reason=\"json\"}",
+    ] {
+        assert_eq!(sample(counter), Some(0.0), "{counter} at 0 from the start");
+    }
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -68,6 +68,9 @@ pub struct Report {
     pub errors: u64,
     /// Connections that failed (could not connect, or dropped).
     pub failed_connections: u64,
+    /// Why they failed (`connect: HTTP 429 …`, `closed by the server: 1008 too many
+    /// pings`, `send: …`), with how many failed so.
+    pub failure_reasons: std::collections::BTreeMap<String, u64>,
     /// Verdicts per second, from the schedule's start to the last verdict.
     pub throughput_eps: f64,
     /// Decisions other than allow.
@@ -169,6 +172,41 @@ struct Counters {
     errors: AtomicU64,
     flagged: AtomicU64,
     failed: AtomicU64,
+    /// Why connections failed, with how many failed so.
+    failures: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// A connection failed (could not connect, a write failed, the server closed it
+    /// early), for `reason`.
+    fn fail(&self, reason: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(reason)
+            .or_default() += 1;
+    }
+}
+
+/// Why a connection could not be opened, with the server's own words when it refused
+/// the upgrade (its JSON error body).
+fn connect_failure(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            format!("connect: HTTP {} {}", response.status(), body.trim())
+                .trim_end()
+                .to_owned()
+        }
+        other => format!("connect: {other}"),
+    }
 }
 
 /// Why a run could not start.
@@ -224,13 +262,14 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, LoadError> {
         {
             Ok((ws, _)) => sockets.push(ws),
             Err(e) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
+                let reason = connect_failure(&e);
                 if sockets.is_empty() {
                     return Err(LoadError::Connect {
                         url: cfg.url.clone(),
-                        message: e.to_string(),
+                        message: reason,
                     });
                 }
+                counters.fail(reason);
             }
         }
     }
@@ -298,6 +337,9 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, LoadError> {
         missing: sent.saturating_sub(answered + errors),
         errors,
         failed_connections: counters.failed.load(Ordering::Relaxed),
+        failure_reasons: std::mem::take(
+            &mut *counters.failures.lock().unwrap_or_else(|e| e.into_inner()),
+        ),
         throughput_eps: answered as f64 / elapsed.max(1e-9),
         flagged: counters.flagged.load(Ordering::Relaxed),
         latency_ms: Latency::of(&h.verdict),
@@ -323,13 +365,35 @@ async fn connection(
     let (mut sink, mut stream) = ws.split();
     // Intended send time of every frame in flight, by frame number.
     let pending: Arc<std::sync::Mutex<HashMap<u64, (Instant, u64)>>> = Arc::default();
+    // Set once this side starts closing: how the connection ends after that is no
+    // failure of the run.
+    let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let pending = pending.clone();
+        let closing = closing.clone();
         let counters = counters.clone();
         let histogram = histogram.clone();
         tokio::spawn(async move {
             let mut latencies = Vec::new();
-            while let Some(Ok(m)) = stream.next().await {
+            loop {
+                let m = match stream.next().await {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        if !closing.load(Ordering::Relaxed) {
+                            counters.fail(format!("read: {e}"));
+                        }
+                        break;
+                    }
+                    None => break,
+                };
+                if let Message::Close(Some(frame)) = &m
+                    && !closing.load(Ordering::Relaxed)
+                {
+                    counters.fail(format!(
+                        "closed by the server: {} {}",
+                        frame.code, frame.reason
+                    ));
+                }
                 let Message::Text(text) = m else { continue };
                 let now = Instant::now();
                 for line in text.as_str().lines() {
@@ -412,8 +476,8 @@ async fn connection(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(frame_no, (due, cfg.batch));
-        if sink.send(Message::Text(buf.clone().into())).await.is_err() {
-            counters.failed.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sink.send(Message::Text(buf.clone().into())).await {
+            counters.fail(format!("send: {e}"));
             break;
         }
         let lag = Instant::now().saturating_duration_since(due).as_micros() as u64;
@@ -428,6 +492,7 @@ async fn connection(
     while Instant::now() < deadline && !pending.lock().map(|p| p.is_empty()).unwrap_or(true) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    closing.store(true, Ordering::Relaxed);
     let _ = sink.send(Message::Close(None)).await;
     let mut reader = reader;
     if tokio::time::timeout(Duration::from_secs(2), &mut reader)
@@ -463,6 +528,23 @@ impl Report {
             self.send_lag_ms.p50,
             self.send_lag_ms.p99,
             self.send_lag_ms.max,
+        ) + &self.failures_text()
+    }
+
+    /// `\nfailed connections N: reason (count); …`, or nothing.
+    fn failures_text(&self) -> String {
+        if self.failed_connections == 0 {
+            return String::new();
+        }
+        let reasons: Vec<String> = self
+            .failure_reasons
+            .iter()
+            .map(|(reason, n)| format!("{reason} ({n})"))
+            .collect();
+        format!(
+            "\nfailed connections {}: {}",
+            self.failed_connections,
+            reasons.join("; ")
         )
     }
 }

@@ -383,10 +383,17 @@ fn loadgen(
         .build()
         .context("starting the runtime")?;
     let report = runtime.block_on(liveguard::loadgen::run(config))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let summary = if json {
+        serde_json::to_string_pretty(&report)?
     } else {
-        println!("{}", report.text());
+        report.text()
+    };
+    // A reader that went away (`| head`) is not an error of the run: its verdict is
+    // the exit code.
+    if let Err(e) = io::Write::write_all(&mut io::stdout(), format!("{summary}\n").as_bytes())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing the summary");
     }
     Ok(if report.missing == 0 && report.errors == 0 {
         ExitCode::SUCCESS

@@ -511,3 +511,68 @@ async fn a_foreign_origin_cannot_open_the_feeds_or_change_state() {
         .await;
     assert_eq!(status, 200, "same origin as the Host header: {body}");
 }
+
+/// Issue 12, item 16: loadgen says why connections failed (here the server's limit
+/// of two connections, in the server's own words), and survives a reader of its
+/// summary that has gone away (`| head`).
+#[tokio::test]
+async fn loadgen_says_why_connections_failed_and_survives_a_closed_stdout() {
+    let mut config = Config::default();
+    config.limits.max_connections = 2;
+    let server = Server::start(config).await;
+    let load = liveguard::loadgen::LoadConfig {
+        url: server.url("/v1/ingest"),
+        rate: 1_000,
+        duration_s: 1,
+        rooms: 10,
+        connections: 4,
+        batch: 10,
+        drain_s: 5,
+        progress: false,
+        token: None,
+    };
+    let report = liveguard::loadgen::run(load).await.unwrap();
+    assert_eq!(report.failed_connections, 2, "{report:?}");
+    let reasons: Vec<&String> = report.failure_reasons.keys().collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains("503") && reasons[0].contains("limit of 2 connections"),
+        "{reasons:?}"
+    );
+    assert!(
+        report
+            .text()
+            .contains("failed connections 2: connect: HTTP 503")
+    );
+
+    // `liveguard loadgen … | head -c 0`: stdout closed before the summary is written.
+    let url = server.url("/v1/ingest");
+    let status = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_liveguard"))
+            .args([
+                "loadgen",
+                "--rate",
+                "500",
+                "--duration",
+                "1",
+                "--connections",
+                "1",
+                "--url",
+            ])
+            .arg(url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!status.1.contains("panicked"), "{}", status.1);
+    assert_eq!(status.0.code(), Some(0), "{}", status.1);
+}

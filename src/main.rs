@@ -47,6 +47,9 @@ enum Command {
         /// PEM private key of the certificate.
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Log lines as text, or as JSON objects, one a line (for log shippers).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Print a new random token and the `[[auth.tokens]]` entry that admits it.
     Token {
@@ -127,6 +130,19 @@ enum Command {
     },
 }
 
+/// How the server writes its log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `message` and the
+    /// event's fields; a message with line breaks stays on one line.
+    Json,
+}
+
+/// Whether log lines (and the final error) are JSON: set once, by `serve`.
+static JSON_LOGS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 #[derive(Debug, Subcommand)]
 enum LexiconCommand {
     /// Validate a lexicon directory (default: the embedded lexicon); exits 1 on errors.
@@ -141,7 +157,12 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("liveguard: {e:#}");
+            if JSON_LOGS.get() == Some(&true) {
+                // One object, like every other line a log shipper reads from us.
+                tracing::error!(error = format!("{e:#}"), "liveguard stopped on an error.");
+            } else {
+                eprintln!("liveguard: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -157,7 +178,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             insecure,
             tls_cert,
             tls_key,
+            log_format,
         } => {
+            init_tracing(log_format);
             let tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| liveguard::config::TlsConfig { cert, key });
@@ -222,7 +245,6 @@ fn serve(
     insecure: bool,
     tls: Option<liveguard::config::TlsConfig>,
 ) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let mut cfg = Config::load(config.as_deref()).context("loading the configuration")?;
     if let Some(l) = listen {
         cfg.listen = l;
@@ -301,16 +323,27 @@ fn reload_signals() -> impl futures_util::Stream<Item = ()> + Send + 'static {
     futures_util::stream::pending()
 }
 
-/// Logs to stderr; `LIVEGUARD_LOG` (or `RUST_LOG`) sets the filter, default `info`.
-fn init_tracing() {
+/// Logs to stderr, as text or JSON; `LIVEGUARD_LOG` (or `RUST_LOG`) sets the filter,
+/// default `info`.
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIVEGUARD_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let json = format == LogFormat::Json;
+    let _ = JSON_LOGS.set(json);
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(io::stderr().is_terminal())
-        .with_writer(io::stderr)
-        .init();
+        .with_writer(io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(io::stderr().is_terminal()).init();
+    }
 }
 
 fn token(scope: &str, name: &str) -> anyhow::Result<ExitCode> {

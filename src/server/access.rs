@@ -60,6 +60,7 @@ pub(super) fn authorize(
             Denied::Scope(_) => "scope",
         };
         metrics::counter!(t::AUTH_DENIED, "reason" => reason).increment(1);
+        log_refusal(reason, scope);
         let status = match denied {
             Denied::Scope(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
@@ -71,8 +72,32 @@ pub(super) fn authorize(
     })
 }
 
-/// Extractor: the request carries a token of the `admin` scope.
-pub(super) struct Admin;
+/// Log a refused token at most once per [`REFUSAL_LOG_EVERY_S`], with how many
+/// refusals the quiet time hid: a client retrying a bad token in a loop must not
+/// flood the log (every refusal is counted in `liveguard_auth_denied_total`).
+fn log_refusal(reason: &'static str, scope: Scope) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_S: AtomicU64 = AtomicU64::new(0);
+    static HIDDEN: AtomicU64 = AtomicU64::new(0);
+    let now_s = crate::clock::now_ms() / 1000;
+    let last = LAST_S.load(Ordering::Relaxed);
+    if now_s >= last + REFUSAL_LOG_EVERY_S
+        && LAST_S
+            .compare_exchange(last, now_s, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let hidden = HIDDEN.swap(0, Ordering::Relaxed);
+        tracing::warn!(reason, scope = ?scope, hidden, "Token refused.");
+    } else {
+        HIDDEN.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The quiet time between two log lines about refused tokens, in seconds.
+const REFUSAL_LOG_EVERY_S: u64 = 10;
+
+/// Extractor: the request carries a token of the `admin` scope (the principal).
+pub(super) struct Admin(pub(super) Arc<Principal>);
 
 impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
     type Rejection = Refused;
@@ -84,7 +109,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
         let param = Query::<TokenParam>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or_default();
-        authorize(state, &parts.headers, &param, Scope::Admin).map(|_| Admin)
+        authorize(state, &parts.headers, &param, Scope::Admin).map(Admin)
     }
 }
 

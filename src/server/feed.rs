@@ -111,13 +111,14 @@ pub const CLOSE_LAGGED: u16 = 4000;
 /// A write to a subscriber that takes longer than this disconnects it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One moderator connection: replay, then live records and review frames.
+/// One moderator connection: replay, then live records and review frames. Returns
+/// why it ended.
 pub(crate) async fn subscriber(
     ws: WebSocket,
     state: Arc<AppState>,
     query: AlertQuery,
     filter: Filter,
-) {
+) -> &'static str {
     let _conn = super::ConnectionGauge::new("alerts");
     // Take the starting point, then subscribe, then read the backlog: a record
     // published in between is in the backlog, and duplicates are skipped by seq.
@@ -149,7 +150,7 @@ pub(crate) async fn subscriber(
                 oldest - 1
             )),
             Ok(_) => None,
-            Err(Replay::Socket) => return,
+            Err(Replay::Socket) => return "write failed",
             Err(Replay::Unavailable(why)) => Some(format!(
                 "history starts at seq {first}; records {} to {} cannot be replayed: {why}",
                 since + 1,
@@ -164,11 +165,11 @@ pub(crate) async fn subscriber(
     for r in backlog {
         last = r.seq;
         if filter.matches(&r) && sink.feed(Message::Text(r.json.clone())).await.is_err() {
-            return;
+            return "write failed";
         }
     }
     if sink.flush().await.is_err() {
-        return;
+        return "write failed";
     }
 
     let mut ping = tokio::time::interval(Duration::from_secs(state.config.ingest.ping_interval_s));
@@ -179,7 +180,7 @@ pub(crate) async fn subscriber(
         tokio::select! {
             _ = shutdown.cancelled() => {
                 let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(1001, "server shutting down".into()))).await;
-                return;
+                return "server shutting down";
             }
             r = live.recv() => match r {
                 Ok(record) => {
@@ -190,11 +191,11 @@ pub(crate) async fn subscriber(
                     if filter.matches(&record) {
                         match tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(record.json.clone()))).await {
                             Ok(Ok(())) => {}
-                            Ok(Err(_)) => return,
+                            Ok(Err(_)) => return "write failed",
                             Err(_) => {
                                 metrics::counter!(t::SUBSCRIBERS_LAGGED).increment(1);
                                 tracing::warn!(last, "Alert subscriber stalled a write; disconnected.");
-                                return;
+                                return "write stalled";
                             }
                         }
                     }
@@ -204,34 +205,34 @@ pub(crate) async fn subscriber(
                     tracing::warn!(last, missed, "Alert subscriber fell behind; disconnected.");
                     let reason = format!("lagged: resume with since={last}");
                     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(CLOSE_LAGGED, reason))).await;
-                    return;
+                    return "lagged";
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => return "feed closed",
             },
             m = stream.next() => match m {
                 Some(Ok(Message::Text(text))) => {
                     let reply = handle_moderator_frame(&state, &text, &filter.principal, &moderator).await;
                     if !send_within(&mut sink, Message::Text(reply.into())).await {
-                        return;
+                        return "write failed";
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
                     let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into() };
                     if !send_within(&mut sink, Message::Text(reply.to_json().into())).await {
-                        return;
+                        return "write failed";
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return "peer closed",
                 Some(Ok(Message::Ping(_))) if !pings.allow() => {
                     let (code, reason) = TOO_MANY_PINGS;
                     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close(code, reason.into()))).await;
-                    return;
+                    return "too many pings";
                 }
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
                 if !send_within(&mut sink, Message::Ping(Default::default())).await {
-                    return;
+                    return "write failed";
                 }
             }
         }

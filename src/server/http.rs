@@ -72,7 +72,7 @@ pub(super) async fn metrics_text() -> impl IntoResponse {
     )
 }
 
-pub(super) async fn lexicon_info(State(state): State<Arc<AppState>>, _admin: Admin) -> Response {
+pub(super) async fn lexicon_info(State(state): State<Arc<AppState>>, _: Admin) -> Response {
     axum::Json(info_of(&state.engine.rules())).into_response()
 }
 
@@ -84,7 +84,7 @@ pub(super) struct ReloadParams {
 
 pub(super) async fn reload(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    Admin(admin): Admin,
     Query(p): Query<ReloadParams>,
 ) -> Response {
     let mut drop = Vec::new();
@@ -103,7 +103,7 @@ pub(super) async fn reload(
             }
         }
     }
-    match state.reload(&drop).await {
+    match state.reload(&drop, &admin.name).await {
         Ok(info) => axum::Json(info).into_response(),
         Err(e) => {
             let problems: Vec<String> = match &e {
@@ -140,7 +140,7 @@ pub(super) async fn get_tier(
 
 pub(super) async fn put_tier(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    Admin(admin): Admin,
     Path(room): Path<String>,
     axum::Json(body): axum::Json<TierBody>,
 ) -> Response {
@@ -148,7 +148,7 @@ pub(super) async fn put_tier(
     if let Some(store) = state.hub.store() {
         store.set_tier(&room, body.tier, now_ms());
     }
-    tracing::info!(%room, tier = body.tier.as_str(), "Room tier set.");
+    tracing::info!(%room, tier = body.tier.as_str(), by = %admin.name, "Room tier set.");
     axum::Json(body).into_response()
 }
 

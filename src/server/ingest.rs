@@ -107,13 +107,13 @@ impl Gate {
 }
 
 /// Serve one ingest connection until it closes or the server shuts down. `slot` is
-/// its connection slot, given back when it ends.
+/// its connection slot, given back when it ends. Returns why it ended.
 pub(crate) async fn connection(
     ws: WebSocket,
     state: Arc<AppState>,
     principal: Arc<Principal>,
     slot: Slot,
-) {
+) -> &'static str {
     let _slot = slot;
     let _gauge = ConnectionGauge::new("ingest");
     let conn = state.next_conn_id();
@@ -177,12 +177,11 @@ pub(crate) async fn connection(
     while reviews.recv().await.is_some() {
         metrics::counter!(crate::telemetry::REVIEWS_UNDELIVERED).increment(1);
     }
-    tracing::debug!(
-        conn,
-        code = close.0,
-        reason = close.1,
-        "Ingest connection closed."
-    );
+    if close.0 == 1000 {
+        "peer closed"
+    } else {
+        close.1
+    }
 }
 
 /// Write one message. Backpressure, but not forever: a write that makes no progress

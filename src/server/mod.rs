@@ -190,7 +190,7 @@ impl AppState {
     /// Rebuild the lexicon from its configured source and swap it in. A lexicon whose
     /// content changed under the same version, or that leaves a category without
     /// entries (unless `drop` names it), is refused.
-    async fn reload(&self, drop: &[Category]) -> Result<ReloadAnswer, ReloadError> {
+    async fn reload(&self, drop: &[Category], by: &str) -> Result<ReloadAnswer, ReloadError> {
         let _one = self.reload_lock.lock().await;
         let dir = self.config.lexicons.clone();
         let built = tokio::task::spawn_blocking(move || -> Result<Ruleset, ReloadError> {
@@ -235,6 +235,7 @@ impl AppState {
                     from = %old.version(),
                     to = %info.version,
                     changes = %summary.join(", "),
+                    by,
                     "Lexicon reloaded."
                 );
                 Ok(ReloadAnswer {
@@ -244,7 +245,7 @@ impl AppState {
             }
             Err(e) => {
                 metrics::counter!(t::RELOADS, "result" => "error").increment(1);
-                tracing::error!(error = %e, "Lexicon reload failed; the previous lexicon stays in use.");
+                tracing::error!(error = %e, by, "Lexicon reload failed; the previous lexicon stays in use.");
                 Err(e)
             }
         }
@@ -668,7 +669,7 @@ async fn reload_on(state: Arc<AppState>, reloads: impl Stream<Item = ()> + Send 
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             r = reloads.next() => match r {
-                Some(()) => { let _ = state.reload(&[]).await; }
+                Some(()) => { let _ = state.reload(&[], "SIGHUP").await; }
                 None => return,
             },
         }

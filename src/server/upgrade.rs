@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -45,19 +47,36 @@ fn admit(
     authorize(state, headers, param, scope)
 }
 
+/// Who is connecting, for the connection's log lines.
+struct Caller {
+    route: &'static str,
+    peer: SocketAddr,
+    token: Arc<str>,
+}
+
 /// Upgrade to a WebSocket whose messages and frames are at most `max_message` bytes,
-/// and run `connection` on it as a tracked task (shutdown waits for it).
+/// and run `connection` on it as a tracked task (shutdown waits for it). A line is
+/// logged when it opens and when it closes (with why and how long it lasted).
 fn upgrade<F, Fut>(
     ws: WebSocketUpgrade,
     state: &AppState,
     max_message: usize,
+    caller: Caller,
     connection: F,
 ) -> Response
 where
     F: FnOnce(WebSocket) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = &'static str> + Send + 'static,
 {
     let tracker = state.tracker.clone();
+    let connection = move |socket| async move {
+        let Caller { route, peer, token } = caller;
+        let opened = std::time::Instant::now();
+        tracing::info!(route, %peer, %token, "Connection opened.");
+        let why = connection(socket).await;
+        let duration_s = opened.elapsed().as_secs_f64();
+        tracing::info!(route, %peer, %token, why, duration_s, "Connection closed.");
+    };
     ws.max_message_size(max_message)
         .max_frame_size(max_message)
         .read_buffer_size(SOCKET_BUFFER)
@@ -69,6 +88,7 @@ where
 /// `GET /v1/ingest`.
 pub(super) async fn ingest_upgrade(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(param): Query<TokenParam>,
     ws: WebSocketUpgrade,
@@ -81,7 +101,12 @@ pub(super) async fn ingest_upgrade(
     };
     let max = state.config.ingest.max_frame_bytes;
     let conn_state = state.clone();
-    upgrade(ws, &state, max, move |socket| {
+    let caller = Caller {
+        route: "ingest",
+        peer,
+        token: principal.name.clone(),
+    };
+    upgrade(ws, &state, max, caller, move |socket| {
         ingest::connection(socket, conn_state, principal, slot)
     })
 }
@@ -89,6 +114,7 @@ pub(super) async fn ingest_upgrade(
 /// `GET /v1/alerts`.
 pub(super) async fn alerts_upgrade(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(param): Query<TokenParam>,
     Query(query): Query<feed::AlertQuery>,
@@ -108,8 +134,19 @@ pub(super) async fn alerts_upgrade(
         Err(refused) => return refused.into_response(),
     };
     let conn_state = state.clone();
-    upgrade(ws, &state, MAX_MODERATOR_FRAME, move |socket| async move {
-        let _slot = slot;
-        feed::subscriber(socket, conn_state, query, filter).await;
-    })
+    let caller = Caller {
+        route: "alerts",
+        peer,
+        token: principal.name.clone(),
+    };
+    upgrade(
+        ws,
+        &state,
+        MAX_MODERATOR_FRAME,
+        caller,
+        move |socket| async move {
+            let _slot = slot;
+            feed::subscriber(socket, conn_state, query, filter).await
+        },
+    )
 }

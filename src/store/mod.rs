@@ -715,22 +715,27 @@ impl Writer {
                 Command::Probe => {}
             }
         }
-        // While writes fail, every transaction writes the floor, so that even a probe
-        // touches the disk and finds out whether it is back.
+        // While writes fail, every transaction also tries to write a batch's worth of
+        // bytes, so that even a probe finds out whether the disk is back.
         let failing = !self.healthy.load(Ordering::Relaxed);
-        let floor = self
-            .seqs
-            .due()
-            .or_else(|| failing.then(|| self.seqs.floor.load(Ordering::Relaxed)));
+        let floor = self.seqs.due();
         let started = Instant::now();
         // Actions already written (a retried event repeats them) are left out; the
         // batch's ids are remembered only if it commits.
         let mut batch_ids = std::collections::HashSet::new();
         let known = &self.action_ids;
-        let result = schema::write(&mut self.conn, &records, &tiers, &lexicons, floor, |id| {
-            let h = action_hash(id);
-            !known.contains(&h) && batch_ids.insert(h)
-        });
+        let result = schema::write(
+            &mut self.conn,
+            &records,
+            &tiers,
+            &lexicons,
+            floor,
+            failing,
+            |id| {
+                let h = action_hash(id);
+                !known.contains(&h) && batch_ids.insert(h)
+            },
+        );
         if result.is_ok() {
             for h in batch_ids {
                 self.remember(h);

@@ -186,11 +186,21 @@ pub(crate) fn write(
     tiers: &[(String, Tier, u64)],
     lexicons: &[LexiconRecord],
     seq_floor: Option<u64>,
+    probe: bool,
     mut fresh: impl FnMut(&str) -> bool,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     if let Some(floor) = seq_floor {
         tx.prepare_cached(SET_SEQ_FLOOR)?.execute([floor as i64])?;
+    }
+    if probe {
+        // Room for a batch of records? A row of that size, taken back at once: on a
+        // full disk or a store at its size cap it fails like a batch would.
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', zeroblob(65536))",
+            [],
+        )?;
+        tx.execute("DELETE FROM meta WHERE key = 'probe'", [])?;
     }
     for r in records {
         write_record(&tx, r, &mut fresh)?;

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use liveguard::config::Config;
@@ -925,5 +926,129 @@ async fn a_fresh_process_exports_process_metrics_and_every_counter_at_zero() {
     }
     proc.child.kill().unwrap();
     proc.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The real binary with `--log-format json` and `config`; every stderr line is kept.
+fn spawn_json_logging(data: &std::path::Path, config: &str) -> (Process, Arc<Mutex<Vec<String>>>) {
+    let config_file = data.with_extension("toml");
+    std::fs::write(&config_file, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data)
+        .arg("--config")
+        .arg(&config_file)
+        .env("LIVEGUARD_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "the server exited early"
+        );
+        lines.lock().unwrap().push(line.clone());
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if let Some(a) = v["addr"].as_str() {
+            break a.to_owned();
+        }
+    };
+    let keep = lines.clone();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    (Process { child, addr }, lines)
+}
+
+/// Issue 12, item 14: JSON logs, one object a line, that say who connected from where
+/// and for how long, who changed a tier, and refused tokens without a flood.
+#[tokio::test]
+async fn json_logs_name_connections_tier_changes_and_refusals_without_flooding() {
+    let dir = data_dir("json-logs");
+    let admin = "admin-secret-for-the-json-log-test-0001";
+    let ingest = "ingest-secret-for-the-json-log-test-002";
+    let config = format!(
+        "[[auth.tokens]]\nname = \"ops\"\nscope = \"admin\"\nsha256 = \"{}\"\n\
+         [[auth.tokens]]\nname = \"shop\"\nscope = \"ingest\"\nsha256 = \"{}\"\n",
+        liveguard::auth::hash_hex(admin),
+        liveguard::auth::hash_hex(ingest)
+    );
+    let (proc, lines) = spawn_json_logging(&dir, &config);
+    let url = format!("ws://{}/v1/ingest", proc.addr);
+    let mut platform = connect_as(&url, Some(ingest)).await.unwrap();
+    send(&mut platform, chat("j1", "r1", "u1", "viewer", "你好")).await;
+    answer(&mut platform).await;
+    platform.close(None).await.unwrap();
+    drop(platform);
+    // A client retrying a bad token in a loop.
+    for _ in 0..30 {
+        assert_eq!(connect_as(&url, Some("wrong")).await.err(), Some(401));
+    }
+    let request = format!(
+        "PUT /v1/rooms/r1/tier HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {admin}\r\ncontent-type: application/json\r\ncontent-length: 19\r\n\r\n{{\"tier\":\"enhanced\"}}"
+    );
+    let mut s = tokio::net::TcpStream::connect(&proc.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut s, request.as_bytes())
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut reply)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let logged: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not one JSON object a line: {e}: {l}"))
+        })
+        .collect();
+    let with = |message: &str| -> Vec<&Value> {
+        logged.iter().filter(|v| v["message"] == message).collect()
+    };
+    let opened = with("Connection opened.");
+    assert!(
+        opened.iter().any(|v| v["route"] == "ingest"
+            && v["token"] == "shop"
+            && v["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("127.0.0.1:"))),
+        "{opened:?}"
+    );
+    let closed = with("Connection closed.");
+    assert!(
+        closed.iter().any(|v| v["token"] == "shop"
+            && v["why"] == "peer closed"
+            && v["duration_s"].as_f64().is_some()),
+        "{closed:?}"
+    );
+    let tier = with("Room tier set.");
+    assert!(
+        tier.iter().any(|v| v["by"] == "ops" && v["room"] == "r1"),
+        "{tier:?}"
+    );
+    let refused = with("Token refused.");
+    assert!(
+        (1..=2).contains(&refused.len()),
+        "30 refusals, {} lines: {refused:?}",
+        refused.len()
+    );
+    drop(proc);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,12 +152,14 @@ fn check_outcome(ev: &Event<'_>, out: &Outcome, earlier: &[String]) {
         );
         assert!(text.is_char_boundary(a) && text.is_char_boundary(z));
         let mut at = 0;
-        for id in &h.window {
+        for part in &h.window {
+            let id = &part.id;
             let i = earlier[at..]
                 .iter()
                 .position(|e| e == id)
                 .unwrap_or_else(|| panic!("window id {id} not among {earlier:?}"));
             at += i + 1;
+            assert!(!part.matched.is_empty(), "a fragment holds part of the term");
         }
     }
     assert_eq!(out.masked.is_some(), out.decision == Decision::Mask);

@@ -38,6 +38,7 @@
 //! - [`wire`]: the frames liveguard writes: verdicts, error frames, the alert feed's
 //!   records and replies, the HTTP API's bodies and the export lines.
 //! - [`config`]: the typed configuration, validated before anything binds.
+//! - [`cluster`]: scale-out by room (in progress): the stable room-to-partition map.
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`telemetry`]: metric names and the Prometheus recorder.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`;
@@ -51,6 +52,7 @@ pub mod auth;
 pub mod channel;
 pub mod check;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod dispatch;

@@ -141,6 +141,48 @@ fn register_at_zero() {
     }
 }
 
+/// Lets a log line through at most once per period and counts what it held back: a
+/// condition that repeats with every event (refused tokens, a full store queue, late
+/// commits) must not flood the log. What it stands for is counted in metrics anyway.
+#[derive(Debug)]
+pub struct LogGate {
+    period_s: u64,
+    last_s: std::sync::atomic::AtomicU64,
+    hidden: std::sync::atomic::AtomicU64,
+}
+
+impl LogGate {
+    /// A gate letting one line through per `period_s` seconds.
+    pub const fn new(period_s: u64) -> LogGate {
+        LogGate {
+            period_s,
+            last_s: std::sync::atomic::AtomicU64::new(0),
+            hidden: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(lines held back since the last one)` when a line may go out now.
+    pub fn pass(&self) -> Option<u64> {
+        self.pass_at(crate::clock::now_ms() / 1000)
+    }
+
+    fn pass_at(&self, now_s: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last_s.load(Relaxed);
+        if now_s >= last + self.period_s
+            && self
+                .last_s
+                .compare_exchange(last, now_s, Relaxed, Relaxed)
+                .is_ok()
+        {
+            Some(self.hidden.swap(0, Relaxed))
+        } else {
+            self.hidden.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
 /// CPU time the process has used, in seconds (monotonic, like a counter).
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 /// Resident memory, in bytes.
@@ -274,4 +316,20 @@ fn describe() {
         ANSWERS_UNCOMMITTED,
         "Ingest answers sent before their actions were committed (store.answer_wait_max_ms ran out)."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_gate_lets_one_line_through_per_period_and_counts_the_rest() {
+        let gate = LogGate::new(10);
+        assert_eq!(gate.pass_at(100), Some(0));
+        for now in [100, 105, 109] {
+            assert_eq!(gate.pass_at(now), None);
+        }
+        assert_eq!(gate.pass_at(110), Some(3), "the next line says what it hid");
+        assert_eq!(gate.pass_at(111), None);
+    }
 }

@@ -72,29 +72,15 @@ pub(super) fn authorize(
     })
 }
 
-/// Log a refused token at most once per [`REFUSAL_LOG_EVERY_S`], with how many
-/// refusals the quiet time hid: a client retrying a bad token in a loop must not
-/// flood the log (every refusal is counted in `liveguard_auth_denied_total`).
+/// Log a refused token at most once per 10 s, with how many refusals the quiet time
+/// hid: a client retrying a bad token in a loop must not flood the log (every refusal
+/// is counted in `liveguard_auth_denied_total`).
 fn log_refusal(reason: &'static str, scope: Scope) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_S: AtomicU64 = AtomicU64::new(0);
-    static HIDDEN: AtomicU64 = AtomicU64::new(0);
-    let now_s = crate::clock::now_ms() / 1000;
-    let last = LAST_S.load(Ordering::Relaxed);
-    if now_s >= last + REFUSAL_LOG_EVERY_S
-        && LAST_S
-            .compare_exchange(last, now_s, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        let hidden = HIDDEN.swap(0, Ordering::Relaxed);
+    static GATE: t::LogGate = t::LogGate::new(10);
+    if let Some(hidden) = GATE.pass() {
         tracing::warn!(reason, scope = ?scope, hidden, "Token refused.");
-    } else {
-        HIDDEN.fetch_add(1, Ordering::Relaxed);
     }
 }
-
-/// The quiet time between two log lines about refused tokens, in seconds.
-const REFUSAL_LOG_EVERY_S: u64 = 10;
 
 /// Extractor: the request carries a token of the `admin` scope (the principal).
 pub(super) struct Admin(pub(super) Arc<Principal>);

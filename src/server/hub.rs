@@ -226,12 +226,17 @@ impl Hub {
 
     /// Records the store queue could not take: delivered now, unstored.
     fn refused(&self, inner: &mut Inner, records: Vec<FeedRecord>) {
+        // Counted every time; logged once per 10 s (a stalled store refuses every frame).
+        static GATE: t::LogGate = t::LogGate::new(10);
         metrics::counter!(t::STORE_UNSTORED).increment(records.len() as u64);
-        tracing::error!(
-            first_seq = records.first().map(|r| r.seq),
-            records = records.len(),
-            "Store queue full: records delivered without being stored."
-        );
+        if let Some(hidden) = GATE.pass() {
+            tracing::error!(
+                first_seq = records.first().map(|r| r.seq),
+                records = records.len(),
+                hidden,
+                "Store queue full: records delivered without being stored."
+            );
+        }
         for record in &records {
             self.deliver(inner, record, false);
         }

@@ -34,6 +34,7 @@ use crate::event::{
     Decision, ErrorCode, Event, EventError, EventErrorKind, parse_event, parse_event_bytes,
     truncate,
 };
+use crate::telemetry::LogGate;
 use crate::wire::{Answer, ErrorFrame};
 
 /// Events judged between two yields to the runtime: a large batch must not hold a
@@ -311,12 +312,18 @@ impl FrameWork {
             if let Some(committed) = state.hub.publish(&flagged, conn, store.answer_after_commit) {
                 let max = Duration::from_millis(store.answer_wait_max_ms);
                 if committed.wait(max).await.is_none() {
+                    // Counted every time; logged once per 10 s (a stalled disk makes
+                    // every frame late).
+                    static GATE: LogGate = LogGate::new(10);
                     metrics::counter!(crate::telemetry::ANSWERS_UNCOMMITTED).increment(1);
-                    tracing::warn!(
-                        conn,
-                        waited_ms = store.answer_wait_max_ms,
-                        "Store commit is late: answered before the evidence is written."
-                    );
+                    if let Some(hidden) = GATE.pass() {
+                        tracing::warn!(
+                            conn,
+                            waited_ms = store.answer_wait_max_ms,
+                            hidden,
+                            "Store commit is late: answered before the evidence is written."
+                        );
+                    }
                 }
             }
         }

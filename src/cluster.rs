@@ -74,6 +74,7 @@ pub enum ClusterError {
 /// A gateway's or worker's connection to the cluster's NATS JetStream.
 #[derive(Clone, Debug)]
 pub struct Bus {
+    client: async_nats::Client,
     js: async_nats::jetstream::Context,
     partitions: u16,
 }
@@ -99,7 +100,7 @@ impl Bus {
                 url: url.to_owned(),
                 message: e.to_string(),
             })?;
-        let js = async_nats::jetstream::new(client);
+        let js = async_nats::jetstream::new(client.clone());
         js.get_or_create_stream(async_nats::jetstream::stream::Config {
             name: EVENTS_STREAM.to_owned(),
             subjects: vec!["lg.events.*".to_owned()],
@@ -110,6 +111,7 @@ impl Bus {
         .await
         .map_err(|e| ClusterError::JetStream(e.to_string()))?;
         Ok(Bus {
+            client,
             js,
             partitions: partitions.max(1),
         })
@@ -120,8 +122,14 @@ impl Bus {
         &self.js
     }
 
+    /// The core NATS client (answers travel on plain subjects).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// Publish one event (its JSON line) to its room's partition, with its
-    /// de-duplication id, and wait for the stream to store it.
+    /// de-duplication id and the subject its answer goes to, and wait for the stream
+    /// to store it.
     ///
     /// # Errors
     /// [`ClusterError::JetStream`] when the stream does not acknowledge it.
@@ -130,6 +138,7 @@ impl Bus {
         room: &str,
         id: &str,
         line: bytes::Bytes,
+        reply: Option<&str>,
     ) -> Result<Published, ClusterError> {
         let subject = events_subject(partition_of(room, self.partitions));
         let mut headers = async_nats::HeaderMap::new();
@@ -137,6 +146,9 @@ impl Bus {
             async_nats::header::NATS_MESSAGE_ID,
             event_msg_id(room, id).as_str(),
         );
+        if let Some(reply) = reply {
+            headers.insert(REPLY_HEADER, reply);
+        }
         let ack = self
             .js
             .publish_with_headers(subject, headers, line)
@@ -148,6 +160,88 @@ impl Bus {
             seq: ack.sequence,
             duplicate: ack.duplicate,
         })
+    }
+}
+
+/// The header naming the subject an event's answer goes to (its gateway's).
+pub const REPLY_HEADER: &str = "Lg-Reply";
+
+/// How long a worker may hold an event unacknowledged before JetStream hands it to
+/// another: a worker that died mid-event loses it for no longer than this.
+pub const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Judge partition `partition`'s events in stream order with `engine`: each answer
+/// (the very lines a single process writes: the verdict, then its actions, or an
+/// error line) goes to the event's reply subject, and only then is the event
+/// acknowledged. Runs until `shutdown` or the stream ends.
+///
+/// A room's events all travel in one partition, in the order its gateway published
+/// them, so the room's windows and strike logs see what one process would see.
+///
+/// # Errors
+/// [`ClusterError::JetStream`] when the consumer cannot be made or read.
+pub async fn run_partition(
+    bus: Bus,
+    engine: std::sync::Arc<crate::engine::Engine>,
+    partition: u16,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), ClusterError> {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    use futures_util::StreamExt;
+    let js_error = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
+    let stream = bus
+        .js
+        .get_stream(EVENTS_STREAM)
+        .await
+        .map_err(|e| js_error(&e))?;
+    let name = format!("partition-{partition}");
+    let consumer = stream
+        .get_or_create_consumer(
+            &name,
+            pull::Config {
+                durable_name: Some(name.clone()),
+                filter_subject: events_subject(partition),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| js_error(&e))?;
+    let mut messages = consumer.messages().await.map_err(|e| js_error(&e))?;
+    let mut scratch = crate::engine::Scratch::default();
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            m = messages.next() => m,
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
+        let message = message.map_err(|e| js_error(&e))?;
+        out.clear();
+        // Serializing our own types into memory cannot fail.
+        let _ = match crate::event::parse_event_bytes(&message.payload) {
+            Ok(ev) => engine
+                .process(&ev, crate::clock::now_ms(), &mut scratch)
+                .answer(&ev)
+                .write_to(&mut out),
+            Err(err) => crate::wire::Answer::Refused(crate::wire::ErrorFrame::new(&err, None))
+                .write_to(&mut out),
+        };
+        let reply = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(REPLY_HEADER))
+            .map(|v| v.to_string());
+        if let Some(reply) = reply {
+            bus.client
+                .publish(reply, bytes::Bytes::copy_from_slice(&out))
+                .await
+                .map_err(|e| js_error(&e))?;
+        }
+        message.ack().await.map_err(|e| js_error(&*e))?;
     }
 }
 

@@ -5,8 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use futures_util::StreamExt;
-use liveguard::cluster::{Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, events_subject, partition_of};
+use liveguard::cluster::{
+    Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, events_subject, partition_of, run_partition,
+};
+use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 
 /// A nats-server with JetStream on a free loopback port and its own storage
 /// directory, killed when dropped.
@@ -71,7 +77,7 @@ async fn events_land_on_their_partition_once_and_in_order() {
     for n in 0..100 {
         let room = &rooms[n % rooms.len()];
         let p = bus
-            .publish_event(room, &format!("e{n}"), line(room, &format!("e{n}")))
+            .publish_event(room, &format!("e{n}"), line(room, &format!("e{n}")), None)
             .await
             .unwrap();
         assert!(!p.duplicate);
@@ -81,7 +87,7 @@ async fn events_land_on_their_partition_once_and_in_order() {
     for n in 0..10 {
         let room = &rooms[n % rooms.len()];
         let p = bus2
-            .publish_event(room, &format!("e{n}"), line(room, &format!("e{n}")))
+            .publish_event(room, &format!("e{n}"), line(room, &format!("e{n}")), None)
             .await
             .unwrap();
         assert!(p.duplicate, "e{n} stored twice");
@@ -125,4 +131,120 @@ async fn events_land_on_their_partition_once_and_in_order() {
         m.ack().await.unwrap();
     }
     assert_eq!(got, expected);
+}
+
+/// What matters of an answer for comparing a cluster with one process: the decision
+/// and the action ids of each event (action timestamps differ).
+fn summary(answer: &str) -> (String, Vec<String>) {
+    let lines: Vec<serde_json::Value> = answer
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decision = lines[0]["decision"].as_str().unwrap_or("error").to_owned();
+    let actions = lines[1..]
+        .iter()
+        .map(|a| a["action_id"].as_str().unwrap().to_owned())
+        .collect();
+    (decision, actions)
+}
+
+/// Two workers, each owning half the partitions with an engine of its own, answer
+/// the dev corpus exactly as one process does (the oracle: one engine judging every
+/// event in order), windows and strike ladders included: a room's events all travel,
+/// in order, through the partition that holds its state.
+#[tokio::test]
+async fn two_workers_answer_the_dev_corpus_as_one_process_does() {
+    let nats = NatsServer::start("workers");
+    let bus = Bus::connect(&nats.url, DEFAULT_PARTITIONS).await.unwrap();
+    let mut lines: Vec<String> = include_str!("fixtures/dev.jsonl")
+        .lines()
+        .take(600)
+        .map(str::to_owned)
+        .collect();
+    // State across events of a room: a term split over three messages, and one
+    // sender's repeated violations climbing the strike ladder to a mute.
+    for (i, text) in ["加", "微", "信"].iter().enumerate() {
+        lines.push(format!(
+            r#"{{"kind":"chat","id":"split-{i}","room":"room-split","user":"u-split","ts":{},"text":"{text}"}}"#,
+            1_767_750_100_000u64 + i as u64
+        ));
+    }
+    for i in 0..8 {
+        lines.push(format!(
+            r#"{{"kind":"chat","id":"repeat-{i}","room":"room-repeat","user":"u-repeat","ts":{},"text":"加我微信私聊"}}"#,
+            1_767_750_100_000u64 + i * 1000
+        ));
+    }
+    // The oracle.
+    let oracle_engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
+    let mut scratch = Scratch::default();
+    let mut oracle = HashMap::new();
+    for line in &lines {
+        let ev = liveguard::event::parse_event(line).unwrap();
+        let mut out = Vec::new();
+        oracle_engine
+            .process(&ev, 0, &mut scratch)
+            .answer(&ev)
+            .write_to(&mut out)
+            .unwrap();
+        oracle.insert(ev.id.to_string(), summary(&String::from_utf8(out).unwrap()));
+    }
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    for worker in 0..2u16 {
+        let engine = Arc::new(Engine::new(Ruleset::embedded(), EngineConfig::default()));
+        for p in (0..DEFAULT_PARTITIONS).filter(|p| p % 2 == worker) {
+            tokio::spawn(run_partition(
+                bus.clone(),
+                engine.clone(),
+                p,
+                shutdown.clone(),
+            ));
+        }
+    }
+    let mut answers = bus.client().subscribe("lg.answers.gw-1").await.unwrap();
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (room, id) = (v["room"].as_str().unwrap(), v["id"].as_str().unwrap());
+        bus.publish_event(
+            room,
+            id,
+            bytes::Bytes::from(line.clone()),
+            Some("lg.answers.gw-1"),
+        )
+        .await
+        .unwrap();
+    }
+    let mut got = HashMap::new();
+    while got.len() < lines.len() {
+        let m = tokio::time::timeout(Duration::from_secs(10), answers.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {} answered", got.len(), lines.len()))
+            .unwrap();
+        let text = String::from_utf8(m.payload.to_vec()).unwrap();
+        let id =
+            serde_json::from_str::<serde_json::Value>(text.lines().next().unwrap()).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        assert!(
+            got.insert(id.clone(), summary(&text)).is_none(),
+            "{id} answered twice"
+        );
+    }
+    shutdown.cancel();
+    let differ: Vec<&String> = oracle.keys().filter(|id| oracle[*id] != got[*id]).collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} answers differ from one process, e.g. {:?}: {:?} vs {:?}",
+        differ.len(),
+        lines.len(),
+        differ.first(),
+        differ.first().map(|id| &oracle[*id]),
+        differ.first().map(|id| &got[*id])
+    );
+    assert!(
+        oracle.values().any(|(_, actions)| !actions.is_empty()),
+        "the sample has actions"
+    );
 }

@@ -28,6 +28,15 @@ pub fn partition_of(room: &str, partitions: u16) -> u16 {
 /// The JetStream stream that carries events from gateways to partition workers.
 pub const EVENTS_STREAM: &str = "LIVEGUARD_EVENTS";
 
+/// The JetStream stream of alerts (with their actions) that workers publish: the
+/// evidence, and later the moderators' feed, whose `seq` is this stream's sequence.
+pub const ALERTS_STREAM: &str = "LIVEGUARD_ALERTS";
+
+/// The subject of partition `partition`'s alerts.
+pub fn alerts_subject(partition: u16) -> String {
+    format!("lg.alerts.{partition}")
+}
+
 /// How long the events stream remembers message ids: a gateway's resend of the same
 /// event within it is stored once.
 pub const DUPLICATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
@@ -110,6 +119,15 @@ impl Bus {
         })
         .await
         .map_err(|e| ClusterError::JetStream(e.to_string()))?;
+        js.get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: ALERTS_STREAM.to_owned(),
+            subjects: vec!["lg.alerts.*".to_owned()],
+            storage: async_nats::jetstream::stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| ClusterError::JetStream(e.to_string()))?;
         Ok(Bus {
             client,
             js,
@@ -170,10 +188,15 @@ pub const REPLY_HEADER: &str = "Lg-Reply";
 /// another: a worker that died mid-event loses it for no longer than this.
 pub const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Judge partition `partition`'s events in stream order with `engine`: each answer
-/// (the very lines a single process writes: the verdict, then its actions, or an
-/// error line) goes to the event's reply subject, and only then is the event
-/// acknowledged. Runs until `shutdown` or the stream ends.
+/// Judge partition `partition`'s events in stream order with `engine`. A flagged
+/// event's alert (its body: event, verdict, actions) is published to the alerts
+/// stream first, with the event's de-duplication id, so that a replay of the
+/// partition (a new owner re-reading unacknowledged events) cannot store an alert or
+/// its actions twice within [`DUPLICATE_WINDOW`]. Then the answer (the very lines a
+/// single process writes: the verdict, then its actions, or an error line) goes to
+/// the event's reply subject, and only then is the event acknowledged: the platform
+/// never acts on an action the evidence lacks. Runs until `shutdown` or the stream
+/// ends.
 ///
 /// A room's events all travel in one partition, in the order its gateway published
 /// them, so the room's windows and strike logs see what one process would see.

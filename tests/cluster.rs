@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use liveguard::cluster::{
-    Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, events_subject, partition_of, run_partition,
+    ALERTS_STREAM, Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, events_subject, partition_of,
+    run_partition,
 };
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 
@@ -179,29 +180,34 @@ async fn two_workers_answer_the_dev_corpus_as_one_process_does() {
     let oracle_engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
     let mut scratch = Scratch::default();
     let mut oracle = HashMap::new();
+    let mut flagged = 0u64;
     for line in &lines {
         let ev = liveguard::event::parse_event(line).unwrap();
         let mut out = Vec::new();
-        oracle_engine
-            .process(&ev, 0, &mut scratch)
-            .answer(&ev)
-            .write_to(&mut out)
-            .unwrap();
+        let outcome = oracle_engine.process(&ev, 0, &mut scratch);
+        if outcome.decision != liveguard::event::Decision::Allow || !outcome.actions.is_empty() {
+            flagged += 1;
+        }
+        outcome.answer(&ev).write_to(&mut out).unwrap();
         oracle.insert(ev.id.to_string(), summary(&String::from_utf8(out).unwrap()));
     }
 
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    for worker in 0..2u16 {
-        let engine = Arc::new(Engine::new(Ruleset::embedded(), EngineConfig::default()));
-        for p in (0..DEFAULT_PARTITIONS).filter(|p| p % 2 == worker) {
-            tokio::spawn(run_partition(
-                bus.clone(),
-                engine.clone(),
-                p,
-                shutdown.clone(),
-            ));
+    let start_workers = |bus: &Bus| {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        for worker in 0..2u16 {
+            let engine = Arc::new(Engine::new(Ruleset::embedded(), EngineConfig::default()));
+            for p in (0..DEFAULT_PARTITIONS).filter(|p| p % 2 == worker) {
+                tokio::spawn(run_partition(
+                    bus.clone(),
+                    engine.clone(),
+                    p,
+                    shutdown.clone(),
+                ));
+            }
         }
-    }
+        shutdown
+    };
+    let shutdown = start_workers(&bus);
     let mut answers = bus.client().subscribe("lg.answers.gw-1").await.unwrap();
     for line in &lines {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

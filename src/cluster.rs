@@ -246,10 +246,30 @@ pub async fn run_partition(
         out.clear();
         // Serializing our own types into memory cannot fail.
         let _ = match crate::event::parse_event_bytes(&message.payload) {
-            Ok(ev) => engine
-                .process(&ev, crate::clock::now_ms(), &mut scratch)
-                .answer(&ev)
-                .write_to(&mut out),
+            Ok(ev) => {
+                let outcome = engine.process(&ev, crate::clock::now_ms(), &mut scratch);
+                let flagged = outcome.decision != crate::event::Decision::Allow
+                    || !outcome.actions.is_empty();
+                if flagged {
+                    let record = crate::evidence::alert_record(&ev, &outcome);
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert(
+                        async_nats::header::NATS_MESSAGE_ID,
+                        event_msg_id(&ev.room, &ev.id).as_str(),
+                    );
+                    bus.js
+                        .publish_with_headers(
+                            alerts_subject(partition),
+                            headers,
+                            bytes::Bytes::from(record.body),
+                        )
+                        .await
+                        .map_err(|e| js_error(&e))?
+                        .await
+                        .map_err(|e| js_error(&e))?;
+                }
+                outcome.answer(&ev).write_to(&mut out)
+            }
             Err(err) => crate::wire::Answer::Refused(crate::wire::ErrorFrame::new(&err, None))
                 .write_to(&mut out),
         };

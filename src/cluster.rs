@@ -288,6 +288,106 @@ pub async fn run_partition(
     }
 }
 
+/// The KV bucket of partition leases.
+pub const LEASES_BUCKET: &str = "lg-leases";
+
+/// Partition ownership: a lease is a key (`p-<partition>`) in a JetStream KV bucket
+/// whose entries expire after the lease time. Taking one is a create (refused while
+/// another holder's entry lives); keeping it is a compare-and-swap on the revision the
+/// holder last wrote, so a holder that paused past its lease and woke up finds its
+/// revision stale and stops: it is fenced, not a second owner.
+#[derive(Clone, Debug)]
+pub struct Leases {
+    kv: async_nats::jetstream::kv::Store,
+    holder: String,
+}
+
+impl Leases {
+    /// The lease bucket (created with `ttl` as its entries' lifetime if missing) for
+    /// `holder` (a worker's name, written in the leases it takes).
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the bucket cannot be made.
+    pub async fn open(
+        bus: &Bus,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Leases, ClusterError> {
+        // The bucket's stream is made here as the client's `create_key_value` would
+        // make it: that call first reads the account's API level, which servers
+        // before 2.11 (Debian's 2.9) do not report.
+        use async_nats::jetstream::stream;
+        let js_error = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
+        bus.js
+            .get_or_create_stream(stream::Config {
+                name: format!("KV_{LEASES_BUCKET}"),
+                subjects: vec![format!("$KV.{LEASES_BUCKET}.>")],
+                max_messages_per_subject: 1,
+                max_age: ttl,
+                duplicate_window: ttl,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                num_replicas: 1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| js_error(&e))?;
+        let kv = bus
+            .js
+            .get_key_value(LEASES_BUCKET)
+            .await
+            .map_err(|e| js_error(&e))?;
+        Ok(Leases {
+            kv,
+            holder: holder.to_owned(),
+        })
+    }
+
+    /// Take `partition` if nobody holds it: the lease's revision, or `None` when
+    /// another holder has it.
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the bucket cannot be reached.
+    pub async fn acquire(&self, partition: u16) -> Result<Option<u64>, ClusterError> {
+        use async_nats::jetstream::kv::CreateErrorKind;
+        match self
+            .kv
+            .create(format!("p-{partition}"), self.holder.clone().into())
+            .await
+        {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(ClusterError::JetStream(e.to_string())),
+        }
+    }
+
+    /// Keep a lease taken at `revision` for another lease time: the new revision, or
+    /// `None` when it was lost (it expired and another holder took it, or the bucket
+    /// moved on): the caller must stop serving the partition.
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the bucket cannot be reached.
+    pub async fn renew(&self, partition: u16, revision: u64) -> Result<Option<u64>, ClusterError> {
+        use async_nats::jetstream::kv::UpdateErrorKind;
+        match self
+            .kv
+            .update(
+                format!("p-{partition}"),
+                self.holder.clone().into(),
+                revision,
+            )
+            .await
+        {
+            Ok(revision) => Ok(Some(revision)),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(ClusterError::JetStream(e.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use liveguard::cluster::{
-    ALERTS_STREAM, Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, events_subject, partition_of,
+    ALERTS_STREAM, Bus, DEFAULT_PARTITIONS, EVENTS_STREAM, Leases, events_subject, partition_of,
     run_partition,
 };
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
@@ -290,4 +290,52 @@ async fn two_workers_answer_the_dev_corpus_as_one_process_does() {
         flagged,
         "no alert stored twice"
     );
+}
+
+/// Partition leases: one holder per partition; a holder that keeps renewing keeps it;
+/// once it stops, another takes it after the lease time, and the old holder's next
+/// renewal is refused (it is fenced rather than a second owner).
+#[tokio::test]
+async fn a_partition_has_one_holder_and_passes_on_when_its_lease_lapses() {
+    let nats = NatsServer::start("leases");
+    let bus = Bus::connect(&nats.url, DEFAULT_PARTITIONS).await.unwrap();
+    let ttl = Duration::from_secs(2);
+    let a = Leases::open(&bus, "worker-a", ttl).await.unwrap();
+    let b = Leases::open(&bus, "worker-b", ttl).await.unwrap();
+    let mut held = Vec::new();
+    for p in 0..4 {
+        held.push(
+            a.acquire(p)
+                .await
+                .unwrap()
+                .expect("free partitions are taken"),
+        );
+        assert_eq!(
+            b.acquire(p).await.unwrap(),
+            None,
+            "partition {p} has one holder"
+        );
+    }
+    // A keeps partition 0 alive past several lease times; partitions 1-3 lapse.
+    let mut rev0 = held[0];
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rev0 = a
+            .renew(0, rev0)
+            .await
+            .unwrap()
+            .expect("a renewed lease is kept");
+    }
+    assert_eq!(b.acquire(0).await.unwrap(), None, "still A's");
+    for p in 1..4 {
+        assert!(
+            b.acquire(p).await.unwrap().is_some(),
+            "partition {p} passed on"
+        );
+        assert_eq!(
+            a.renew(p, held[usize::from(p)]).await.unwrap(),
+            None,
+            "A, waking up late, is fenced from partition {p}"
+        );
+    }
 }

@@ -82,9 +82,16 @@ fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
 
 const FEED_COLUMNS: &str = "seq, kind, room, categories, severity, body";
 
+/// The seq a server resumes from: past every stored seq and the recorded floor.
+fn next_seq(conn: &Connection) -> rusqlite::Result<u64> {
+    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
+    Ok(last
+        .map_or(1, |s| s as u64 + 1)
+        .max(super::schema::seq_floor(conn)?))
+}
+
 /// What the store holds, to resume from.
 pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Recovered> {
-    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
     let mut rows: Vec<FeedRow> = conn
         .prepare(&format!(
             "SELECT {FEED_COLUMNS} FROM feed ORDER BY seq DESC LIMIT ?1"
@@ -123,9 +130,7 @@ pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Rec
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Recovered {
-        next_seq: last
-            .map_or(1, |s| s as u64 + 1)
-            .max(super::schema::seq_floor(conn)?),
+        next_seq: next_seq(conn)?,
         history: rows,
         holds,
         tiers,
@@ -204,11 +209,7 @@ impl Reader {
     /// # Errors
     /// SQLite errors.
     pub fn next_seq(&self) -> rusqlite::Result<u64> {
-        let last: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM feed", [], |r| r.get(0))?;
-        let floor = super::schema::seq_floor(&self.conn).unwrap_or(1);
-        Ok(last.map_or(1, |s| s as u64 + 1).max(floor))
+        next_seq(&self.conn)
     }
 
     /// The lowest seq the feed still holds.

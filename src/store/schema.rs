@@ -120,8 +120,17 @@ pub(crate) fn set_seq_floor(conn: &mut Connection, floor: u64) -> rusqlite::Resu
     conn.execute(SET_SEQ_FLOOR, [floor as i64]).map(drop)
 }
 
-/// The recorded seq floor (1 when none is).
+/// The recorded seq floor (1 when none is, or when the store predates the floor: a
+/// reader may look at a store that was never migrated).
 pub(crate) fn seq_floor(conn: &Connection) -> rusqlite::Result<u64> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(1);
+    }
     let v: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = 'seq_floor'", [], |r| {
             r.get(0)

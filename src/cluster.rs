@@ -80,6 +80,11 @@ pub enum ClusterError {
     JetStream(String),
 }
 
+/// A JetStream error (a refused request, a publish not acknowledged) as ours.
+fn js_error(e: impl std::fmt::Display) -> ClusterError {
+    ClusterError::JetStream(e.to_string())
+}
+
 /// A gateway's or worker's connection to the cluster's NATS JetStream.
 #[derive(Clone, Debug)]
 pub struct Bus {
@@ -110,24 +115,20 @@ impl Bus {
                 message: e.to_string(),
             })?;
         let js = async_nats::jetstream::new(client.clone());
-        js.get_or_create_stream(async_nats::jetstream::stream::Config {
-            name: EVENTS_STREAM.to_owned(),
-            subjects: vec!["lg.events.*".to_owned()],
-            storage: async_nats::jetstream::stream::StorageType::File,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| ClusterError::JetStream(e.to_string()))?;
-        js.get_or_create_stream(async_nats::jetstream::stream::Config {
-            name: ALERTS_STREAM.to_owned(),
-            subjects: vec!["lg.alerts.*".to_owned()],
-            storage: async_nats::jetstream::stream::StorageType::File,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| ClusterError::JetStream(e.to_string()))?;
+        for (name, subjects) in [
+            (EVENTS_STREAM, "lg.events.*"),
+            (ALERTS_STREAM, "lg.alerts.*"),
+        ] {
+            js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: name.to_owned(),
+                subjects: vec![subjects.to_owned()],
+                storage: async_nats::jetstream::stream::StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .map_err(js_error)?;
+        }
         Ok(Bus {
             client,
             js,
@@ -159,6 +160,20 @@ impl Bus {
         reply: Option<&str>,
     ) -> Result<Published, ClusterError> {
         let subject = events_subject(partition_of(room, self.partitions));
+        self.publish_once(subject, room, id, reply, line).await
+    }
+
+    /// Publish `payload` to `subject` under the de-duplication id of the event `id`
+    /// of `room` (a second publish within [`DUPLICATE_WINDOW`] is stored once), with
+    /// its reply subject if any, and wait for the stream to store it.
+    async fn publish_once(
+        &self,
+        subject: String,
+        room: &str,
+        id: &str,
+        reply: Option<&str>,
+        payload: bytes::Bytes,
+    ) -> Result<Published, ClusterError> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(
             async_nats::header::NATS_MESSAGE_ID,
@@ -169,11 +184,11 @@ impl Bus {
         }
         let ack = self
             .js
-            .publish_with_headers(subject, headers, line)
+            .publish_with_headers(subject, headers, payload)
             .await
-            .map_err(|e| ClusterError::JetStream(e.to_string()))?
+            .map_err(js_error)?
             .await
-            .map_err(|e| ClusterError::JetStream(e.to_string()))?;
+            .map_err(js_error)?;
         Ok(Published {
             seq: ack.sequence,
             duplicate: ack.duplicate,
@@ -211,12 +226,7 @@ pub async fn run_partition(
 ) -> Result<(), ClusterError> {
     use async_nats::jetstream::consumer::{AckPolicy, pull};
     use futures_util::StreamExt;
-    let js_error = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
-    let stream = bus
-        .js
-        .get_stream(EVENTS_STREAM)
-        .await
-        .map_err(|e| js_error(&e))?;
+    let stream = bus.js.get_stream(EVENTS_STREAM).await.map_err(js_error)?;
     let name = format!("partition-{partition}");
     let consumer = stream
         .get_or_create_consumer(
@@ -230,8 +240,8 @@ pub async fn run_partition(
             },
         )
         .await
-        .map_err(|e| js_error(&e))?;
-    let mut messages = consumer.messages().await.map_err(|e| js_error(&e))?;
+        .map_err(js_error)?;
+    let mut messages = consumer.messages().await.map_err(js_error)?;
     let mut scratch = crate::engine::Scratch::default();
     let mut out = Vec::with_capacity(1024);
     loop {
@@ -242,7 +252,7 @@ pub async fn run_partition(
         let Some(message) = message else {
             return Ok(());
         };
-        let message = message.map_err(|e| js_error(&e))?;
+        let message = message.map_err(js_error)?;
         out.clear();
         // Serializing our own types into memory cannot fail.
         let _ = match crate::event::parse_event_bytes(&message.payload) {
@@ -252,21 +262,14 @@ pub async fn run_partition(
                     || !outcome.actions.is_empty();
                 if flagged {
                     let record = crate::evidence::alert_record(&ev, &outcome);
-                    let mut headers = async_nats::HeaderMap::new();
-                    headers.insert(
-                        async_nats::header::NATS_MESSAGE_ID,
-                        event_msg_id(&ev.room, &ev.id).as_str(),
-                    );
-                    bus.js
-                        .publish_with_headers(
-                            alerts_subject(partition),
-                            headers,
-                            bytes::Bytes::from(record.body),
-                        )
-                        .await
-                        .map_err(|e| js_error(&e))?
-                        .await
-                        .map_err(|e| js_error(&e))?;
+                    bus.publish_once(
+                        alerts_subject(partition),
+                        &ev.room,
+                        &ev.id,
+                        None,
+                        bytes::Bytes::from(record.body),
+                    )
+                    .await?;
                 }
                 outcome.answer(&ev).write_to(&mut out)
             }
@@ -282,9 +285,9 @@ pub async fn run_partition(
             bus.client
                 .publish(reply, bytes::Bytes::copy_from_slice(&out))
                 .await
-                .map_err(|e| js_error(&e))?;
+                .map_err(js_error)?;
         }
-        message.ack().await.map_err(|e| js_error(&*e))?;
+        message.ack().await.map_err(js_error)?;
     }
 }
 
@@ -317,7 +320,6 @@ impl Leases {
         // make it: that call first reads the account's API level, which servers
         // before 2.11 (Debian's 2.9) do not report.
         use async_nats::jetstream::stream;
-        let js_error = |e: &dyn std::fmt::Display| ClusterError::JetStream(e.to_string());
         bus.js
             .get_or_create_stream(stream::Config {
                 name: format!("KV_{LEASES_BUCKET}"),
@@ -334,12 +336,12 @@ impl Leases {
                 ..Default::default()
             })
             .await
-            .map_err(|e| js_error(&e))?;
+            .map_err(js_error)?;
         let kv = bus
             .js
             .get_key_value(LEASES_BUCKET)
             .await
-            .map_err(|e| js_error(&e))?;
+            .map_err(js_error)?;
         Ok(Leases {
             kv,
             holder: holder.to_owned(),
@@ -360,7 +362,7 @@ impl Leases {
         {
             Ok(revision) => Ok(Some(revision)),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(ClusterError::JetStream(e.to_string())),
+            Err(e) => Err(js_error(e)),
         }
     }
 
@@ -383,7 +385,7 @@ impl Leases {
         {
             Ok(revision) => Ok(Some(revision)),
             Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
-            Err(e) => Err(ClusterError::JetStream(e.to_string())),
+            Err(e) => Err(js_error(e)),
         }
     }
 }

@@ -273,6 +273,41 @@ fn spawn_server_with(data: &std::path::Path, config: &str) -> Process {
     Process { child, addr }
 }
 
+/// Send frames of `batch` flagged chat events (ids `{prefix}k{n}`, over `rooms`
+/// rooms and `users` senders `{prefix}u{m}`), `pause` apart, until a send fails: the
+/// server died.
+fn stream_violations(
+    mut sink: futures_util::stream::SplitSink<Ws, tokio_tungstenite::tungstenite::Message>,
+    prefix: String,
+    batch: u64,
+    rooms: u64,
+    users: u64,
+    pause: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use futures_util::SinkExt;
+        for i in 0u64.. {
+            let frame: Vec<String> = (0..batch)
+                .map(|k| {
+                    let n = i * batch + k;
+                    chat(
+                        &format!("{prefix}k{n}"),
+                        &format!("room-{}", n % rooms),
+                        &format!("{prefix}u{}", n % users),
+                        "viewer",
+                        "加微信私聊",
+                    )
+                })
+                .collect();
+            let msg = tokio_tungstenite::tungstenite::Message::Text(frame.join("\n").into());
+            if sink.send(msg).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+        }
+    })
+}
+
 #[tokio::test]
 async fn after_sigkill_every_alert_a_subscriber_saw_is_in_the_store() {
     let dir = data_dir("sigkill");
@@ -282,36 +317,8 @@ async fn after_sigkill_every_alert_a_subscriber_saw_is_in_the_store() {
     let platform = connect(&url("/v1/ingest", &proc.addr)).await;
 
     // Stream flagged events in the background until the server dies.
-    let (mut sink, mut answers) = futures_util::StreamExt::split(platform);
-    let producer = tokio::spawn(async move {
-        use futures_util::SinkExt;
-        let mut i = 0u64;
-        loop {
-            let frame: Vec<String> = (0..20)
-                .map(|k| {
-                    let n = i * 20 + k;
-                    chat(
-                        &format!("k{n}"),
-                        &format!("room-{}", n % 4),
-                        &format!("u{}", n % 50),
-                        "viewer",
-                        "加微信私聊",
-                    )
-                })
-                .collect();
-            if sink
-                .send(tokio_tungstenite::tungstenite::Message::Text(
-                    frame.join("\n").into(),
-                ))
-                .await
-                .is_err()
-            {
-                return i;
-            }
-            i += 1;
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    let (sink, mut answers) = futures_util::StreamExt::split(platform);
+    let producer = stream_violations(sink, String::new(), 20, 4, 50, Duration::from_millis(2));
     let drain = tokio::spawn(async move {
         while futures_util::StreamExt::next(&mut answers).await.is_some() {}
     });
@@ -624,29 +631,9 @@ async fn every_action_a_platform_received_survives_sigkill_in_replay_and_export(
     let mut received = BTreeSet::new();
     for round in 0..3u64 {
         let platform = connect(&format!("ws://{}/v1/ingest", proc.addr)).await;
-        let (mut sink, mut answers) = futures_util::StreamExt::split(platform);
-        let producer = tokio::spawn(async move {
-            use futures_util::SinkExt;
-            for i in 0u64.. {
-                let frame: Vec<String> = (0..10)
-                    .map(|k| {
-                        let n = i * 10 + k;
-                        chat(
-                            &format!("r{round}-k{n}"),
-                            &format!("room-{}", n % 3),
-                            &format!("u{round}-{}", n % 40),
-                            "viewer",
-                            "加微信私聊",
-                        )
-                    })
-                    .collect();
-                let msg = tokio_tungstenite::tungstenite::Message::Text(frame.join("\n").into());
-                if sink.send(msg).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        });
+        let (sink, mut answers) = futures_util::StreamExt::split(platform);
+        let prefix = format!("r{round}-");
+        let producer = stream_violations(sink, prefix, 10, 3, 40, Duration::from_millis(1));
         // Read answers for a while, then kill the server with answers in flight.
         let mut frames = 0;
         let kill_after = 20 + 7 * round;

@@ -76,6 +76,32 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Per-caller limits.
     pub limits: LimitsConfig,
+    /// Running as a cluster gateway (`[cluster] nats = "nats://…"`, or `--nats`).
+    pub cluster: ClusterConfig,
+}
+
+/// A gateway's cluster (see docs/SCALING.md). Without `nats`, the server judges
+/// events itself: one process, no cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The NATS server (JetStream enabled) of the cluster.
+    pub nats: Option<String>,
+    /// Partitions rooms are hashed into: the same on every gateway and worker.
+    pub partitions: u16,
+    /// How long an event waits for its worker's answer before it is answered
+    /// `unavailable` (longer than a failover: lease time plus takeover).
+    pub answer_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nats: None,
+            partitions: crate::cluster::DEFAULT_PARTITIONS,
+            answer_timeout_ms: 10_000,
+        }
+    }
 }
 
 /// Certificate and key of the TLS listener.
@@ -193,6 +219,7 @@ impl Default for Config {
             tls: None,
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -296,6 +323,15 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "auth.allowed_origins: {o:?} is not an origin (scheme://host[:port], or \"*\")"
             )));
+        }
+        let c = &self.cluster;
+        if c.partitions == 0 || c.answer_timeout_ms == 0 {
+            return bad("cluster.partitions and cluster.answer_timeout_ms must be positive");
+        }
+        if let Some(url) = &c.nats
+            && url.trim().is_empty()
+        {
+            return bad("cluster.nats must be a NATS URL (nats://host:port)");
         }
         let a = &self.alerts;
         if a.history == 0 || a.subscriber_queue == 0 {

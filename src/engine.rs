@@ -161,8 +161,14 @@ pub struct Engine {
 impl Engine {
     /// An engine running `rules`.
     pub fn new(rules: Ruleset, config: EngineConfig) -> Engine {
+        Engine::sharing(Arc::new(rules), config)
+    }
+
+    /// An engine running `rules`, which other engines share (a cluster worker runs
+    /// one engine per partition over one compiled ruleset).
+    pub fn sharing(rules: Arc<Ruleset>, config: EngineConfig) -> Engine {
         Engine {
-            rules: ArcSwap::from_pointee(rules),
+            rules: ArcSwap::new(rules),
             windows: Windows::new(config.windows),
             dispatcher: Dispatcher::with_limit(config.max_strike_logs),
             tiers: DashMap::new(),

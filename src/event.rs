@@ -210,6 +210,10 @@ pub enum EventErrorKind {
     /// The connection sends faster than it may.
     #[error("over {0} events per second on this connection: slow down")]
     RateLimited(u32),
+    /// A cluster gateway could not get the event judged (the messaging or its
+    /// partition's worker did not answer in time): resend it with the same id.
+    #[error("not judged: {0}")]
+    Unavailable(String),
 }
 
 crate::wire_names! {
@@ -238,6 +242,8 @@ crate::wire_names! {
         RoomLimit = "room_limit",
         /// The connection sends too fast.
         RateLimited = "rate_limited",
+        /// Not judged: a cluster's messaging or worker did not answer (resend it).
+        Unavailable = "unavailable",
         /// A whole frame over the size limit (closed with 1009; never an error frame).
         TooLarge = "too_large",
     }
@@ -258,6 +264,7 @@ impl EventErrorKind {
             EventErrorKind::RoomForbidden(_) => ErrorCode::RoomForbidden,
             EventErrorKind::RoomLimit(_) => ErrorCode::RoomLimit,
             EventErrorKind::RateLimited(_) => ErrorCode::RateLimited,
+            EventErrorKind::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 }

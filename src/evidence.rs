@@ -14,7 +14,7 @@ pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
     categories.dedup();
     FeedRecord {
         seq: 0,
-        kind: "alert",
+        kind: "alert".into(),
         ts: outcome.ts,
         room: ev.room.to_string(),
         severity: outcome.hits.iter().map(|h| h.severity).max(),
@@ -22,11 +22,11 @@ pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
         body: alert_body(ev, outcome.ts, outcome.verdict(ev), &outcome.actions),
         event: Some(EventRow {
             event_id: ev.id.to_string(),
-            kind: ev.kind.as_str(),
+            kind: ev.kind.as_str().into(),
             user: ev.user.as_deref().map(str::to_owned),
-            role: ev.role.as_str(),
+            role: ev.role.as_str().into(),
             normalized: outcome.normalized.clone().unwrap_or_default(),
-            decision: outcome.decision.as_str(),
+            decision: outcome.decision.as_str().into(),
             lexicon: outcome.lexicon.to_string(),
             held: outcome.decision == Decision::Hold,
         }),
@@ -39,7 +39,7 @@ pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
 fn action_row(a: &Action) -> ActionRow {
     ActionRow {
         action_id: a.action_id.clone(),
-        action: a.action.as_str(),
+        action: a.action.as_str().into(),
         target_user: a.target.user().map(str::to_owned),
         target_event: a.target.event().map(str::to_owned),
         target_room: a.target.room().map(str::to_owned),

@@ -50,6 +50,50 @@ enum Command {
         /// Log lines as text, or as JSON objects, one a line (for log shippers).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Run as a gateway of the cluster on this NATS server (JetStream): events
+        /// are judged by `liveguard worker`s, evidence kept by `liveguard archive`.
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
+    },
+    /// Run a cluster's partition worker: judge the events of the partitions it
+    /// leases (see docs/SCALING.md).
+    Worker {
+        /// The cluster's NATS server (JetStream enabled).
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// Configuration file (TOML): its `lexicons`, `[engine]` and
+        /// `[cluster] partitions` are used.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Lexicon directory replacing the embedded default.
+        #[arg(long, value_name = "DIR")]
+        lexicons: Option<PathBuf>,
+        /// The worker's name in leases and logs (default: host and process id).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Lease time in ms: a dead worker's partitions move after about this.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(200..))]
+        lease_ms: u64,
+        /// Seconds of a partition's events a new owner replays to rebuild its rooms'
+        /// windows and strike logs.
+        #[arg(long, default_value_t = 600)]
+        replay_horizon_s: u64,
+        /// Log lines as text, or as JSON objects, one a line.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Keep a cluster's evidence: store its alerts stream in the data directory,
+    /// which `liveguard export` reads. Run one.
+    Archive {
+        /// The cluster's NATS server (JetStream enabled).
+        #[arg(long, value_name = "URL")]
+        nats: String,
+        /// Data directory (default ./liveguard-data).
+        #[arg(long, value_name = "DIR", default_value = "liveguard-data")]
+        data: PathBuf,
+        /// Log lines as text, or as JSON objects, one a line.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Print a new random token and the `[[auth.tokens]]` entry that admits it.
     Token {
@@ -179,12 +223,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tls_cert,
             tls_key,
             log_format,
+            nats,
         } => {
             init_tracing(log_format);
             let tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| liveguard::config::TlsConfig { cert, key });
-            serve(config, listen, lexicons, data, insecure, tls)
+            serve(config, listen, lexicons, data, insecure, tls, nats)
+        }
+        Command::Worker {
+            nats,
+            config,
+            lexicons,
+            name,
+            lease_ms,
+            replay_horizon_s,
+            log_format,
+        } => {
+            init_tracing(log_format);
+            let mut cfg = Config::load(config.as_deref()).context("loading the configuration")?;
+            if let Some(d) = lexicons {
+                cfg.lexicons = Some(d);
+            }
+            let name = name.unwrap_or_else(default_worker_name);
+            let mut worker = liveguard::cluster::worker::WorkerConfig::named(&name);
+            worker.lease_ttl = std::time::Duration::from_millis(lease_ms);
+            worker.partition.replay_horizon = std::time::Duration::from_secs(replay_horizon_s);
+            worker.engine = cfg.engine;
+            run_worker(&nats, &cfg, worker)
+        }
+        Command::Archive {
+            nats,
+            data,
+            log_format,
+        } => {
+            init_tracing(log_format);
+            archive(&nats, &data)
         }
         Command::Token { scope, name } => token(&scope, &name),
         Command::Scan { lexicons, file } => scan(lexicons, file),
@@ -244,8 +318,12 @@ fn serve(
     data: Option<PathBuf>,
     insecure: bool,
     tls: Option<liveguard::config::TlsConfig>,
+    nats: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let mut cfg = Config::load(config.as_deref()).context("loading the configuration")?;
+    if nats.is_some() {
+        cfg.cluster.nats = nats;
+    }
     if let Some(l) = listen {
         cfg.listen = l;
     }
@@ -276,6 +354,81 @@ fn serve(
             .context("server")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A worker's default name: the host's and the process id (unique while it runs;
+/// characters a lease key cannot hold become `-`).
+fn default_worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "worker".into());
+    let name = format!("{}-{}", host.trim(), std::process::id());
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+fn run_worker(
+    nats: &str,
+    cfg: &Config,
+    worker: liveguard::cluster::worker::WorkerConfig,
+) -> anyhow::Result<ExitCode> {
+    cfg.validate().context("checking the configuration")?;
+    let lexicon = Lexicon::load(cfg.lexicons.as_deref()).context("loading the lexicon")?;
+    let rules = liveguard::engine::Ruleset::compile(&lexicon, Default::default())
+        .context("compiling the lexicon")?;
+    let partitions = cfg.cluster.partitions;
+    runtime()?.block_on(async move {
+        let bus = liveguard::cluster::Bus::connect(nats, partitions).await?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        liveguard::cluster::worker::run_worker(bus, std::sync::Arc::new(rules), worker, shutdown)
+            .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn archive(nats: &str, data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (store, _) = liveguard::store::Store::open(
+        data,
+        liveguard::store::StoreConfig::default(),
+        0,
+        Box::new(|_| {}),
+    )
+    .with_context(|| format!("opening the store in {}", data.display()))?;
+    let store = std::sync::Arc::new(store);
+    let result = runtime()?.block_on(async {
+        let bus =
+            liveguard::cluster::Bus::connect(nats, liveguard::cluster::DEFAULT_PARTITIONS).await?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        tracing::info!(nats, data = %data.display(), "Archiving the cluster's alerts.");
+        liveguard::cluster::archive::run_archiver(bus, store.clone(), shutdown).await
+    });
+    store.close();
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--listen`: an address, or a host name and a port (`localhost:8080`).

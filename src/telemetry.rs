@@ -73,6 +73,12 @@ pub const STORE_UNSTORED: &str = "liveguard_store_unstored_total";
 pub const ANSWERS_UNCOMMITTED: &str = "liveguard_answers_uncommitted_total";
 /// Rows deleted by the retention purge.
 pub const STORE_PURGED: &str = "liveguard_store_purged_total";
+/// Partitions a cluster worker serves now.
+pub const CLUSTER_PARTITIONS: &str = "liveguard_cluster_partitions";
+/// Events a cluster gateway answered `unavailable` (the cluster did not answer).
+pub const CLUSTER_UNANSWERED: &str = "liveguard_cluster_unanswered_total";
+/// Records the cluster archiver stored.
+pub const CLUSTER_ARCHIVED: &str = "liveguard_cluster_archived_total";
 
 /// The process-wide Prometheus recorder, installed on first use. `metrics` has one
 /// global recorder per process; servers started in the same process (tests) share it.
@@ -244,6 +250,15 @@ pub fn update_process_metrics() {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(BUILD_INFO, "1, labelled with the build's version.");
+    describe_gauge!(CLUSTER_PARTITIONS, "Partitions this cluster worker serves.");
+    describe_counter!(
+        CLUSTER_UNANSWERED,
+        "Events a gateway answered `unavailable`: the cluster did not answer in time."
+    );
+    describe_counter!(
+        CLUSTER_ARCHIVED,
+        "Feed records the cluster archiver stored."
+    );
     describe_gauge!(
         LEXICON_INFO,
         "1 for the lexicon in use, by version and hash; 0 for one it replaced."

@@ -416,7 +416,7 @@ impl Hub {
             inner,
             vec![FeedRecord {
                 seq,
-                kind: "review",
+                kind: "review".into(),
                 ts,
                 room: hold.room.to_string(),
                 categories: hold.categories.clone(),
@@ -427,7 +427,7 @@ impl Hub {
                 review: Some(ReviewRow {
                     held_seq: held,
                     event_id: hold.event.to_string(),
-                    decision: decision.as_str(),
+                    decision: decision.as_str().into(),
                     by: by.to_owned(),
                     note: note.map(str::to_owned),
                 }),
@@ -477,7 +477,7 @@ mod tests {
     fn record(seq: u64) -> FeedRecord {
         FeedRecord {
             seq,
-            kind: "alert",
+            kind: "alert".into(),
             ts: 1,
             room: "r".into(),
             categories: vec![Category::Diversion],

@@ -237,6 +237,9 @@ impl FrameWork {
         input: Input<'_>,
         scratch: &mut Scratch,
     ) -> String {
+        if let Some(cluster) = state.cluster.get() {
+            return self.forward(cluster, input).await;
+        }
         let started = std::time::Instant::now();
         let len = match input {
             Input::Text(s) => s.len(),
@@ -329,6 +332,102 @@ impl FrameWork {
         }
         self.tally.flush();
         // Only serde_json wrote to it: valid UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// One line of a frame forwarded to the cluster: answered already (an error), or
+/// on its way to its partition's worker.
+enum Forwarded {
+    Done(Vec<u8>),
+    Sent(crate::cluster::gateway::Ticket, String),
+    Unsent(String, String),
+}
+
+impl FrameWork {
+    /// A gateway's [`FrameWork::judge`]: check every line as a single process does,
+    /// send the events to their partitions together, then write the answers in the
+    /// frame's order. An event the cluster does not answer in time is answered
+    /// `unavailable` with its id: the platform resends it, and the stream's
+    /// de-duplication keeps it from being judged twice.
+    async fn forward(
+        &mut self,
+        cluster: &crate::cluster::gateway::Gateway,
+        input: Input<'_>,
+    ) -> String {
+        let lines: Vec<(usize, &[u8])> = match input {
+            Input::Text(s) => s.split('\n').map(str::as_bytes).enumerate().collect(),
+            Input::Bytes(b) => b.split(|&c| c == b'\n').enumerate().collect(),
+        };
+        self.gate.bucket.refill(Instant::now().into_std());
+        let now = super::now_ms();
+        let deadline = Instant::now() + cluster.answer_timeout;
+        let mut slots = Vec::with_capacity(lines.len());
+        for (index, line) in lines.into_iter().filter(|(_, l)| !blank(l)) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let parsed = parse_event_bytes(line).and_then(|ev| match self.gate.admit(&ev, now) {
+                Ok(()) => Ok(ev),
+                Err(kind) => Err(EventError {
+                    id: Some(ev.id.into_owned()),
+                    kind,
+                }),
+            });
+            let slot = match parsed {
+                Ok(ev) => {
+                    let bytes = bytes::Bytes::copy_from_slice(line);
+                    match cluster.submit(&ev.room, &ev.id, bytes).await {
+                        Ok(ticket) => Forwarded::Sent(ticket, ev.id.into_owned()),
+                        Err(e) => Forwarded::Unsent(ev.id.into_owned(), e.to_string()),
+                    }
+                }
+                Err(err) => {
+                    self.tally.error(&err);
+                    let mut out = Vec::new();
+                    write_answer(
+                        &mut out,
+                        &Answer::Refused(ErrorFrame::new(&err, None).at_index(index)),
+                    );
+                    Forwarded::Done(out)
+                }
+            };
+            slots.push(slot);
+        }
+        let mut out: Vec<u8> = Vec::new();
+        for slot in slots {
+            if !out.is_empty() {
+                out.push(b'\n');
+            }
+            let (id, why) = match slot {
+                Forwarded::Done(answer) => {
+                    out.extend_from_slice(&answer);
+                    continue;
+                }
+                Forwarded::Sent(ticket, id) => match cluster.answer(ticket, deadline).await {
+                    Ok(answer) => {
+                        out.extend_from_slice(&answer);
+                        continue;
+                    }
+                    Err(e) => (id, e.to_string()),
+                },
+                Forwarded::Unsent(id, why) => (id, why),
+            };
+            metrics::counter!(crate::telemetry::CLUSTER_UNANSWERED).increment(1);
+            let err = EventError {
+                id: Some(id),
+                kind: EventErrorKind::Unavailable(why),
+            };
+            self.tally.error(&err);
+            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
+        }
+        if out.is_empty() {
+            let err = EventError {
+                id: None,
+                kind: EventErrorKind::InvalidJson("empty frame".into()),
+            };
+            self.tally.error(&err);
+            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
+        }
+        self.tally.flush();
         String::from_utf8(out).unwrap_or_default()
     }
 }

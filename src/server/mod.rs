@@ -91,6 +91,9 @@ pub enum ServerError {
     /// The listener failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The cluster's NATS cannot be reached, or JetStream refused its streams.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Hold `dir`'s lock file for the life of the process: one server per data directory.
@@ -142,6 +145,8 @@ struct AppState {
     data_lock: std::sync::Mutex<Option<std::fs::File>>,
     /// Why the store is not open (`None` when it is, or is disabled).
     store_error: std::sync::Mutex<Option<String>>,
+    /// The cluster, when this server is a gateway: events go there to be judged.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::gateway::Gateway>>,
 }
 
 impl AppState {
@@ -418,6 +423,18 @@ impl Server {
             listener,
             tls,
         } = self;
+        if let Some(url) = &state.config.cluster.nats {
+            let c = &state.config.cluster;
+            let bus = crate::cluster::Bus::connect(url, c.partitions).await?;
+            let gateway = crate::cluster::gateway::Gateway::start(
+                bus,
+                Duration::from_millis(c.answer_timeout_ms),
+                state.shutdown.clone(),
+            )
+            .await?;
+            let _ = state.cluster.set(gateway);
+            tracing::info!(nats = %url, partitions = c.partitions, "Gateway of a cluster: events are judged by its workers.");
+        }
         state.record_lexicon();
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() {
@@ -490,10 +507,12 @@ pub async fn run(
 /// nowhere else; the exposure check uses `addr` (the bound address) or the configured
 /// one.
 fn prepare(
-    config: Config,
+    mut config: Config,
     addr: Option<std::net::SocketAddr>,
 ) -> Result<(Arc<AppState>, Option<tokio_rustls::TlsAcceptor>), ServerError> {
     config.validate()?;
+    // A gateway keeps no evidence (the cluster's archiver does) and no data directory.
+    config.store.enabled &= config.cluster.nats.is_none();
     let auth = Auth::from_env(&config.auth.tokens)?;
     let addr = addr.unwrap_or(config.listen);
     crate::auth::check_exposure(addr, &auth, config.insecure)?;
@@ -541,6 +560,7 @@ fn prepare(
         reload_lock: tokio::sync::Mutex::new(()),
         data_lock: std::sync::Mutex::new(data_lock),
         store_error: std::sync::Mutex::new(store_error),
+        cluster: std::sync::OnceLock::new(),
         config,
     });
     if state.config.store.enabled {

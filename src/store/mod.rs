@@ -19,6 +19,7 @@ mod schema;
 mod time;
 
 use crate::clock::now_ms;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -128,13 +129,14 @@ pub enum StoreError {
     Thread(std::io::Error),
 }
 
-/// One record of the alert feed, with the rows it stores.
-#[derive(Debug)]
+/// One record of the alert feed, with the rows it stores. Serializable: a cluster's
+/// workers publish it to the alerts stream and its archiver stores it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FeedRecord {
     /// The feed sequence number.
     pub seq: u64,
     /// `alert` or `review`.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Event time (alerts) or resolution time (reviews), ms since the epoch.
     pub ts: u64,
     /// The room.
@@ -154,21 +156,21 @@ pub struct FeedRecord {
 }
 
 /// A flagged event as stored.
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EventRow {
     /// Platform event id.
     pub event_id: String,
     /// Chat or transcript.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Sender.
     pub user: Option<String>,
     /// Sender's role.
-    pub role: &'static str,
+    pub role: Cow<'static, str>,
     /// Normalized text, as matched (the original text and the hits are in the feed
     /// body).
     pub normalized: String,
     /// Decision.
-    pub decision: &'static str,
+    pub decision: Cow<'static, str>,
     /// Lexicon version.
     pub lexicon: String,
     /// Whether the message was held for review.
@@ -176,12 +178,12 @@ pub struct EventRow {
 }
 
 /// An action as stored.
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ActionRow {
     /// The stable action id.
     pub action_id: String,
     /// Action type.
-    pub action: &'static str,
+    pub action: Cow<'static, str>,
     /// Target sender.
     pub target_user: Option<String>,
     /// Target event.
@@ -199,14 +201,14 @@ pub struct ActionRow {
 }
 
 /// A review as stored.
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReviewRow {
     /// The alert seq of the held event.
     pub held_seq: u64,
     /// Its event id.
     pub event_id: String,
     /// approve or reject.
-    pub decision: &'static str,
+    pub decision: Cow<'static, str>,
     /// Moderator, or `expiry`.
     pub by: String,
     /// The moderator's note.
@@ -217,7 +219,7 @@ impl FeedRecord {
     /// The frame subscribers receive: `{"kind":…,"seq":…,` then the body's fields;
     /// `"stored":false` when the store could not keep it.
     pub fn frame(&self, stored: bool) -> String {
-        crate::wire::feed_frame(self.kind, self.seq, stored, &self.body)
+        crate::wire::feed_frame(&self.kind, self.seq, stored, &self.body)
     }
 }
 

@@ -175,7 +175,7 @@ fn purge_keeps_three_years_and_whatever_is_under_review() {
     store
         .submit(FeedRecord {
             seq: 4,
-            kind: "review",
+            kind: "review".into(),
             ts: now - 4 * 365 * DAY + 1000,
             room: "r1".into(),
             categories: vec![Category::Diversion],
@@ -186,7 +186,7 @@ fn purge_keeps_three_years_and_whatever_is_under_review() {
             review: Some(ReviewRow {
                 held_seq: 2,
                 event_id: "held".into(),
-                decision: "reject",
+                decision: "reject".into(),
                 by: "expiry".into(),
                 note: None,
             }),

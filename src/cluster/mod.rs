@@ -1,5 +1,13 @@
-//! Scale-out by room (issue 13, in progress): how rooms map to partitions, and the
-//! JetStream stream that carries events to them.
+//! Scale-out by room over NATS JetStream: gateways, partition workers, the archiver.
+//!
+//! | piece | what |
+//! |---|---|
+//! | [`partition_of`], [`Bus`] | the room-to-partition map; the events and alerts streams |
+//! | [`gateway`] | `serve --nats`: publishes events, returns each answer on its connection |
+//! | [`worker`] | `worker`: holds partition leases, runs one engine per partition |
+//! | [`partition`] | one partition's service: take over, rebuild, judge in order |
+//! | [`leases`] | partition leases and worker membership in a KV bucket |
+//! | [`archive`] | `archive`: the alerts stream into the SQLite evidence store |
 //!
 //! A cluster shards by room: every room belongs to one of a fixed number of partitions,
 //! each owned by one worker at a time, so a room's windows, strikes, tiers and holds
@@ -12,6 +20,14 @@
 /// Partitions of a cluster unless configured otherwise: many more than workers, so
 /// that ownership moves in small steps and each worker's share stays even.
 pub const DEFAULT_PARTITIONS: u16 = 64;
+
+pub mod archive;
+pub mod gateway;
+pub mod leases;
+pub mod partition;
+pub mod worker;
+
+pub use leases::Leases;
 
 /// The stable seed of the room hash. Never change it: see the module doc.
 const ROOM_SEED: u64 = 0x726f_6f6d_7061_7274;
@@ -81,7 +97,7 @@ pub enum ClusterError {
 }
 
 /// A JetStream error (a refused request, a publish not acknowledged) as ours.
-fn js_error(e: impl std::fmt::Display) -> ClusterError {
+pub(crate) fn js_error(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::JetStream(e.to_string())
 }
 
@@ -141,6 +157,35 @@ impl Bus {
         &self.js
     }
 
+    /// How many partitions rooms are hashed into.
+    pub fn partitions(&self) -> u16 {
+        self.partitions
+    }
+
+    /// Ask the owner of `room`'s partition to answer again the event it stored at
+    /// stream sequence `seq` (a resend the stream de-duplicated), on `reply`.
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the stream does not acknowledge it.
+    pub async fn publish_again(
+        &self,
+        room: &str,
+        seq: u64,
+        reply: &str,
+    ) -> Result<(), ClusterError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(CONTROL_HEADER, "again");
+        headers.insert(REPLY_HEADER, reply);
+        let subject = events_subject(partition_of(room, self.partitions));
+        self.js
+            .publish_with_headers(subject, headers, bytes::Bytes::from(seq.to_string()))
+            .await
+            .map_err(js_error)?
+            .await
+            .map_err(js_error)?;
+        Ok(())
+    }
+
     /// The core NATS client (answers travel on plain subjects).
     pub fn client(&self) -> &async_nats::Client {
         &self.client
@@ -166,7 +211,7 @@ impl Bus {
     /// Publish `payload` to `subject` under the de-duplication id of the event `id`
     /// of `room` (a second publish within [`DUPLICATE_WINDOW`] is stored once), with
     /// its reply subject if any, and wait for the stream to store it.
-    async fn publish_once(
+    pub(crate) async fn publish_once(
         &self,
         subject: String,
         room: &str,
@@ -174,17 +219,9 @@ impl Bus {
         reply: Option<&str>,
         payload: bytes::Bytes,
     ) -> Result<Published, ClusterError> {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(
-            async_nats::header::NATS_MESSAGE_ID,
-            event_msg_id(room, id).as_str(),
-        );
-        if let Some(reply) = reply {
-            headers.insert(REPLY_HEADER, reply);
-        }
         let ack = self
             .js
-            .publish_with_headers(subject, headers, payload)
+            .publish_with_headers(subject, event_headers(room, id, reply), payload)
             .await
             .map_err(js_error)?
             .await
@@ -194,201 +231,52 @@ impl Bus {
             duplicate: ack.duplicate,
         })
     }
+
+    /// Send one event to its room's partition, with its answer subject, without
+    /// waiting for the stream to store it: the returned future says when it has.
+    pub(crate) async fn send_event(
+        &self,
+        room: &str,
+        id: &str,
+        line: bytes::Bytes,
+        reply: &str,
+    ) -> Result<async_nats::jetstream::context::PublishAckFuture, ClusterError> {
+        let subject = events_subject(partition_of(room, self.partitions));
+        self.js
+            .publish_with_headers(subject, event_headers(room, id, Some(reply)), line)
+            .await
+            .map_err(js_error)
+    }
+}
+
+/// The headers of an event's message: its de-duplication id and its answer subject.
+fn event_headers(room: &str, id: &str, reply: Option<&str>) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        event_msg_id(room, id).as_str(),
+    );
+    if let Some(reply) = reply {
+        headers.insert(REPLY_HEADER, reply);
+    }
+    headers
 }
 
 /// The header naming the subject an event's answer goes to (its gateway's).
 pub const REPLY_HEADER: &str = "Lg-Reply";
 
 /// How long a worker may hold an event unacknowledged before JetStream hands it to
-/// another: a worker that died mid-event loses it for no longer than this.
+/// another (a new owner re-reads from the acknowledged floor at once instead; this
+/// only bounds a consumer nobody serves).
 pub const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Judge partition `partition`'s events in stream order with `engine`. A flagged
-/// event's alert (its body: event, verdict, actions) is published to the alerts
-/// stream first, with the event's de-duplication id, so that a replay of the
-/// partition (a new owner re-reading unacknowledged events) cannot store an alert or
-/// its actions twice within [`DUPLICATE_WINDOW`]. Then the answer (the very lines a
-/// single process writes: the verdict, then its actions, or an error line) goes to
-/// the event's reply subject, and only then is the event acknowledged: the platform
-/// never acts on an action the evidence lacks. Runs until `shutdown` or the stream
-/// ends.
-///
-/// A room's events all travel in one partition, in the order its gateway published
-/// them, so the room's windows and strike logs see what one process would see.
-///
-/// # Errors
-/// [`ClusterError::JetStream`] when the consumer cannot be made or read.
-pub async fn run_partition(
-    bus: Bus,
-    engine: std::sync::Arc<crate::engine::Engine>,
-    partition: u16,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Result<(), ClusterError> {
-    use async_nats::jetstream::consumer::{AckPolicy, pull};
-    use futures_util::StreamExt;
-    let stream = bus.js.get_stream(EVENTS_STREAM).await.map_err(js_error)?;
-    let name = format!("partition-{partition}");
-    let consumer = stream
-        .get_or_create_consumer(
-            &name,
-            pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: events_subject(partition),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(js_error)?;
-    let mut messages = consumer.messages().await.map_err(js_error)?;
-    let mut scratch = crate::engine::Scratch::default();
-    let mut out = Vec::with_capacity(1024);
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            m = messages.next() => m,
-        };
-        let Some(message) = message else {
-            return Ok(());
-        };
-        let message = message.map_err(js_error)?;
-        out.clear();
-        // Serializing our own types into memory cannot fail.
-        let _ = match crate::event::parse_event_bytes(&message.payload) {
-            Ok(ev) => {
-                let outcome = engine.process(&ev, crate::clock::now_ms(), &mut scratch);
-                let flagged = outcome.decision != crate::event::Decision::Allow
-                    || !outcome.actions.is_empty();
-                if flagged {
-                    let record = crate::evidence::alert_record(&ev, &outcome);
-                    bus.publish_once(
-                        alerts_subject(partition),
-                        &ev.room,
-                        &ev.id,
-                        None,
-                        bytes::Bytes::from(record.body),
-                    )
-                    .await?;
-                }
-                outcome.answer(&ev).write_to(&mut out)
-            }
-            Err(err) => crate::wire::Answer::Refused(crate::wire::ErrorFrame::new(&err, None))
-                .write_to(&mut out),
-        };
-        let reply = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(REPLY_HEADER))
-            .map(|v| v.to_string());
-        if let Some(reply) = reply {
-            bus.client
-                .publish(reply, bytes::Bytes::copy_from_slice(&out))
-                .await
-                .map_err(js_error)?;
-        }
-        message.ack().await.map_err(js_error)?;
-    }
-}
+/// The header of a control message on a partition's subject: `again` asks the owner
+/// to answer an event it has already judged (a gateway's resend, which the stream
+/// stored once); the payload is the event's stream sequence.
+pub const CONTROL_HEADER: &str = "Lg-Control";
 
-/// The KV bucket of partition leases.
-pub const LEASES_BUCKET: &str = "lg-leases";
-
-/// Partition ownership: a lease is a key (`p-<partition>`) in a JetStream KV bucket
-/// whose entries expire after the lease time. Taking one is a create (refused while
-/// another holder's entry lives); keeping it is a compare-and-swap on the revision the
-/// holder last wrote, so a holder that paused past its lease and woke up finds its
-/// revision stale and stops: it is fenced, not a second owner.
-#[derive(Clone, Debug)]
-pub struct Leases {
-    kv: async_nats::jetstream::kv::Store,
-    holder: String,
-}
-
-impl Leases {
-    /// The lease bucket (created with `ttl` as its entries' lifetime if missing) for
-    /// `holder` (a worker's name, written in the leases it takes).
-    ///
-    /// # Errors
-    /// [`ClusterError::JetStream`] when the bucket cannot be made.
-    pub async fn open(
-        bus: &Bus,
-        holder: &str,
-        ttl: std::time::Duration,
-    ) -> Result<Leases, ClusterError> {
-        // The bucket's stream is made here as the client's `create_key_value` would
-        // make it: that call first reads the account's API level, which servers
-        // before 2.11 (Debian's 2.9) do not report.
-        use async_nats::jetstream::stream;
-        bus.js
-            .get_or_create_stream(stream::Config {
-                name: format!("KV_{LEASES_BUCKET}"),
-                subjects: vec![format!("$KV.{LEASES_BUCKET}.>")],
-                max_messages_per_subject: 1,
-                max_age: ttl,
-                duplicate_window: ttl,
-                storage: stream::StorageType::File,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: stream::DiscardPolicy::New,
-                num_replicas: 1,
-                ..Default::default()
-            })
-            .await
-            .map_err(js_error)?;
-        let kv = bus
-            .js
-            .get_key_value(LEASES_BUCKET)
-            .await
-            .map_err(js_error)?;
-        Ok(Leases {
-            kv,
-            holder: holder.to_owned(),
-        })
-    }
-
-    /// Take `partition` if nobody holds it: the lease's revision, or `None` when
-    /// another holder has it.
-    ///
-    /// # Errors
-    /// [`ClusterError::JetStream`] when the bucket cannot be reached.
-    pub async fn acquire(&self, partition: u16) -> Result<Option<u64>, ClusterError> {
-        use async_nats::jetstream::kv::CreateErrorKind;
-        match self
-            .kv
-            .create(format!("p-{partition}"), self.holder.clone().into())
-            .await
-        {
-            Ok(revision) => Ok(Some(revision)),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
-            Err(e) => Err(js_error(e)),
-        }
-    }
-
-    /// Keep a lease taken at `revision` for another lease time: the new revision, or
-    /// `None` when it was lost (it expired and another holder took it, or the bucket
-    /// moved on): the caller must stop serving the partition.
-    ///
-    /// # Errors
-    /// [`ClusterError::JetStream`] when the bucket cannot be reached.
-    pub async fn renew(&self, partition: u16, revision: u64) -> Result<Option<u64>, ClusterError> {
-        use async_nats::jetstream::kv::UpdateErrorKind;
-        match self
-            .kv
-            .update(
-                format!("p-{partition}"),
-                self.holder.clone().into(),
-                revision,
-            )
-            .await
-        {
-            Ok(revision) => Ok(Some(revision)),
-            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(None),
-            Err(e) => Err(js_error(e)),
-        }
-    }
-}
+/// The prefix of the subjects gateways receive answers on (`lg.answers.<gateway>.<n>`).
+pub const ANSWERS_PREFIX: &str = "lg.answers";
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,161 @@
+//! A gateway's side of the cluster (`liveguard serve --nats URL`): events go to their
+//! room's partition stream; answers come back on the gateway's own subject and are
+//! handed to the connection waiting for them.
+//!
+//! Each event is published with a reply subject `lg.answers.<gateway>.<ticket>`; the
+//! gateway keeps one subscription to `lg.answers.<gateway>.>` and a map of tickets
+//! to waiting connections. A connection publishes every event of a frame before it
+//! waits for any answer (one round trip per frame, not per event), then writes the
+//! answers in the frame's order. A resend the events stream already holds (same room
+//! and id, within its de-duplication window) is answered by the partition's owner
+//! from what it judged, not judged twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::{ANSWERS_PREFIX, Bus, ClusterError, js_error};
+
+/// A gateway's link to the cluster.
+#[derive(Debug)]
+pub struct Gateway {
+    bus: Bus,
+    prefix: String,
+    waiting: DashMap<u64, oneshot::Sender<Bytes>>,
+    next: AtomicU64,
+    /// How long an event may wait for its answer before it is answered
+    /// `unavailable` (the platform resends it; nothing is judged twice).
+    pub answer_timeout: Duration,
+}
+
+/// An event on its way: its answer, once the partition's owner sends it.
+#[derive(Debug)]
+pub struct Ticket {
+    number: u64,
+    answer: oneshot::Receiver<Bytes>,
+    published: Option<async_nats::jetstream::context::PublishAckFuture>,
+    room: Box<str>,
+}
+
+impl Gateway {
+    /// Subscribe to this gateway's answers (under a random name) and route them until
+    /// `shutdown`.
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the subscription cannot be made.
+    pub async fn start(
+        bus: Bus,
+        answer_timeout: Duration,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Gateway>, ClusterError> {
+        let name = format!("{:016x}", rand_u64());
+        let prefix = format!("{ANSWERS_PREFIX}.{name}");
+        let mut answers = bus
+            .client()
+            .subscribe(format!("{prefix}.>"))
+            .await
+            .map_err(js_error)?;
+        let gateway = Arc::new(Gateway {
+            bus,
+            prefix,
+            waiting: DashMap::new(),
+            next: AtomicU64::new(1),
+            answer_timeout,
+        });
+        let routing = gateway.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    m = answers.next() => m,
+                };
+                let Some(message) = message else { break };
+                let number = message
+                    .subject
+                    .rsplit('.')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok());
+                // A second answer (a new owner re-judging what the last one answered)
+                // finds nobody waiting and is dropped.
+                if let Some((_, tx)) = number.and_then(|n| routing.waiting.remove(&n)) {
+                    let _ = tx.send(message.payload);
+                }
+            }
+        });
+        Ok(gateway)
+    }
+
+    /// Publish one event (its JSON line) to its room's partition. The stream's
+    /// acknowledgement is awaited in [`Gateway::answer`], so a frame's events go out
+    /// together.
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the message cannot be sent.
+    pub async fn submit(&self, room: &str, id: &str, line: Bytes) -> Result<Ticket, ClusterError> {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, answer) = oneshot::channel();
+        self.waiting.insert(number, tx);
+        let reply = format!("{}.{number}", self.prefix);
+        match self.bus.send_event(room, id, line, &reply).await {
+            Ok(published) => Ok(Ticket {
+                number,
+                answer,
+                published: Some(published),
+                room: room.into(),
+            }),
+            Err(e) => {
+                self.waiting.remove(&number);
+                Err(e)
+            }
+        }
+    }
+
+    /// The answer to a submitted event: the stream's acknowledgement, then (for a
+    /// resend it already held, an `again` request to the partition's owner) the
+    /// owner's answer, by `deadline` (a frame's events share one, set
+    /// [`Gateway::answer_timeout`] after it was read).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the stream refused the event or no answer came in time.
+    pub async fn answer(
+        &self,
+        mut ticket: Ticket,
+        deadline: tokio::time::Instant,
+    ) -> Result<Bytes, ClusterError> {
+        let result = tokio::time::timeout_at(deadline, async {
+            if let Some(published) = ticket.published.take() {
+                let ack = published.await.map_err(js_error)?;
+                if ack.duplicate {
+                    let reply = format!("{}.{}", self.prefix, ticket.number);
+                    self.bus
+                        .publish_again(&ticket.room, ack.sequence, &reply)
+                        .await?;
+                }
+            }
+            (&mut ticket.answer)
+                .await
+                .map_err(|_| ClusterError::JetStream("the gateway stopped".into()))
+        })
+        .await;
+        self.waiting.remove(&ticket.number);
+        match result {
+            Ok(r) => r,
+            Err(_) => Err(ClusterError::JetStream(format!(
+                "no answer within {} ms; resend it with the same id",
+                self.answer_timeout.as_millis()
+            ))),
+        }
+    }
+}
+
+/// A random 64-bit value (a gateway's name), from the OS's hash seed.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}

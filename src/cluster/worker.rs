@@ -1,0 +1,239 @@
+//! A partition worker (`liveguard worker --nats URL`): takes its fair share of the
+//! partitions' leases, serves each leased partition with an engine of its own, and
+//! gives partitions up when workers join, and takes them over when workers die.
+//!
+//! Every tick (a quarter of the lease time) the worker renews its membership and its
+//! leases, then compares what it holds with its fair share (partitions ÷ live
+//! workers, rounded up): under it, it takes free partitions; over it, it gives one
+//! back (the partition's service stops, acknowledges what it answered, then the lease
+//! is deleted so another worker takes it at once). A partition nobody took for a
+//! whole tick is taken even over the share: a dead worker's partitions answer again
+//! as soon as its leases lapse, before its membership does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::partition::{PartitionConfig, serve_partition};
+use super::{Bus, ClusterError, Leases};
+use crate::engine::{Engine, EngineConfig, Ruleset};
+
+/// A worker's settings.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The worker's name in leases and logs (unique in the cluster).
+    pub name: String,
+    /// How long a lease lives without renewal: a dead worker's partitions move after
+    /// at most this (plus a tick).
+    pub lease_ttl: Duration,
+    /// How partitions are served.
+    pub partition: PartitionConfig,
+    /// The engine settings of every partition.
+    pub engine: EngineConfig,
+}
+
+impl WorkerConfig {
+    /// Defaults for a worker named `name`: 2 s leases.
+    pub fn named(name: &str) -> WorkerConfig {
+        WorkerConfig {
+            name: name.to_owned(),
+            lease_ttl: Duration::from_secs(2),
+            partition: PartitionConfig::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// A partition this worker holds.
+struct Held {
+    revision: u64,
+    fence: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Serve one partition until `fence`: again after an error (from its floor, with a
+/// fresh engine), after a short pause.
+async fn supervise(
+    bus: Bus,
+    rules: Arc<Ruleset>,
+    config: WorkerConfig,
+    partition: u16,
+    fence: CancellationToken,
+) {
+    while !fence.is_cancelled() {
+        let engine = Engine::sharing(rules.clone(), config.engine);
+        match serve_partition(
+            bus.clone(),
+            engine,
+            partition,
+            config.partition,
+            fence.clone(),
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(partition, error = %e, "Partition service failed; serving it again from its floor.");
+                tokio::select! {
+                    _ = fence.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The fair share of `partitions` among `workers`, rounded up.
+fn fair_share(partitions: u16, workers: usize) -> usize {
+    usize::from(partitions).div_ceil(workers.max(1))
+}
+
+/// Run a worker until `shutdown`, then stop every partition's service (each
+/// acknowledges what it answered), give the leases back and leave.
+///
+/// # Errors
+/// [`ClusterError`] when the lease bucket cannot be opened; later trouble with it is
+/// logged and retried on the next tick.
+pub async fn run_worker(
+    bus: Bus,
+    rules: Arc<Ruleset>,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ClusterError> {
+    let leases = Leases::open(&bus, &config.name, config.lease_ttl).await?;
+    let mut held: BTreeMap<u16, Held> = BTreeMap::new();
+    let mut free_last_tick: BTreeSet<u16> = BTreeSet::new();
+    let mut tick = tokio::time::interval(config.lease_ttl / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let partitions = bus.partitions();
+    // Where this worker starts looking for free partitions: workers starting together
+    // do not all race for partition 0.
+    let offset = crate::hash::KeyHash::new(7)
+        .write(config.name.as_bytes())
+        .finish();
+    tracing::info!(worker = %config.name, partitions, "Worker joined.");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = leases.heartbeat().await {
+            tracing::warn!(error = %e, "Cannot renew membership.");
+            continue;
+        }
+        // Renew; a lease found lost (this worker paused past it) stops its service.
+        let mut lost = Vec::new();
+        for (&p, h) in held.iter_mut() {
+            match leases.renew(p, h.revision).await {
+                Ok(Some(revision)) => h.revision = revision,
+                Ok(None) => lost.push(p),
+                Err(e) => tracing::warn!(partition = p, error = %e, "Cannot renew lease."),
+            }
+        }
+        for p in lost {
+            if let Some(h) = held.remove(&p) {
+                h.fence.cancel();
+                tracing::warn!(partition = p, "Lease lost: stopped serving the partition.");
+            }
+        }
+        let holdings = match leases.holdings().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read the leases.");
+                continue;
+            }
+        };
+        let share = fair_share(partitions, holdings.workers.len());
+        let free: BTreeSet<u16> = (0..partitions)
+            .filter(|p| !holdings.held.contains(p))
+            .collect();
+        if held.len() > share && free.is_empty() {
+            // The excess goes back (the highest partitions); joiners, under their
+            // share, take it on their next tick.
+            let excess: Vec<u16> = held
+                .keys()
+                .rev()
+                .take(held.len() - share)
+                .copied()
+                .collect();
+            let given: Vec<(u16, Held)> = excess
+                .into_iter()
+                .filter_map(|p| held.remove(&p).map(|h| (p, h)))
+                .collect();
+            for (_, h) in &given {
+                h.fence.cancel();
+            }
+            for (p, h) in given {
+                let _ = h.task.await;
+                if let Err(e) = leases.release(p, h.revision).await {
+                    tracing::warn!(partition = p, error = %e, "Cannot release lease.");
+                }
+                tracing::info!(partition = p, share, "Gave a partition up to rebalance.");
+            }
+        }
+        let start = (offset % u64::from(partitions)) as u16;
+        for i in 0..partitions {
+            let p = (start + i) % partitions;
+            if !free.contains(&p) || held.contains_key(&p) {
+                continue;
+            }
+            // Up to the share; past it only what nobody took for a whole tick.
+            if held.len() >= share && !free_last_tick.contains(&p) {
+                continue;
+            }
+            match leases.acquire(p).await {
+                Ok(Some(revision)) => {
+                    let fence = CancellationToken::new();
+                    let task = tokio::spawn(supervise(
+                        bus.clone(),
+                        rules.clone(),
+                        config.clone(),
+                        p,
+                        fence.clone(),
+                    ));
+                    held.insert(
+                        p,
+                        Held {
+                            revision,
+                            fence,
+                            task,
+                        },
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(partition = p, error = %e, "Cannot take lease."),
+            }
+        }
+        free_last_tick = free;
+        metrics::gauge!(crate::telemetry::CLUSTER_PARTITIONS).set(held.len() as f64);
+    }
+    for h in held.values() {
+        h.fence.cancel();
+    }
+    for (p, h) in held {
+        let _ = h.task.await;
+        let _ = leases.release(p, h.revision).await;
+    }
+    let _ = leases.leave().await;
+    tracing::info!(worker = %config.name, "Worker left.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_covers_every_partition() {
+        assert_eq!(fair_share(64, 0), 64);
+        assert_eq!(fair_share(64, 1), 64);
+        assert_eq!(fair_share(64, 3), 22);
+        assert_eq!(fair_share(64, 4), 16);
+        for workers in 1..100 {
+            assert!(fair_share(64, workers) * workers >= 64);
+        }
+    }
+}

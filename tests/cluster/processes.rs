@@ -1,0 +1,466 @@
+//! The cluster as users run it: real nats-server, real `liveguard serve --nats`
+//! gateways, `liveguard worker`s and `liveguard archive`, a real WebSocket platform,
+//! and `liveguard scan` over the same events as the oracle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use liveguard::cluster::{Bus, DEFAULT_PARTITIONS, Leases};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::nats::{Liveguard, NatsServer};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What must match between the cluster and one process: each event's decision and
+/// its action ids.
+type Judged = (String, Vec<String>);
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("liveguard-cluster-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The dev corpus, then room state across events: a term split over three messages,
+/// and one sender's repeated violations climbing the strike ladder.
+fn corpus() -> Vec<String> {
+    let mut lines: Vec<String> = include_str!("../fixtures/dev.jsonl")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    for (i, text) in ["加", "微", "信"].iter().enumerate() {
+        lines.push(format!(
+            r#"{{"kind":"chat","id":"split-{i}","room":"room-split","user":"u-split","ts":{},"text":"{text}"}}"#,
+            1_767_750_100_000u64 + i as u64
+        ));
+    }
+    for i in 0..8 {
+        lines.push(format!(
+            r#"{{"kind":"chat","id":"repeat-{i}","room":"room-repeat","user":"u-repeat","ts":{},"text":"加我微信私聊"}}"#,
+            1_767_750_100_000u64 + i * 1000
+        ));
+    }
+    lines
+}
+
+/// `liveguard scan` over `lines`: each event's decision and action ids.
+fn oracle(lines: &[String], dir: &Path) -> HashMap<String, Judged> {
+    let file = dir.join("oracle-input.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .arg("scan")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut judged = HashMap::new();
+    for (id, j) in verdicts(&String::from_utf8(out.stdout).unwrap()) {
+        judged.insert(id, j.expect("scan judges every corpus line"));
+    }
+    assert_eq!(judged.len(), lines.len());
+    judged
+}
+
+/// The verdicts of an answer (scan output or an ingest answer frame), by event id:
+/// a decision and action ids, or the error code of an error line.
+fn verdicts(answer: &str) -> Vec<(String, Result<Judged, String>)> {
+    answer
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let id = v["id"].as_str().map(str::to_owned);
+            match v["kind"].as_str() {
+                Some("verdict") => {
+                    let actions = v["actions"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_owned())
+                        .collect();
+                    Some((
+                        id.unwrap(),
+                        Ok((v["decision"].as_str().unwrap().to_owned(), actions)),
+                    ))
+                }
+                Some("error") => Some((
+                    id.expect("cluster errors name their event"),
+                    Err(format!("{}: {}", v["code"], v["message"])),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A platform's ingest connection to a gateway.
+async fn platform(addr: &str) -> Ws {
+    tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ingest"))
+        .await
+        .unwrap()
+        .0
+}
+
+/// Send one frame and read its answer frame.
+async fn exchange(ws: &mut Ws, lines: &[String]) -> String {
+    ws.send(Message::Text(lines.join("\n").into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a frame is answered")
+        {
+            Some(Ok(Message::Text(t))) => return t.to_string(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("the gateway closed: {other:?}"),
+        }
+    }
+}
+
+/// Every verdict received, by event id, in the order received.
+#[derive(Default)]
+struct Received {
+    verdicts: HashMap<String, Vec<Judged>>,
+    errors: Vec<(String, String)>,
+    /// The longest time a frame waited for its answer.
+    slowest: Duration,
+}
+
+impl Received {
+    fn take(&mut self, answer: &str) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (id, v) in verdicts(answer) {
+            match v {
+                Ok(j) => self.verdicts.entry(id).or_default().push(j),
+                Err(e) => {
+                    self.errors.push((id.clone(), e));
+                    failed.push(id);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Every event judged exactly once, as the oracle judged it.
+    fn assert_matches(&self, oracle: &HashMap<String, Judged>) {
+        let twice: Vec<&String> = self
+            .verdicts
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(id, _)| id)
+            .collect();
+        assert!(twice.is_empty(), "answered twice: {twice:?}");
+        let missing: Vec<&String> = oracle
+            .keys()
+            .filter(|id| !self.verdicts.contains_key(*id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} events never judged, e.g. {:?}; errors {:?}",
+            missing.len(),
+            missing.first(),
+            self.errors.first()
+        );
+        let differ: Vec<&String> = oracle
+            .keys()
+            .filter(|id| self.verdicts[*id][0] != oracle[*id])
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{} of {} verdicts differ from one process, e.g. {:?}: {:?} vs {:?}",
+            differ.len(),
+            oracle.len(),
+            differ.first(),
+            differ.first().map(|id| &oracle[*id]),
+            differ.first().map(|id| &self.verdicts[*id])
+        );
+    }
+}
+
+/// Wait until every partition is held by `workers` live workers (and a tick more,
+/// for the rebalance to settle).
+async fn wait_for_workers(url: &str, workers: usize) {
+    let bus = Bus::connect(url, DEFAULT_PARTITIONS).await.unwrap();
+    let leases = Leases::open(&bus, "observer", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let h = leases.holdings().await.unwrap();
+        if h.workers.len() == workers && h.held.len() == usize::from(DEFAULT_PARTITIONS) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "partitions not served: {h:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+/// The action ids `liveguard export` finds in the archiver's store, with their
+/// counts, once the store holds `expected` of them (or 30 s passed).
+fn exported(data: &Path, expected: usize) -> BTreeMap<String, usize> {
+    let start = Instant::now();
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+            .args(["export", "--data"])
+            .arg(data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut ids = BTreeMap::new();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            *ids.entry(v["action_id"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+        if ids.len() >= expected || start.elapsed() > Duration::from_secs(30) {
+            return ids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every action id of the oracle in the evidence, each exactly once, and nothing
+/// else.
+fn assert_evidence(data: &Path, oracle: &HashMap<String, Judged>) {
+    let mut expected: Vec<&String> = oracle.values().flat_map(|(_, a)| a).collect();
+    expected.sort();
+    expected.dedup();
+    let stored = exported(data, expected.len());
+    let doubled: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "actions stored twice: {doubled:?}");
+    let stored: Vec<&String> = stored.keys().collect();
+    assert_eq!(stored, expected, "the evidence holds the oracle's actions");
+}
+
+/// A cluster: nats-server, the archiver, `workers` workers, one gateway.
+struct Cluster {
+    nats: NatsServer,
+    dir: PathBuf,
+    _archiver: Liveguard,
+    workers: Vec<Liveguard>,
+    gateway: Liveguard,
+    addr: String,
+}
+
+impl Cluster {
+    async fn start(name: &str, workers: usize, gateway_config: &str) -> Cluster {
+        let nats = NatsServer::start(name);
+        let dir = scratch(name);
+        let archiver = Liveguard::archiver(&nats.url, &dir.join("evidence"));
+        let workers: Vec<Liveguard> = (0..workers)
+            .map(|i| Liveguard::worker(&nats.url, &format!("{name}-w{i}")))
+            .collect();
+        let (gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), gateway_config);
+        wait_for_workers(&nats.url, workers.len()).await;
+        Cluster {
+            nats,
+            dir,
+            _archiver: archiver,
+            workers,
+            gateway,
+            addr,
+        }
+    }
+}
+
+/// Same answers as one process: the corpus through one gateway to 1, 2 and 4
+/// workers gets, event for event, the verdicts and action ids `liveguard scan`
+/// gives, split terms and strike ladders included; the archiver's store holds every
+/// action once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
+    let lines = corpus();
+    let oracle = oracle(&lines, &scratch("oracle"));
+    assert_ne!(
+        oracle["split-2"].0, "allow",
+        "the split term is caught on its last part"
+    );
+    assert!(
+        oracle["repeat-7"].1.len() > oracle["repeat-0"].1.len(),
+        "the ladder climbs"
+    );
+    for workers in [1, 2, 4] {
+        let cluster = Cluster::start(&format!("same-{workers}"), workers, "").await;
+        let mut ws = platform(&cluster.addr).await;
+        let mut received = Received::default();
+        for frame in lines.chunks(25) {
+            received.take(&exchange(&mut ws, frame).await);
+        }
+        assert!(
+            received.errors.is_empty(),
+            "{workers} workers: {:?}",
+            received.errors
+        );
+        received.assert_matches(&oracle);
+        assert_evidence(&cluster.dir.join("evidence"), &oracle);
+    }
+}
+
+/// Worker failure: with events flowing to 4 workers, one is killed (SIGKILL). Every
+/// event still gets exactly one verdict, the oracle's; the dead worker's partitions
+/// answer again within 5 s; the evidence holds every action once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_no_event_and_doubles_no_action() {
+    let lines = corpus();
+    let oracle = oracle(&lines, &scratch("kill-oracle"));
+    let mut cluster = Cluster::start("kill", 4, "").await;
+    let mut ws = platform(&cluster.addr).await;
+    let mut received = Received::default();
+    let frames: Vec<&[String]> = lines.chunks(10).collect();
+    let kill_at = frames.len() / 3;
+    for (i, frame) in frames.iter().enumerate() {
+        if i == kill_at {
+            cluster.workers[1].kill();
+        }
+        let sent = Instant::now();
+        received.take(&exchange(&mut ws, frame).await);
+        received.slowest = received.slowest.max(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(received.errors.is_empty(), "{:?}", received.errors);
+    received.assert_matches(&oracle);
+    assert!(
+        received.slowest < Duration::from_secs(5),
+        "the dead worker's partitions answered again after {:?}",
+        received.slowest
+    );
+    assert_evidence(&cluster.dir.join("evidence"), &oracle);
+
+    // A worker stopped cleanly (SIGTERM) exits 0 and hands its partitions over at
+    // once; the room state moves with them (the ladder goes on climbing).
+    let status = cluster.workers.remove(2).stop();
+    assert!(status.success(), "{status}");
+    wait_for_workers(&cluster.nats.url, 2).await;
+    let more: Vec<String> = (8..12)
+        .map(|i| {
+            format!(
+                r#"{{"kind":"chat","id":"repeat-{i}","room":"room-repeat","user":"u-repeat","ts":{},"text":"加我微信私聊"}}"#,
+                1_767_750_100_000u64 + i * 1000
+            )
+        })
+        .collect();
+    let mut after = Received::default();
+    after.take(&exchange(&mut ws, &more).await);
+    assert!(after.errors.is_empty(), "{:?}", after.errors);
+    assert_eq!(after.verdicts.len(), more.len());
+    assert!(
+        after.verdicts["repeat-11"][0].1.len() >= oracle["repeat-7"].1.len(),
+        "the ladder kept its strikes: {:?} after {:?}",
+        after.verdicts["repeat-11"],
+        oracle["repeat-7"]
+    );
+}
+
+/// Gateway failure: a platform whose gateway dies (SIGKILL) before answering
+/// reconnects to another and resends everything unanswered, same ids. It gets every
+/// verdict (the oracle's, also for events the dead gateway had already sent on), and
+/// no action is doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_through_another_gateway_is_answered_and_not_doubled() {
+    let lines = corpus();
+    let oracle = oracle(&lines, &scratch("gw-oracle"));
+    let mut cluster = Cluster::start("gateway", 2, "").await;
+    let (second, second_addr) =
+        Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), "");
+    let half = lines.len() / 2;
+    // The first half goes to the first gateway, whose answers are never read.
+    let mut ws = platform(&cluster.addr).await;
+    for frame in lines[..half].chunks(25) {
+        ws.send(Message::Text(frame.join("\n").into()))
+            .await
+            .unwrap();
+    }
+    // Give it time to send on what it read, then kill it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.gateway.kill();
+    drop(ws);
+    // Everything (the first half unanswered, the second half new) through the other.
+    let mut ws = platform(&second_addr).await;
+    let mut received = Received::default();
+    for frame in lines.chunks(25) {
+        received.take(&exchange(&mut ws, frame).await);
+    }
+    assert!(received.errors.is_empty(), "{:?}", received.errors);
+    received.assert_matches(&oracle);
+    assert_evidence(&cluster.dir.join("evidence"), &oracle);
+    drop(second);
+}
+
+/// Broker restart: nats-server is killed and restarted on its storage mid-stream.
+/// Events sent while it is down are answered `unavailable`; the platform resends
+/// them; in the end every event has the oracle's verdict once, and the evidence
+/// holds every action once: nothing the broker acknowledged was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_loses_no_acknowledged_event_or_action() {
+    let lines = corpus();
+    let oracle = oracle(&lines, &scratch("broker-oracle"));
+    let mut cluster = Cluster::start("broker", 2, "[cluster]\nanswer_timeout_ms = 3000\n").await;
+    let mut ws = platform(&cluster.addr).await;
+    let mut received = Received::default();
+    let frames: Vec<&[String]> = lines.chunks(25).collect();
+    let by_id: HashMap<String, &String> = lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_owned(), l)
+        })
+        .collect();
+    let mut unanswered: Vec<String> = Vec::new();
+    // Down for longer than the gateway waits for an answer (3 s), with events
+    // still arriving.
+    let restart_at = frames.len() / 2;
+    let mut down_since = None;
+    for (i, frame) in frames.iter().enumerate() {
+        if i == restart_at {
+            cluster.nats.kill();
+            down_since = Some(Instant::now());
+        }
+        if down_since.is_some_and(|t| t.elapsed() > Duration::from_secs(4)) {
+            cluster.nats.start_again();
+            down_since = None;
+        }
+        let failed = received.take(&exchange(&mut ws, frame).await);
+        unanswered.extend(failed.iter().map(|id| by_id[id].clone()));
+    }
+    if down_since.is_some() {
+        cluster.nats.start_again();
+    }
+    let resent = unanswered.len();
+    assert!(resent > 0, "the restart left some events unanswered");
+    // Resend what was not judged until everything is.
+    let start = Instant::now();
+    while !unanswered.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} events still unanswered: {:?}",
+            unanswered.len(),
+            received.errors.last()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let retry = std::mem::take(&mut unanswered);
+        for frame in retry.chunks(25) {
+            let failed = received.take(&exchange(&mut ws, frame).await);
+            unanswered.extend(failed.iter().map(|id| by_id[id].clone()));
+        }
+    }
+    received.errors.clear();
+    received.assert_matches(&oracle);
+    assert_evidence(&cluster.dir.join("evidence"), &oracle);
+}

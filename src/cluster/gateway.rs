@@ -154,6 +154,101 @@ impl Gateway {
     }
 }
 
+/// The cluster's feed records (alerts, reviews) read in stream order from a
+/// sequence on: the feed's `seq` is the alerts stream's sequence.
+pub struct AlertRecords {
+    messages: async_nats::jetstream::consumer::pull::Ordered,
+}
+
+impl std::fmt::Debug for AlertRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertRecords").finish_non_exhaustive()
+    }
+}
+
+/// One feed record read from the alerts stream.
+#[derive(Debug)]
+pub struct AlertRecord {
+    /// The record, its `seq` the stream sequence.
+    pub record: crate::store::FeedRecord,
+    /// Records after it in the stream now.
+    pub pending: u64,
+}
+
+impl AlertRecords {
+    /// The next record; waits for one when the stream has no more yet. A record the
+    /// stream holds but that does not parse is skipped (and logged).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the stream cannot be read.
+    pub async fn next(&mut self) -> Option<Result<AlertRecord, ClusterError>> {
+        loop {
+            let message = match self.messages.next().await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(js_error(e))),
+            };
+            let info = match message.info() {
+                Ok(i) => (i.stream_sequence, i.pending),
+                Err(e) => return Some(Err(js_error(e))),
+            };
+            match serde_json::from_slice::<crate::store::FeedRecord>(&message.payload) {
+                Ok(mut record) => {
+                    record.seq = info.0;
+                    return Some(Ok(AlertRecord {
+                        record,
+                        pending: info.1,
+                    }));
+                }
+                Err(e) => {
+                    tracing::error!(seq = info.0, error = %e, "Unreadable record in the alerts stream; skipped.");
+                }
+            }
+        }
+    }
+}
+
+impl Gateway {
+    /// The feed's records from stream sequence `from` on (1: from the start).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the stream cannot be read.
+    pub async fn alert_records(&self, from: u64) -> Result<AlertRecords, ClusterError> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+        let stream = self
+            .bus
+            .jetstream()
+            .get_stream(super::ALERTS_STREAM)
+            .await
+            .map_err(js_error)?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: from.max(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(js_error)?;
+        Ok(AlertRecords {
+            messages: consumer.messages().await.map_err(js_error)?,
+        })
+    }
+
+    /// The sequence of the last record in the feed (0 when it is empty).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the stream cannot be read.
+    pub async fn last_alert_seq(&self) -> Result<u64, ClusterError> {
+        let mut stream = self
+            .bus
+            .jetstream()
+            .get_stream(super::ALERTS_STREAM)
+            .await
+            .map_err(js_error)?;
+        Ok(stream.info().await.map_err(js_error)?.state.last_sequence)
+    }
+}
+
 /// A random 64-bit value (a gateway's name), from the OS's hash seed.
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};

@@ -267,6 +267,9 @@ async fn replay_from_store(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
 ) -> Result<Option<u64>, Replay> {
     const PAGE: usize = 1000;
+    if let Some(cluster) = state.cluster.get() {
+        return replay_from_stream(cluster, since, before, filter, sink).await;
+    }
     let Some(store) = state.hub.store() else {
         return Err(Replay::Unavailable("no store".into()));
     };
@@ -316,6 +319,38 @@ async fn replay_from_store(
             return Ok(oldest);
         }
     }
+}
+
+/// A gateway's [`replay_from_store`]: the records with `since < seq < before` read
+/// back from the cluster's alerts stream. Returns the oldest seq the stream holds.
+async fn replay_from_stream(
+    cluster: &crate::cluster::gateway::Gateway,
+    since: u64,
+    before: u64,
+    filter: &Filter,
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+) -> Result<Option<u64>, Replay> {
+    let unavailable = |e: crate::cluster::ClusterError| Replay::Unavailable(e.to_string());
+    let mut records = cluster
+        .alert_records(since + 1)
+        .await
+        .map_err(unavailable)?;
+    let mut oldest = None;
+    while let Some(next) = records.next().await {
+        let next = next.map_err(unavailable)?;
+        let record = super::hub::Record::of(&next.record, true);
+        if record.seq >= before {
+            break;
+        }
+        oldest.get_or_insert(record.seq);
+        if filter.matches(&record) && sink.feed(Message::Text(record.json.clone())).await.is_err() {
+            return Err(Replay::Socket);
+        }
+        if record.seq + 1 >= before || next.pending == 0 {
+            break;
+        }
+    }
+    Ok(oldest)
 }
 
 async fn handle_moderator_frame(

@@ -45,6 +45,19 @@ pub(crate) struct Record {
     pub(crate) json: Utf8Bytes,
 }
 
+impl Record {
+    /// The feed's view of a record; `stored`: the store kept it.
+    pub(crate) fn of(record: &FeedRecord, stored: bool) -> Record {
+        Record {
+            seq: record.seq,
+            room: record.room.as_str().into(),
+            categories: record.categories.clone(),
+            severity: record.severity,
+            json: record.frame(stored).into(),
+        }
+    }
+}
+
 /// Resolves once the store writer is done with a publication's records: `true` when
 /// committed, `false` when the write failed (or the writer went away).
 #[derive(Debug)]
@@ -250,17 +263,25 @@ impl Hub {
         }
     }
 
+    /// A record of a cluster's feed, its seq the alerts stream's, read in stream
+    /// order: delivered as the next one. A seq below the next expected (read again
+    /// after the follower resumed) is skipped.
+    pub(crate) fn follow(&self, record: &FeedRecord) {
+        let mut inner = self.lock();
+        if record.seq < inner.next_delivery {
+            return;
+        }
+        // The stream's seqs are contiguous, but the follower may start anywhere.
+        inner.next_delivery = record.seq;
+        inner.next_seq = record.seq + 1;
+        self.deliver(&mut inner, record, true);
+    }
+
     /// A record is back (committed, or refused by the store): deliver it in seq order.
     fn deliver(&self, inner: &mut Inner, record: &FeedRecord, stored: bool) {
         // Without a store there is nothing to say about storing.
         let stored = stored || self.store.get().is_none();
-        let record = Arc::new(Record {
-            seq: record.seq,
-            room: record.room.as_str().into(),
-            categories: record.categories.clone(),
-            severity: record.severity,
-            json: record.frame(stored).into(),
-        });
+        let record = Arc::new(Record::of(record, stored));
         if record.seq < inner.next_delivery {
             // The feed skipped past it (below): replayable, too late to fan out.
             insert_sorted(&mut inner.history, record);

@@ -432,7 +432,10 @@ impl Server {
                 state.shutdown.clone(),
             )
             .await?;
-            let _ = state.cluster.set(gateway);
+            let _ = state.cluster.set(gateway.clone());
+            state
+                .tracker
+                .spawn(follow_cluster_feed(state.clone(), gateway));
             tracing::info!(nats = %url, partitions = c.partitions, "Gateway of a cluster: events are judged by its workers.");
         }
         state.record_lexicon();
@@ -486,6 +489,53 @@ impl Server {
         );
         tracing::info!("liveguard stopped.");
         Ok(())
+    }
+}
+
+/// A gateway's feed: the cluster's alerts stream, followed into the hub (the last
+/// `alerts.history` records first, for `since` replay from memory), until shutdown.
+/// A broken read resumes after the last record delivered.
+async fn follow_cluster_feed(state: Arc<AppState>, cluster: Arc<crate::cluster::gateway::Gateway>) {
+    let history = state.config.alerts.history as u64;
+    let mut from = match cluster.last_alert_seq().await {
+        Ok(last) => last.saturating_sub(history) + 1,
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot read the cluster's alerts stream; following it from the start.");
+            1
+        }
+    };
+    while !state.shutdown.is_cancelled() {
+        let mut records = match cluster.alert_records(from).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot follow the cluster's alerts; retrying.");
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                n = records.next() => n,
+            };
+            match next {
+                Some(Ok(r)) => {
+                    from = r.record.seq + 1;
+                    state.hub.follow(&r.record);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "Following the cluster's alerts failed; resuming.");
+                    break;
+                }
+                None => break,
+            }
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
     }
 }
 

@@ -208,6 +208,30 @@ impl AlertRecords {
 }
 
 impl Gateway {
+    /// Publish a review record (a moderator's decision or a hold's expiry) to the
+    /// feed, once per hold across the cluster: `false` when another gateway's
+    /// review of the same hold was stored first (within [`super::DUPLICATE_WINDOW`]).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the stream does not store it.
+    pub async fn publish_review(
+        &self,
+        held: u64,
+        record: &crate::store::FeedRecord,
+    ) -> Result<bool, ClusterError> {
+        let payload = serde_json::to_vec(record).unwrap_or_default();
+        let published = self
+            .bus
+            .publish_once(
+                super::REVIEWS_SUBJECT.to_owned(),
+                &format!("review-{held}"),
+                None,
+                Bytes::from(payload),
+            )
+            .await?;
+        Ok(!published.duplicate)
+    }
+
     /// The feed's records from stream sequence `from` on (1: from the start).
     ///
     /// # Errors

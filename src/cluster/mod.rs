@@ -48,6 +48,9 @@ pub const EVENTS_STREAM: &str = "LIVEGUARD_EVENTS";
 /// evidence, and later the moderators' feed, whose `seq` is this stream's sequence.
 pub const ALERTS_STREAM: &str = "LIVEGUARD_ALERTS";
 
+/// The subject of review records (moderators' decisions and hold expiries).
+pub const REVIEWS_SUBJECT: &str = "lg.alerts.review";
+
 /// The subject of partition `partition`'s alerts.
 pub fn alerts_subject(partition: u16) -> String {
     format!("lg.alerts.{partition}")
@@ -205,23 +208,23 @@ impl Bus {
         reply: Option<&str>,
     ) -> Result<Published, ClusterError> {
         let subject = events_subject(partition_of(room, self.partitions));
-        self.publish_once(subject, room, id, reply, line).await
+        self.publish_once(subject, &event_msg_id(room, id), reply, line)
+            .await
     }
 
-    /// Publish `payload` to `subject` under the de-duplication id of the event `id`
-    /// of `room` (a second publish within [`DUPLICATE_WINDOW`] is stored once), with
-    /// its reply subject if any, and wait for the stream to store it.
+    /// Publish `payload` to `subject` under the de-duplication id `msg_id` (a second
+    /// publish within [`DUPLICATE_WINDOW`] is stored once), with its reply subject if
+    /// any, and wait for the stream to store it.
     pub(crate) async fn publish_once(
         &self,
         subject: String,
-        room: &str,
-        id: &str,
+        msg_id: &str,
         reply: Option<&str>,
         payload: bytes::Bytes,
     ) -> Result<Published, ClusterError> {
         let ack = self
             .js
-            .publish_with_headers(subject, event_headers(room, id, reply), payload)
+            .publish_with_headers(subject, headers(msg_id, reply), payload)
             .await
             .map_err(js_error)?
             .await
@@ -243,19 +246,16 @@ impl Bus {
     ) -> Result<async_nats::jetstream::context::PublishAckFuture, ClusterError> {
         let subject = events_subject(partition_of(room, self.partitions));
         self.js
-            .publish_with_headers(subject, event_headers(room, id, Some(reply)), line)
+            .publish_with_headers(subject, headers(&event_msg_id(room, id), Some(reply)), line)
             .await
             .map_err(js_error)
     }
 }
 
-/// The headers of an event's message: its de-duplication id and its answer subject.
-fn event_headers(room: &str, id: &str, reply: Option<&str>) -> async_nats::HeaderMap {
+/// The headers of a message: its de-duplication id and its answer subject.
+fn headers(msg_id: &str, reply: Option<&str>) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert(
-        async_nats::header::NATS_MESSAGE_ID,
-        event_msg_id(room, id).as_str(),
-    );
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
     if let Some(reply) = reply {
         headers.insert(REPLY_HEADER, reply);
     }

@@ -198,8 +198,7 @@ impl Partition {
                     self.bus
                         .publish_once(
                             alerts_subject(self.number),
-                            &ev.room,
-                            &ev.id,
+                            &super::event_msg_id(&ev.room, &ev.id),
                             None,
                             Bytes::from(body),
                         )

@@ -373,6 +373,34 @@ async fn handle_moderator_frame(
             "a review needs `seq` and `decision` (approve or reject)".into(),
         );
     };
+    if let Some(cluster) = state.cluster.get() {
+        // The decision is the cluster's feed's: the first review of a hold stored
+        // there wins, whichever gateway it came through.
+        let record = match state.hub.review_record(
+            seq,
+            decision,
+            principal,
+            moderator,
+            frame.note.as_deref(),
+        ) {
+            Ok(r) => r,
+            Err(e) => return error(Some(seq), e.to_string()),
+        };
+        return match cluster.publish_review(seq, &record).await {
+            Ok(true) => ModeratorReply::ReviewAck { seq, decision }.to_json(),
+            Ok(false) => error(
+                Some(seq),
+                format!("seq {seq} was already reviewed on another gateway"),
+            ),
+            Err(e) => {
+                state.hub.undecided(seq);
+                error(
+                    Some(seq),
+                    format!("the review was not recorded: {e}; send it again"),
+                )
+            }
+        };
+    }
     match state
         .hub
         .review(seq, decision, principal, moderator, frame.note.as_deref())

@@ -23,8 +23,19 @@ pub(super) async fn housekeeping(state: Arc<AppState>) {
             _ = state.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        for r in state.hub.expire(tokio::time::Instant::now()) {
-            state.deliver(r);
+        if let Some(cluster) = state.cluster.get() {
+            // A gateway publishes expiries to the cluster's feed (every gateway
+            // does; the feed keeps one per hold), which resolves them everywhere.
+            for (held, record) in state.hub.expiry_records(tokio::time::Instant::now()) {
+                if let Err(e) = cluster.publish_review(held, &record).await {
+                    state.hub.undecided(held);
+                    tracing::warn!(held, error = %e, "Cannot publish a hold's expiry; retrying.");
+                }
+            }
+        } else {
+            for r in state.hub.expire(tokio::time::Instant::now()) {
+                state.deliver(r);
+            }
         }
         sweeps += 1;
         if state.config.store.enabled && sweeps.is_multiple_of(super::STORE_RETRY.as_secs()) {

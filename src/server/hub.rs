@@ -83,6 +83,51 @@ struct Hold {
     deadline: Instant,
     categories: Vec<Category>,
     severity: Option<Severity>,
+    /// A gateway published its review and waits for the cluster's feed to bring it
+    /// back: not offered for another review, nor expired, meanwhile.
+    deciding: bool,
+}
+
+impl Hold {
+    /// The review record resolving this hold (seq 0: the caller numbers it), and
+    /// the frame the platform hears.
+    fn review(
+        &self,
+        held: u64,
+        decision: ReviewDecision,
+        by: &str,
+        note: Option<&str>,
+    ) -> (FeedRecord, String) {
+        let ts = now_ms();
+        let review = ReviewFields {
+            held,
+            id: &self.event,
+            room: &self.room,
+            decision,
+            by,
+            note,
+            ts,
+        };
+        let record = FeedRecord {
+            seq: 0,
+            kind: "review".into(),
+            ts,
+            room: self.room.to_string(),
+            categories: self.categories.clone(),
+            severity: self.severity,
+            body: review.body(),
+            event: None,
+            actions: Vec::new(),
+            review: Some(ReviewRow {
+                held_seq: held,
+                event_id: self.event.to_string(),
+                decision: decision.as_str().into(),
+                by: by.to_owned(),
+                note: note.map(str::to_owned),
+            }),
+        };
+        (record, review.platform_frame())
+    }
 }
 
 /// How a hold was resolved, for delivery to the platform.
@@ -123,6 +168,17 @@ impl std::fmt::Debug for Hub {
 pub(crate) enum ReviewError {
     #[error("no held message with seq {0} (never held, already reviewed or expired)")]
     NotHeld(u64),
+}
+
+/// Count a resolved hold.
+fn count_review(inner: &Inner, decision: ReviewDecision, by: &str) {
+    metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
+    let by_label = if by == "expiry" {
+        "expiry"
+    } else {
+        "moderator"
+    };
+    metrics::counter!(t::REVIEWS, "outcome" => decision.as_str(), "by" => by_label).increment(1);
 }
 
 /// Insert keeping seq order (records arrive in order, or nearly: a record delivered
@@ -194,6 +250,7 @@ impl Hub {
                     deadline: Instant::now() + Duration::from_millis(left),
                     categories: h.categories.clone(),
                     severity: h.severity,
+                    deciding: false,
                 },
             );
         }
@@ -266,15 +323,49 @@ impl Hub {
     /// A record of a cluster's feed, its seq the alerts stream's, read in stream
     /// order: delivered as the next one. A seq below the next expected (read again
     /// after the follower resumed) is skipped.
-    pub(crate) fn follow(&self, record: &FeedRecord) {
+    ///
+    /// A held alert registers its hold here (as [`Hub::publish`] does); a review
+    /// record resolves it, and the frame its platform hears comes back with the
+    /// held event's room and id (the gateway that sent the event delivers it).
+    pub(crate) fn follow(&self, record: &FeedRecord) -> Option<(Box<str>, Box<str>, String)> {
         let mut inner = self.lock();
         if record.seq < inner.next_delivery {
-            return;
+            return None;
         }
         // The stream's seqs are contiguous, but the follower may start anywhere.
         inner.next_delivery = record.seq;
         inner.next_seq = record.seq + 1;
+        let mut resolved = None;
+        if let Some(event) = record.event.as_ref().filter(|e| e.held) {
+            inner.holds.insert(
+                record.seq,
+                Hold {
+                    room: record.room.as_str().into(),
+                    event: event.event_id.as_str().into(),
+                    conn: 0,
+                    deadline: Instant::now() + Duration::from_secs(self.config.hold_timeout_s),
+                    categories: record.categories.clone(),
+                    severity: record.severity,
+                    deciding: false,
+                },
+            );
+        }
+        if let Some(review) = &record.review
+            && inner.holds.remove(&review.held_seq).is_some()
+        {
+            let fields: Option<ReviewFields<'_>> = serde_json::from_str(&record.body).ok();
+            if let Some(fields) = fields {
+                count_review(&inner, fields.decision, fields.by);
+                resolved = Some((
+                    record.room.as_str().into(),
+                    review.event_id.as_str().into(),
+                    fields.platform_frame(),
+                ));
+            }
+        }
+        metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
         self.deliver(&mut inner, record, true);
+        resolved
     }
 
     /// A record is back (committed, or refused by the store): deliver it in seq order.
@@ -357,6 +448,7 @@ impl Hub {
                         deadline,
                         categories: record.categories.clone(),
                         severity: record.severity,
+                        deciding: false,
                     },
                 );
                 metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
@@ -420,53 +512,59 @@ impl Hub {
         by: &str,
         note: Option<&str>,
     ) -> Resolution {
-        let ts = now_ms();
-        let review = ReviewFields {
-            held,
-            id: &hold.event,
-            room: &hold.room,
-            decision,
-            by,
-            note,
-            ts,
-        };
-        let (fields, platform) = (review.body(), review.platform_frame());
-        let seq = inner.next_seq;
+        let (mut record, platform) = hold.review(held, decision, by, note);
+        record.seq = inner.next_seq;
         inner.next_seq += 1;
-        self.emit(
-            inner,
-            vec![FeedRecord {
-                seq,
-                kind: "review".into(),
-                ts,
-                room: hold.room.to_string(),
-                categories: hold.categories.clone(),
-                severity: hold.severity,
-                body: fields,
-                event: None,
-                actions: Vec::new(),
-                review: Some(ReviewRow {
-                    held_seq: held,
-                    event_id: hold.event.to_string(),
-                    decision: decision.as_str().into(),
-                    by: by.to_owned(),
-                    note: note.map(str::to_owned),
-                }),
-            }],
-            false,
-        );
-        metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
-        let by_label = if by == "expiry" {
-            "expiry"
-        } else {
-            "moderator"
-        };
-        metrics::counter!(t::REVIEWS, "outcome" => decision.as_str(), "by" => by_label)
-            .increment(1);
+        self.emit(inner, vec![record], false);
+        count_review(inner, decision, by);
         Resolution {
             conn: hold.conn,
             frame: platform,
         }
+    }
+
+    /// A gateway's review: the record to publish to the cluster's feed. The hold
+    /// stays (marked deciding) until the record comes back through the feed
+    /// ([`Hub::follow`]); [`Hub::undecided`] offers it again if publishing failed.
+    pub(crate) fn review_record(
+        &self,
+        held: u64,
+        decision: ReviewDecision,
+        principal: &Principal,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<FeedRecord, ReviewError> {
+        let mut inner = self.lock();
+        let hold = inner
+            .holds
+            .get_mut(&held)
+            .filter(|h| principal.may_access(&h.room) && !h.deciding)
+            .ok_or(ReviewError::NotHeld(held))?;
+        hold.deciding = true;
+        Ok(hold.review(held, decision, by, note).0)
+    }
+
+    /// A gateway's review of `held` was not published: offer the hold again.
+    pub(crate) fn undecided(&self, held: u64) {
+        if let Some(h) = self.lock().holds.get_mut(&held) {
+            h.deciding = false;
+        }
+    }
+
+    /// A gateway's [`Hub::expire`]: the review records of holds past their deadline,
+    /// to publish (each gateway does; the feed keeps the first per hold).
+    pub(crate) fn expiry_records(&self, now: Instant) -> Vec<(u64, FeedRecord)> {
+        let mut inner = self.lock();
+        let d = self.config.hold_default;
+        inner
+            .holds
+            .iter_mut()
+            .filter(|(_, h)| h.deadline <= now && !h.deciding)
+            .map(|(&seq, h)| {
+                h.deciding = true;
+                (seq, h.review(seq, d, "expiry", None).0)
+            })
+            .collect()
     }
 
     /// Subscribe to new records (between taking the starting seq and reading

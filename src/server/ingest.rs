@@ -238,7 +238,7 @@ impl FrameWork {
         scratch: &mut Scratch,
     ) -> String {
         if let Some(cluster) = state.cluster.get() {
-            return self.forward(cluster, input).await;
+            return self.forward(state, cluster, conn, input).await;
         }
         let started = std::time::Instant::now();
         let len = match input {
@@ -340,7 +340,7 @@ impl FrameWork {
 /// on its way to its partition's worker.
 enum Forwarded {
     Done(Vec<u8>),
-    Sent(crate::cluster::gateway::Ticket, String),
+    Sent(crate::cluster::gateway::Ticket, String, String),
     Unsent(String, String),
 }
 
@@ -352,7 +352,9 @@ impl FrameWork {
     /// de-duplication keeps it from being judged twice.
     async fn forward(
         &mut self,
+        state: &AppState,
         cluster: &crate::cluster::gateway::Gateway,
+        conn: u64,
         input: Input<'_>,
     ) -> String {
         let lines: Vec<(usize, &[u8])> = match input {
@@ -376,7 +378,9 @@ impl FrameWork {
                 Ok(ev) => {
                     let bytes = bytes::Bytes::copy_from_slice(line);
                     match cluster.submit(&ev.room, &ev.id, bytes).await {
-                        Ok(ticket) => Forwarded::Sent(ticket, ev.id.into_owned()),
+                        Ok(ticket) => {
+                            Forwarded::Sent(ticket, ev.room.into_owned(), ev.id.into_owned())
+                        }
                         Err(e) => Forwarded::Unsent(ev.id.into_owned(), e.to_string()),
                     }
                 }
@@ -402,8 +406,11 @@ impl FrameWork {
                     out.extend_from_slice(&answer);
                     continue;
                 }
-                Forwarded::Sent(ticket, id) => match cluster.answer(ticket, deadline).await {
+                Forwarded::Sent(ticket, room, id) => match cluster.answer(ticket, deadline).await {
                     Ok(answer) => {
+                        if held(&answer) {
+                            state.held_on(&room, &id, conn);
+                        }
                         out.extend_from_slice(&answer);
                         continue;
                     }
@@ -431,6 +438,15 @@ impl FrameWork {
         String::from_utf8(out).unwrap_or_default()
     }
 }
+
+/// Whether a worker's answer holds the event for review (its verdict line says so).
+fn held(answer: &[u8]) -> bool {
+    let verdict = answer.split(|&c| c == b'\n').next().unwrap_or_default();
+    verdict.windows(HOLD.len()).any(|w| w == HOLD)
+}
+
+/// How a serialized verdict says `hold` (serde writes it compactly).
+const HOLD: &[u8] = br#""decision":"hold""#;
 
 fn blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)

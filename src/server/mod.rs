@@ -147,9 +147,27 @@ struct AppState {
     store_error: std::sync::Mutex<Option<String>>,
     /// The cluster, when this server is a gateway: events go there to be judged.
     cluster: std::sync::OnceLock<Arc<crate::cluster::gateway::Gateway>>,
+    /// A gateway's held events (room, id) and the ingest connection that sent each,
+    /// so that the review outcome, which comes back through the cluster's feed,
+    /// reaches it. At most [`HELD_CONNECTIONS`]; past that an outcome is not
+    /// delivered to the platform (it is in the feed), and counted.
+    held_conns: DashMap<(Box<str>, Box<str>), u64>,
 }
 
+/// See [`AppState::held_conns`].
+const HELD_CONNECTIONS: usize = 100_000;
+
 impl AppState {
+    /// A gateway's event `id` of `room`, sent on ingest connection `conn`, was held:
+    /// remember where its review outcome goes.
+    fn held_on(&self, room: &str, id: &str, conn: u64) {
+        if self.held_conns.len() < HELD_CONNECTIONS {
+            self.held_conns.insert((room.into(), id.into()), conn);
+        } else {
+            metrics::counter!(t::REVIEWS_UNDELIVERED).increment(1);
+        }
+    }
+
     fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
@@ -523,7 +541,11 @@ async fn follow_cluster_feed(state: Arc<AppState>, cluster: Arc<crate::cluster::
             match next {
                 Some(Ok(r)) => {
                     from = r.record.seq + 1;
-                    state.hub.follow(&r.record);
+                    if let Some((room, event, frame)) = state.hub.follow(&r.record)
+                        && let Some((_, conn)) = state.held_conns.remove(&(room, event))
+                    {
+                        state.deliver(hub::Resolution { conn, frame });
+                    }
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "Following the cluster's alerts failed; resuming.");
@@ -611,6 +633,7 @@ fn prepare(
         data_lock: std::sync::Mutex::new(data_lock),
         store_error: std::sync::Mutex::new(store_error),
         cluster: std::sync::OnceLock::new(),
+        held_conns: DashMap::new(),
         config,
     });
     if state.config.store.enabled {

@@ -526,3 +526,95 @@ async fn every_gateway_serves_the_same_feed_with_the_streams_seqs() {
         assert_eq!(read_feed(&mut replay).await, seen_live, "since=0 on {addr}");
     }
 }
+
+/// A WebSocket whose JSON lines are read into a buffer, so that waiting for one
+/// kind of line does not throw away others that came first.
+struct Lines {
+    ws: Ws,
+    seen: std::collections::VecDeque<Value>,
+}
+
+impl Lines {
+    fn new(ws: Ws) -> Lines {
+        Lines {
+            ws,
+            seen: Default::default(),
+        }
+    }
+
+    /// The first line (seen or still to come, within 10 s) that satisfies `pred`.
+    async fn take(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(at) = self.seen.iter().position(&pred) {
+                return self.seen.remove(at).unwrap();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => self
+                    .seen
+                    .extend(t.lines().map(|l| serde_json::from_str::<Value>(l).unwrap())),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no {what}: {other:?}; seen {:?}", self.seen),
+            }
+        }
+    }
+}
+
+/// Reviews in a cluster: a message held through one gateway is offered to
+/// moderators on every gateway; the first decision stored wins (the second
+/// moderator, on the other gateway, is told), the platform hears the outcome on the
+/// connection that sent the event, and every feed shows one review record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_review_through_any_gateway_decides_a_hold_once() {
+    let cluster = Cluster::start("review", 2, "").await;
+    let (_second, second_addr) =
+        Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), "");
+    let feed = |addr: String| async move {
+        tokio_tungstenite::connect_async(format!("ws://{addr}/v1/alerts"))
+            .await
+            .unwrap()
+            .0
+    };
+    let mut here = Lines::new(feed(cluster.addr.clone()).await);
+    let mut there = Lines::new(feed(second_addr.clone()).await);
+    let mut ws = platform(&cluster.addr).await;
+    let answer = exchange(
+        &mut ws,
+        &[r#"{"kind":"chat","id":"held-1","room":"room-16","user":"u1","text":"兄弟们拼多多链接"}"#.to_owned()],
+    )
+    .await;
+    assert!(answer.contains(r#""decision":"hold""#), "{answer}");
+    let mut ws = Lines::new(ws);
+    let is_alert = |v: &Value| v["kind"] == "alert";
+    let seq = there.take("alert", is_alert).await["seq"].as_u64().unwrap();
+    assert_eq!(here.take("alert", is_alert).await["seq"], seq);
+
+    let review = |decision: &str| {
+        Message::Text(format!(r#"{{"kind":"review","seq":{seq},"decision":"{decision}"}}"#).into())
+    };
+    let reply = |v: &Value| v["kind"] == "review_ack" || v["kind"] == "error";
+    there.ws.send(review("approve")).await.unwrap();
+    let ack = there.take("review reply", reply).await;
+    assert_eq!(ack["kind"], "review_ack", "{ack}");
+    here.ws.send(review("reject")).await.unwrap();
+    let refused = here.take("review reply", reply).await;
+    assert_eq!(
+        refused["kind"], "error",
+        "the second moderator is told: {refused}"
+    );
+
+    let outcome = ws.take("review outcome", |v| v["kind"] == "review").await;
+    assert_eq!(outcome["id"], "held-1");
+    assert_eq!(outcome["decision"], "approve");
+    for (name, feed) in [("here", &mut here), ("there", &mut there)] {
+        let record = feed.take("review record", |v| v["kind"] == "review").await;
+        assert_eq!(record["ref"], seq, "{name}");
+        assert_eq!(record["decision"], "approve", "{name}");
+        assert_eq!(
+            record["seq"],
+            seq + 1,
+            "{name}: the stream numbers reviews too"
+        );
+    }
+}

@@ -208,6 +208,11 @@ impl AlertRecords {
 }
 
 impl Gateway {
+    /// The gateway's connection to the cluster.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
     /// Publish a review record (a moderator's decision or a hold's expiry) to the
     /// feed, once per hold across the cluster: `false` when another gateway's
     /// review of the same hold was stored first (within [`super::DUPLICATE_WINDOW`]).

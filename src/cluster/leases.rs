@@ -44,32 +44,7 @@ impl Leases {
     /// # Errors
     /// [`ClusterError::JetStream`] when the bucket cannot be made.
     pub async fn open(bus: &Bus, holder: &str, ttl: Duration) -> Result<Leases, ClusterError> {
-        // The bucket's stream is made here as the client's `create_key_value` would
-        // make it: that call first reads the account's API level, which servers
-        // before 2.11 (Debian's 2.9) do not report.
-        use async_nats::jetstream::stream;
-        bus.jetstream()
-            .get_or_create_stream(stream::Config {
-                name: format!("KV_{LEASES_BUCKET}"),
-                subjects: vec![format!("$KV.{LEASES_BUCKET}.>")],
-                max_messages_per_subject: 1,
-                max_age: ttl,
-                duplicate_window: ttl,
-                storage: stream::StorageType::File,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: stream::DiscardPolicy::New,
-                num_replicas: 1,
-                ..Default::default()
-            })
-            .await
-            .map_err(js_error)?;
-        let kv = bus
-            .jetstream()
-            .get_key_value(LEASES_BUCKET)
-            .await
-            .map_err(js_error)?;
+        let kv = super::key_value(bus, LEASES_BUCKET, Some(ttl)).await?;
         Ok(Leases {
             kv,
             holder: holder.to_owned(),

@@ -252,6 +252,123 @@ impl Bus {
     }
 }
 
+/// The KV bucket `name` (made if missing; entries expire after `ttl` if given).
+pub(crate) async fn key_value(
+    bus: &Bus,
+    name: &str,
+    ttl: Option<std::time::Duration>,
+) -> Result<async_nats::jetstream::kv::Store, ClusterError> {
+    // The bucket's stream is made here as the client's `create_key_value` would make
+    // it: that call first reads the account's API level, which servers before 2.11
+    // (Debian's 2.9) do not report.
+    use async_nats::jetstream::stream;
+    bus.js
+        .get_or_create_stream(stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age: ttl.unwrap_or_default(),
+            duplicate_window: ttl.unwrap_or(DUPLICATE_WINDOW),
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(js_error)?;
+    bus.js.get_key_value(name).await.map_err(js_error)
+}
+
+/// The KV bucket of room tiers: a room's tier outlives the events stream's replay.
+pub const TIERS_BUCKET: &str = "lg-tiers";
+
+/// A room's tier as the cluster keeps it (in [`TIERS_BUCKET`], and as the payload
+/// of a `tier` control message to the room's partition).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomTier {
+    /// The room.
+    pub room: String,
+    /// Its tier.
+    pub tier: crate::event::Tier,
+}
+
+/// A room's key in [`TIERS_BUCKET`] (keys cannot hold every character a room name
+/// may).
+fn tier_key(room: &str) -> String {
+    format!("r-{}", &event_msg_id(room, "")[2..])
+}
+
+impl Bus {
+    /// Set `room`'s tier: kept in the tiers bucket (for owners to come), and sent to
+    /// the room's partition, in order with its events (for the owner now).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when either is not stored.
+    pub async fn set_tier(&self, room: &str, tier: crate::event::Tier) -> Result<(), ClusterError> {
+        let setting = RoomTier {
+            room: room.to_owned(),
+            tier,
+        };
+        let payload = bytes::Bytes::from(serde_json::to_vec(&setting).unwrap_or_default());
+        key_value(self, TIERS_BUCKET, None)
+            .await?
+            .put(tier_key(room), payload.clone())
+            .await
+            .map_err(js_error)?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(CONTROL_HEADER, "tier");
+        self.js
+            .publish_with_headers(
+                events_subject(partition_of(room, self.partitions)),
+                headers,
+                payload,
+            )
+            .await
+            .map_err(js_error)?
+            .await
+            .map_err(js_error)?;
+        Ok(())
+    }
+
+    /// `room`'s tier.
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the bucket cannot be read.
+    pub async fn tier(&self, room: &str) -> Result<crate::event::Tier, ClusterError> {
+        let kv = key_value(self, TIERS_BUCKET, None).await?;
+        let value = kv.get(tier_key(room)).await.map_err(js_error)?;
+        Ok(value
+            .and_then(|v| serde_json::from_slice::<RoomTier>(&v).ok())
+            .map(|t| t.tier)
+            .unwrap_or_default())
+    }
+
+    /// The tiers of `partition`'s rooms (those not standard).
+    ///
+    /// # Errors
+    /// [`ClusterError`] when the bucket cannot be read.
+    pub async fn tiers_of(&self, partition: u16) -> Result<Vec<RoomTier>, ClusterError> {
+        use futures_util::StreamExt;
+        let kv = key_value(self, TIERS_BUCKET, None).await?;
+        let mut keys = kv.keys().await.map_err(js_error)?;
+        let mut tiers = Vec::new();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(js_error)?;
+            if let Some(value) = kv.get(&key).await.map_err(js_error)?
+                && let Ok(t) = serde_json::from_slice::<RoomTier>(&value)
+                && partition_of(&t.room, self.partitions) == partition
+                && t.tier != crate::event::Tier::Standard
+            {
+                tiers.push(t);
+            }
+        }
+        Ok(tiers)
+    }
+}
+
 /// The headers of a message: its de-duplication id and its answer subject.
 fn headers(msg_id: &str, reply: Option<&str>) -> async_nats::HeaderMap {
     let mut headers = async_nats::HeaderMap::new();

@@ -217,6 +217,14 @@ impl Partition {
         Ok(())
     }
 
+    /// Apply a `tier` control message (a [`super::RoomTier`]).
+    fn set_tier(&mut self, payload: &[u8]) {
+        match serde_json::from_slice::<super::RoomTier>(payload) {
+            Ok(t) => self.engine.set_tier(&t.room, t.tier),
+            Err(e) => tracing::error!(error = %e, "Unreadable tier message; ignored."),
+        }
+    }
+
     /// Forget idle windows and strike logs every [`SWEEP_EVERY_MS`] of event time
     /// (the engine's own clock, not the wall's: what the sweep removes is what the
     /// engine would no longer read, so a replay judges as the original did).
@@ -300,9 +308,13 @@ impl Partition {
                 if seq > floor {
                     break;
                 }
-                if header(&message, CONTROL_HEADER).is_none() {
-                    self.judge(seq, at_ms, &message.payload, false).await?;
-                    judged += 1;
+                match header(&message, CONTROL_HEADER) {
+                    None => {
+                        self.judge(seq, at_ms, &message.payload, false).await?;
+                        judged += 1;
+                    }
+                    Some("tier") => self.set_tier(&message.payload),
+                    Some(_) => {}
                 }
                 if seq == floor || left == 0 {
                     break;
@@ -355,6 +367,11 @@ pub async fn serve_partition(
         clock_ms: 0,
         swept_ms: 0,
     };
+    // Tiers first (they outlive the replay horizon), then the replay, which applies
+    // the tier changes it meets in order.
+    for t in bus.tiers_of(partition).await? {
+        part.engine.set_tier(&t.room, t.tier);
+    }
     let replayed = part.rebuild(floor, config.replay_horizon).await?;
     let name = consumer_name(partition);
     let _ = stream.delete_consumer(&name).await;
@@ -407,10 +424,19 @@ pub async fn serve_partition(
             Err(e) => break Err(js_error(e)),
         };
         let (seq, at_ms, _) = position(&message)?;
-        if header(&message, CONTROL_HEADER) == Some("again") {
-            part.again(&message.payload).await;
-        } else if let Err(e) = part.judge(seq, at_ms, &message.payload, true).await {
-            break Err(e);
+        match header(&message, CONTROL_HEADER) {
+            None => {
+                if let Err(e) = part.judge(seq, at_ms, &message.payload, true).await {
+                    break Err(e);
+                }
+            }
+            Some("again") => part.again(&message.payload).await,
+            Some("tier") => part.set_tier(&message.payload),
+            Some(other) => tracing::warn!(
+                partition,
+                control = other,
+                "Unknown control message; ignored."
+            ),
         }
         if let Some(reply) = header(&message, REPLY_HEADER) {
             bus.client()

@@ -132,10 +132,24 @@ pub(super) async fn get_tier(
     _admin: Admin,
     Path(room): Path<String>,
 ) -> Response {
-    axum::Json(TierBody {
-        tier: state.engine.tier(&room),
-    })
-    .into_response()
+    let tier = match state.cluster.get() {
+        Some(cluster) => match cluster.bus().tier(&room).await {
+            Ok(t) => t,
+            Err(e) => return cluster_unavailable(e),
+        },
+        None => state.engine.tier(&room),
+    };
+    axum::Json(TierBody { tier }).into_response()
+}
+
+/// A gateway's answer when the cluster cannot do what was asked: 503, with why.
+fn cluster_unavailable(e: crate::cluster::ClusterError) -> Response {
+    let error = format!("the cluster cannot be reached: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(ErrorBody { error }),
+    )
+        .into_response()
 }
 
 pub(super) async fn put_tier(
@@ -144,6 +158,11 @@ pub(super) async fn put_tier(
     Path(room): Path<String>,
     axum::Json(body): axum::Json<TierBody>,
 ) -> Response {
+    if let Some(cluster) = state.cluster.get()
+        && let Err(e) = cluster.bus().set_tier(&room, body.tier).await
+    {
+        return cluster_unavailable(e);
+    }
     state.engine.set_tier(&room, body.tier);
     if let Some(store) = state.hub.store() {
         store.set_tier(&room, body.tier, now_ms());

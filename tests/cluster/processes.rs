@@ -618,3 +618,71 @@ async fn the_first_review_through_any_gateway_decides_a_hold_once() {
         );
     }
 }
+
+/// An HTTP/1.1 request; the status and body.
+async fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+/// Tiers in a cluster: set through one gateway, read through another, applied by
+/// the partition that judges the room, and kept when that partition's worker dies
+/// and another takes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_tier_reaches_its_partition_and_survives_a_failover() {
+    let mut cluster = Cluster::start("tier", 2, "").await;
+    let (_second, second_addr) =
+        Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), "");
+    let (status, body) = http(
+        &second_addr,
+        "PUT",
+        "/v1/rooms/r9/tier",
+        r#"{"tier":"enhanced"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(&cluster.addr, "GET", "/v1/rooms/r9/tier", "").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"tier":"enhanced"}"#));
+    // Enhanced rooms tighten: a host's medium slip is blocked rather than masked.
+    let slip = |id: &str, room: &str| {
+        format!(
+            r#"{{"kind":"chat","id":"{id}","room":"{room}","user":"h","role":"host","text":"这款是最好的"}}"#
+        )
+    };
+    let mut ws = platform(&cluster.addr).await;
+    let decisions = |answer: String| -> Vec<String> {
+        verdicts(&answer)
+            .into_iter()
+            .map(|(_, v)| v.unwrap().0)
+            .collect()
+    };
+    let answer = exchange(&mut ws, &[slip("t1", "r9"), slip("t2", "r-plain")]).await;
+    assert_eq!(decisions(answer), ["block", "mask"]);
+
+    // Kill the worker serving r9; its successor still knows the tier.
+    let bus = Bus::connect(&cluster.nats.url, DEFAULT_PARTITIONS)
+        .await
+        .unwrap();
+    let p = liveguard::cluster::partition_of("r9", DEFAULT_PARTITIONS);
+    let leases = bus.jetstream().get_key_value("lg-leases").await.unwrap();
+    let holder = leases.get(format!("p-{p}")).await.unwrap().unwrap();
+    let holder = String::from_utf8(holder.to_vec()).unwrap();
+    let at = if holder.ends_with("w0") { 0 } else { 1 };
+    cluster.workers[at].kill();
+    let answer = exchange(&mut ws, &[slip("t3", "r9")]).await;
+    assert_eq!(
+        decisions(answer),
+        ["block"],
+        "the tier moved with the partition"
+    );
+}

@@ -35,6 +35,30 @@ impl CheckReport {
     }
 }
 
+/// The ruleset of the lexicon in `dir` (the embedded one without), built only if it
+/// passes every check of [`check`]: what a reload swaps in.
+///
+/// # Errors
+/// [`LexiconError`] with the problems found.
+pub fn checked_ruleset(
+    dir: Option<&std::path::Path>,
+) -> Result<crate::engine::Ruleset, LexiconError> {
+    let src = match dir {
+        Some(d) => LexiconSource::from_dir(d)?,
+        None => LexiconSource::embedded(),
+    };
+    // The checks of `liveguard lexicon check`, not only parsing: a lexicon that flags
+    // its own traps (a buyer's complaint) or a rule that matches everything would
+    // otherwise go live. Its matcher is the one the reload runs: built once.
+    let report = check(&src);
+    match report.compiled {
+        Some((lexicon, matcher)) if !report.has_errors() => {
+            Ok(crate::engine::Ruleset::from_parts(&lexicon, matcher))
+        }
+        _ => Err(LexiconError::Invalid(report.problems)),
+    }
+}
+
 /// Check the lexicon in `src`.
 pub fn check(src: &LexiconSource) -> CheckReport {
     let lexicon = match Lexicon::parse(src) {

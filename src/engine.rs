@@ -186,6 +186,11 @@ impl Engine {
         self.rules.swap(Arc::new(rules))
     }
 
+    /// Replace the ruleset with one other engines share.
+    pub fn swap_shared(&self, rules: Arc<Ruleset>) -> Arc<Ruleset> {
+        self.rules.swap(rules)
+    }
+
     /// Set a room's tier.
     pub fn set_tier(&self, room: &str, tier: Tier) {
         let old = match tier {

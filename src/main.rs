@@ -250,6 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             worker.lease_ttl = std::time::Duration::from_millis(lease_ms);
             worker.partition.replay_horizon = std::time::Duration::from_secs(replay_horizon_s);
             worker.engine = cfg.engine;
+            worker.lexicons = cfg.lexicons.clone();
             run_worker(&nats, &cfg, worker)
         }
         Command::Archive {

@@ -278,6 +278,23 @@ pub struct ReloadAnswer {
     pub lexicon: LexiconInfo,
     /// Entry ids added and removed, by category.
     pub changes: std::collections::BTreeMap<Category, EntryChanges>,
+    /// On a cluster gateway: what each live worker did (each reloads its own
+    /// lexicon directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<WorkerReload>>,
+}
+
+/// A cluster worker's answer to a reload: the lexicon version it runs now, or why it
+/// kept the old one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerReload {
+    /// The worker's name.
+    pub worker: String,
+    /// The lexicon version it runs after the reload.
+    pub lexicon: String,
+    /// Why the reload failed there (its previous lexicon stays in use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Entry ids a reload added and removed in one category.

@@ -237,6 +237,53 @@ impl Gateway {
         Ok(!published.duplicate)
     }
 
+    /// Ask every live worker to reload its lexicon, and gather their answers (at
+    /// most [`RELOAD_WAIT`]; a worker that does not answer in time is left out).
+    pub async fn reload_workers(&self) -> Vec<crate::wire::WorkerReload> {
+        let live = match self
+            .bus
+            .jetstream()
+            .get_key_value(super::leases::LEASES_BUCKET)
+            .await
+        {
+            Ok(kv) => super::leases::Holdings::read(&kv)
+                .await
+                .map(|h| h.workers.len())
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        let client = self.bus.client();
+        let inbox = client.new_inbox();
+        let mut replies = match client.subscribe(inbox.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot ask the workers to reload.");
+                return Vec::new();
+            }
+        };
+        if let Err(e) = client
+            .publish_with_reply(super::RELOAD_SUBJECT, inbox, Bytes::new())
+            .await
+        {
+            tracing::warn!(error = %e, "Cannot ask the workers to reload.");
+            return Vec::new();
+        }
+        let mut answers = Vec::new();
+        let deadline = tokio::time::Instant::now() + RELOAD_WAIT;
+        while answers.len() < live {
+            match tokio::time::timeout_at(deadline, replies.next()).await {
+                Ok(Some(m)) => {
+                    if let Ok(a) = serde_json::from_slice::<crate::wire::WorkerReload>(&m.payload) {
+                        answers.push(a);
+                    }
+                }
+                _ => break,
+            }
+        }
+        answers.sort_by(|a, b| a.worker.cmp(&b.worker));
+        answers
+    }
+
     /// The feed's records from stream sequence `from` on (1: from the start).
     ///
     /// # Errors
@@ -277,6 +324,9 @@ impl Gateway {
         Ok(stream.info().await.map_err(js_error)?.state.last_sequence)
     }
 }
+
+/// How long a reload waits for the workers' answers (each compiles its lexicon).
+pub const RELOAD_WAIT: Duration = Duration::from_secs(10);
 
 /// A random 64-bit value (a gateway's name), from the OS's hash seed.
 fn rand_u64() -> u64 {

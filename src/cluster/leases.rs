@@ -140,7 +140,17 @@ impl Leases {
     /// # Errors
     /// [`ClusterError::JetStream`] when the bucket cannot be read.
     pub async fn holdings(&self) -> Result<Holdings, ClusterError> {
-        let mut keys = self.kv.keys().await.map_err(js_error)?;
+        Holdings::read(&self.kv).await
+    }
+}
+
+impl Holdings {
+    /// What the lease bucket `kv` says now.
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the bucket cannot be read.
+    pub async fn read(kv: &async_nats::jetstream::kv::Store) -> Result<Holdings, ClusterError> {
+        let mut keys = kv.keys().await.map_err(js_error)?;
         let mut holdings = Holdings::default();
         while let Some(key) = keys.next().await {
             let key = key.map_err(js_error)?;

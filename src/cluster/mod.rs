@@ -392,6 +392,9 @@ pub const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// stored once); the payload is the event's stream sequence.
 pub const CONTROL_HEADER: &str = "Lg-Control";
 
+/// The subject of reload requests to every worker (core NATS, request and replies).
+pub const RELOAD_SUBJECT: &str = "lg.control.reload";
+
 /// The prefix of the subjects gateways receive answers on (`lg.answers.<gateway>.<n>`).
 pub const ANSWERS_PREFIX: &str = "lg.answers";
 

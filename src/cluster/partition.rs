@@ -335,8 +335,8 @@ async fn ack_floor(stream: &Stream, partition: u16) -> Result<u64, ClusterError>
     }
 }
 
-/// Serve partition `partition` with `engine` (fresh: its state is rebuilt here)
-/// until `fence` is cancelled (the lease was lost or given up, or the worker stops),
+/// Serve partition `partition` with `engine` (fresh: its state is rebuilt here),
+/// swapping in each ruleset `rules` brings (a reload), until `fence` is cancelled (the lease was lost or given up, or the worker stops),
 /// then acknowledge what was answered and return.
 ///
 /// # Errors
@@ -345,6 +345,7 @@ async fn ack_floor(stream: &Stream, partition: u16) -> Result<u64, ClusterError>
 pub async fn serve_partition(
     bus: Bus,
     engine: Engine,
+    mut rules: super::worker::Rules,
     partition: u16,
     config: PartitionConfig,
     fence: CancellationToken,
@@ -407,6 +408,10 @@ pub async fn serve_partition(
         let next = tokio::select! {
             biased;
             _ = fence.cancelled() => break Ok(()),
+            Ok(()) = rules.changed() => {
+                part.engine.swap_shared(rules.borrow_and_update().clone());
+                continue;
+            }
             m = messages.next() => m,
             _ = tokio::time::sleep(ACK_IDLE), if unacked.is_some() => {
                 if let Some(m) = unacked.take() {

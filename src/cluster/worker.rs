@@ -33,6 +33,8 @@ pub struct WorkerConfig {
     pub partition: PartitionConfig,
     /// The engine settings of every partition.
     pub engine: EngineConfig,
+    /// The lexicon directory a reload reads (`None`: the embedded lexicon).
+    pub lexicons: Option<std::path::PathBuf>,
 }
 
 impl WorkerConfig {
@@ -43,6 +45,7 @@ impl WorkerConfig {
             lease_ttl: Duration::from_secs(2),
             partition: PartitionConfig::default(),
             engine: EngineConfig::default(),
+            lexicons: None,
         }
     }
 }
@@ -58,16 +61,17 @@ struct Held {
 /// fresh engine), after a short pause.
 async fn supervise(
     bus: Bus,
-    rules: Arc<Ruleset>,
+    rules: Rules,
     config: WorkerConfig,
     partition: u16,
     fence: CancellationToken,
 ) {
     while !fence.is_cancelled() {
-        let engine = Engine::sharing(rules.clone(), config.engine);
+        let engine = Engine::sharing(rules.borrow().clone(), config.engine);
         match serve_partition(
             bus.clone(),
             engine,
+            rules.clone(),
             partition,
             config.partition,
             fence.clone(),
@@ -82,6 +86,63 @@ async fn supervise(
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
             }
+        }
+    }
+}
+
+/// The worker's current ruleset, shared by its partitions' engines; a reload sends
+/// the new one.
+pub type Rules = tokio::sync::watch::Receiver<Arc<Ruleset>>;
+
+/// Answer reload requests ([`super::RELOAD_SUBJECT`]) until `shutdown`: rebuild the
+/// lexicon from its directory (with every check of `liveguard lexicon check`), hand
+/// it to the partitions, and say which version runs now.
+async fn reload_on_request(
+    bus: Bus,
+    name: String,
+    dir: Option<std::path::PathBuf>,
+    rules: tokio::sync::watch::Sender<Arc<Ruleset>>,
+    shutdown: CancellationToken,
+) {
+    use futures_util::StreamExt;
+    let mut requests = match bus.client().subscribe(super::RELOAD_SUBJECT).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot listen for reloads.");
+            return;
+        }
+    };
+    loop {
+        let request = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = requests.next() => r,
+        };
+        let Some(request) = request else { return };
+        let dir = dir.clone();
+        let built =
+            tokio::task::spawn_blocking(move || crate::check::checked_ruleset(dir.as_deref()))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+        let error = match built {
+            Ok(new) => {
+                tracing::info!(from = %rules.borrow().version(), to = %new.version(), "Lexicon reloaded.");
+                rules.send_replace(Arc::new(new));
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Lexicon reload failed; the previous lexicon stays in use.");
+                Some(e)
+            }
+        };
+        let answer = crate::wire::WorkerReload {
+            worker: name.clone(),
+            lexicon: rules.borrow().version().to_string(),
+            error,
+        };
+        if let Some(reply) = request.reply {
+            let body = serde_json::to_vec(&answer).unwrap_or_default();
+            let _ = bus.client().publish(reply, body.into()).await;
         }
     }
 }
@@ -104,6 +165,14 @@ pub async fn run_worker(
     shutdown: CancellationToken,
 ) -> Result<(), ClusterError> {
     let leases = Leases::open(&bus, &config.name, config.lease_ttl).await?;
+    let (rules_tx, rules) = tokio::sync::watch::channel(rules);
+    tokio::spawn(reload_on_request(
+        bus.clone(),
+        config.name.clone(),
+        config.lexicons.clone(),
+        rules_tx,
+        shutdown.clone(),
+    ));
     let mut held: BTreeMap<u16, Held> = BTreeMap::new();
     let mut free_last_tick: BTreeSet<u16> = BTreeSet::new();
     let mut tick = tokio::time::interval(config.lease_ttl / 4);

@@ -50,7 +50,7 @@ use crate::auth::{Auth, AuthError};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Ruleset};
 use crate::event::Category;
-use crate::lexicon::{Lexicon, LexiconError, LexiconSource};
+use crate::lexicon::{Lexicon, LexiconError};
 use crate::matcher::{BuildError, BuildOptions};
 use crate::store::{LexiconRecord, OnCommit, Store};
 use crate::telemetry as t;
@@ -217,21 +217,7 @@ impl AppState {
         let _one = self.reload_lock.lock().await;
         let dir = self.config.lexicons.clone();
         let built = tokio::task::spawn_blocking(move || -> Result<Ruleset, ReloadError> {
-            let src = match dir.as_deref() {
-                Some(d) => LexiconSource::from_dir(d)?,
-                None => LexiconSource::embedded(),
-            };
-            // The checks of `liveguard lexicon check`, not only parsing: a lexicon that
-            // flags its own traps (a buyer's complaint) or a rule that matches
-            // everything would otherwise go live.
-            // Its matcher is the one the reload runs: built once.
-            let report = crate::check::check(&src);
-            match report.compiled {
-                Some((lexicon, matcher)) if !report.has_errors() => {
-                    Ok(Ruleset::from_parts(&lexicon, matcher))
-                }
-                _ => Err(ReloadError::Lexicon(LexiconError::Invalid(report.problems))),
-            }
+            Ok(crate::check::checked_ruleset(dir.as_deref())?)
         })
         .await
         .map_err(|e| ReloadError::Internal(e.to_string()))
@@ -261,9 +247,14 @@ impl AppState {
                     by,
                     "Lexicon reloaded."
                 );
+                let workers = match self.cluster.get() {
+                    Some(cluster) => Some(cluster.reload_workers().await),
+                    None => None,
+                };
                 Ok(ReloadAnswer {
                     lexicon: info,
                     changes,
+                    workers,
                 })
             }
             Err(e) => {

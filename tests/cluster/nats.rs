@@ -131,20 +131,19 @@ impl Liveguard {
         (p, addr)
     }
 
-    /// A partition worker named `name` with 1 s leases.
-    pub fn worker(nats: &str, name: &str) -> Liveguard {
-        Liveguard::start(
-            &[
-                "worker",
-                "--nats",
-                nats,
-                "--name",
-                name,
-                "--lease-ms",
-                "1000",
-            ],
-            "Worker joined.",
-        )
+    /// A partition worker named `name` with 1 s leases, and `extra` arguments.
+    pub fn worker(nats: &str, name: &str, extra: &[&str]) -> Liveguard {
+        let mut args = vec![
+            "worker",
+            "--nats",
+            nats,
+            "--name",
+            name,
+            "--lease-ms",
+            "1000",
+        ];
+        args.extend_from_slice(extra);
+        Liveguard::start(&args, "Worker joined.")
     }
 
     /// The archiver, storing into `data`.

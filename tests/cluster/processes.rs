@@ -265,7 +265,7 @@ impl Cluster {
         let dir = scratch(name);
         let archiver = Liveguard::archiver(&nats.url, &dir.join("evidence"));
         let workers: Vec<Liveguard> = (0..workers)
-            .map(|i| Liveguard::worker(&nats.url, &format!("{name}-w{i}")))
+            .map(|i| Liveguard::worker(&nats.url, &format!("{name}-w{i}"), &[]))
             .collect();
         let (gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), gateway_config);
         wait_for_workers(&nats.url, workers.len()).await;
@@ -685,4 +685,56 @@ async fn a_rooms_tier_reaches_its_partition_and_survives_a_failover() {
         ["block"],
         "the tier moved with the partition"
     );
+}
+
+/// A reload through a gateway reaches every worker: each rebuilds its lexicon from
+/// its directory, says which version it runs, and judges by it from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_through_a_gateway_reloads_every_worker() {
+    let nats = NatsServer::start("reload");
+    let dir = scratch("reload");
+    let lexicon = dir.join("lexicon");
+    std::fs::create_dir_all(&lexicon).unwrap();
+    let policy = |v: &str| format!("version = \"{v}\"\n[[decide]]\ndecision = \"block\"\n");
+    let entries = |terms: &[(&str, &str)]| {
+        let mut toml = "category = \"diversion\"\n".to_owned();
+        for (id, term) in terms {
+            toml += &format!(
+                "[[entry]]\nid = \"{id}\"\nterm = \"{term}\"\nseverity = \"high\"\nnote = \"test\"\n"
+            );
+        }
+        toml
+    };
+    std::fs::write(lexicon.join("policy.toml"), policy("v1")).unwrap();
+    std::fs::write(lexicon.join("d.toml"), entries(&[("dv.a", "飞鸽传书")])).unwrap();
+    let lex = lexicon.to_str().unwrap();
+    let _workers: Vec<Liveguard> = (0..2)
+        .map(|i| Liveguard::worker(&nats.url, &format!("reload-w{i}"), &["--lexicons", lex]))
+        .collect();
+    let config = format!("lexicons = {lex:?}\n");
+    let (_gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), &config);
+    wait_for_workers(&nats.url, 2).await;
+    let mut ws = platform(&addr).await;
+    let line = |id: &str| format!(r#"{{"kind":"chat","id":"{id}","room":"r1","text":"来用信鸽"}}"#);
+    let answer = exchange(&mut ws, &[line("before")]).await;
+    assert!(answer.contains(r#""decision":"allow""#), "{answer}");
+
+    std::fs::write(lexicon.join("policy.toml"), policy("v2")).unwrap();
+    std::fs::write(
+        lexicon.join("d.toml"),
+        entries(&[("dv.a", "飞鸽传书"), ("dv.b", "信鸽")]),
+    )
+    .unwrap();
+    let (status, body) = http(&addr, "POST", "/v1/lexicon/reload", "").await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["version"], "v2");
+    let workers = answer["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{body}");
+    for w in workers {
+        assert_eq!(w["lexicon"], "v2", "{body}");
+        assert!(w.get("error").is_none(), "{body}");
+    }
+    let answer = exchange(&mut ws, &[line("after")]).await;
+    assert!(answer.contains(r#""decision":"block""#), "{answer}");
 }

@@ -55,9 +55,9 @@ impl Default for PartitionConfig {
     }
 }
 
-/// Acknowledge after this many events, or when the partition goes idle
-/// ([`ACK_IDLE`]): an ack per event would double the messages per event; a larger
-/// step only lengthens the replay of a takeover, which is de-duplicated.
+/// Acknowledge after this many events, and every [`ACK_IDLE`]: an ack per event
+/// would double the messages per event; a larger step only lengthens the replay of
+/// a takeover, which is de-duplicated.
 const ACK_EVERY: u32 = 256;
 
 /// See [`ACK_EVERY`].
@@ -336,8 +336,9 @@ async fn ack_floor(stream: &Stream, partition: u16) -> Result<u64, ClusterError>
 }
 
 /// Serve partition `partition` with `engine` (fresh: its state is rebuilt here),
-/// swapping in each ruleset `rules` brings (a reload), until `fence` is cancelled (the lease was lost or given up, or the worker stops),
-/// then acknowledge what was answered and return.
+/// swapping in each ruleset `rules` brings (a reload), until `fence` is cancelled
+/// (the lease was lost or given up, or the worker stops), then acknowledge what was
+/// answered and return.
 ///
 /// # Errors
 /// [`ClusterError::JetStream`] when the streams cannot be read or written; the
@@ -404,16 +405,18 @@ pub async fn serve_partition(
     let mut messages = consumer.messages().await.map_err(js_error)?;
     let mut unacked: Option<async_nats::jetstream::Message> = None;
     let mut since_ack = 0u32;
+    // Made once, not per event: a timer or a waiter registered for every event
+    // costs more than the event's own messaging.
+    let fenced = fence.cancelled();
+    tokio::pin!(fenced);
+    let mut ack_tick = tokio::time::interval(ACK_IDLE);
+    ack_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         let next = tokio::select! {
             biased;
-            _ = fence.cancelled() => break Ok(()),
-            Ok(()) = rules.changed() => {
-                part.engine.swap_shared(rules.borrow_and_update().clone());
-                continue;
-            }
+            _ = &mut fenced => break Ok(()),
             m = messages.next() => m,
-            _ = tokio::time::sleep(ACK_IDLE), if unacked.is_some() => {
+            _ = ack_tick.tick() => {
                 if let Some(m) = unacked.take() {
                     m.ack().await.map_err(js_error)?;
                 }
@@ -421,6 +424,10 @@ pub async fn serve_partition(
                 continue;
             }
         };
+        // A reload's ruleset, checked with one atomic load per event.
+        if rules.has_changed().unwrap_or(false) {
+            part.engine.swap_shared(rules.borrow_and_update().clone());
+        }
         let Some(message) = next else {
             break Ok(());
         };

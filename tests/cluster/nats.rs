@@ -165,6 +165,17 @@ impl Liveguard {
             .unwrap_or_else(|| panic!("no log line with {needle:?}"))
     }
 
+    /// Every log line holding `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
     /// How many log lines hold `needle`.
     pub fn count(&self, needle: &str) -> usize {
         self.log

@@ -341,6 +341,21 @@ async fn a_killed_worker_loses_no_event_and_doubles_no_action() {
         "the dead worker's partitions answered again after {:?}",
         received.slowest
     );
+    // For docs/SCALING.md's failure matrix.
+    eprintln!(
+        "kill -9 of 1 of 4 workers: slowest frame {:?}; takeovers: {:?}",
+        received.slowest,
+        cluster
+            .workers
+            .iter()
+            .flat_map(|w| w.lines_with("floor="))
+            .filter(|l| !l.contains("floor=0 "))
+            .filter_map(|l| l
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("took_ms="))
+                .map(str::to_owned))
+            .collect::<Vec<_>>()
+    );
     assert_evidence(&cluster.dir.join("evidence"), &oracle);
 
     // A worker stopped cleanly (SIGTERM) exits 0 and hands its partitions over at

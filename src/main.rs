@@ -407,6 +407,8 @@ fn run_worker(
 }
 
 fn archive(nats: &str, data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    // One archiver per store: two would split the stream between them.
+    let _lock = liveguard::server::lock_data_dir(data)?;
     let (store, _) = liveguard::store::Store::open(
         data,
         liveguard::store::StoreConfig::default(),

@@ -96,9 +96,14 @@ pub enum ServerError {
     Cluster(#[from] crate::cluster::ClusterError),
 }
 
-/// Hold `dir`'s lock file for the life of the process: one server per data directory.
-/// The lock (`flock`) goes with the process, so a killed server does not leave it held.
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
+/// Hold `dir`'s lock file for the life of the process: one server (or archiver) per
+/// data directory. The lock (`flock`) goes with the process, so a killed server does
+/// not leave it held.
+///
+/// # Errors
+/// [`ServerError::DataInUse`] when another process holds it; [`ServerError::Io`]
+/// when the directory or its lock file cannot be made.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, ServerError> {
     use std::io::{Read, Seek, Write};
     std::fs::create_dir_all(dir)?;
     let path = dir.join("liveguard.lock");

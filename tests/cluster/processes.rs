@@ -753,3 +753,20 @@ async fn a_reload_through_a_gateway_reloads_every_worker() {
     let answer = exchange(&mut ws, &[line("after")]).await;
     assert!(answer.contains(r#""decision":"block""#), "{answer}");
 }
+
+/// One archiver per store: a second one on the same data directory refuses to
+/// start, naming the holder, rather than split the stream with the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_archiver_on_the_same_store_refuses_to_start() {
+    let nats = NatsServer::start("archivers");
+    let data = scratch("archivers").join("evidence");
+    let _first = Liveguard::archiver(&nats.url, &data);
+    let second = Command::new(env!("CARGO_BIN_EXE_liveguard"))
+        .args(["archive", "--nats", &nats.url, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("in use by another liveguard"), "{err}");
+}

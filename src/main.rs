@@ -78,6 +78,9 @@ enum Command {
         /// windows and strike logs.
         #[arg(long, default_value_t = 600)]
         replay_horizon_s: u64,
+        /// Serve `GET /metrics` and `GET /healthz` on this address.
+        #[arg(long, value_name = "ADDR", value_parser = resolve_listen)]
+        metrics: Option<std::net::SocketAddr>,
         /// Log lines as text, or as JSON objects, one a line.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -91,6 +94,9 @@ enum Command {
         /// Data directory (default ./liveguard-data).
         #[arg(long, value_name = "DIR", default_value = "liveguard-data")]
         data: PathBuf,
+        /// Serve `GET /metrics` and `GET /healthz` on this address.
+        #[arg(long, value_name = "ADDR", value_parser = resolve_listen)]
+        metrics: Option<std::net::SocketAddr>,
         /// Log lines as text, or as JSON objects, one a line.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -238,6 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             lease_ms,
             replay_horizon_s,
+            metrics,
             log_format,
         } => {
             init_tracing(log_format);
@@ -251,15 +258,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             worker.partition.replay_horizon = std::time::Duration::from_secs(replay_horizon_s);
             worker.engine = cfg.engine;
             worker.lexicons = cfg.lexicons.clone();
-            run_worker(&nats, &cfg, worker)
+            run_worker(&nats, &cfg, worker, metrics)
         }
         Command::Archive {
             nats,
             data,
+            metrics,
             log_format,
         } => {
             init_tracing(log_format);
-            archive(&nats, &data)
+            archive(&nats, &data, metrics)
         }
         Command::Token { scope, name } => token(&scope, &name),
         Command::Scan { lexicons, file } => scan(lexicons, file),
@@ -386,6 +394,7 @@ fn run_worker(
     nats: &str,
     cfg: &Config,
     worker: liveguard::cluster::worker::WorkerConfig,
+    metrics: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
     cfg.validate().context("checking the configuration")?;
     let lexicon = Lexicon::load(cfg.lexicons.as_deref()).context("loading the lexicon")?;
@@ -394,19 +403,19 @@ fn run_worker(
     let partitions = cfg.cluster.partitions;
     runtime()?.block_on(async move {
         let bus = liveguard::cluster::Bus::connect(nats, partitions).await?;
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            stop.cancel();
-        });
+        let shutdown = stop_on_signal();
+        serve_metrics_on(metrics, &shutdown).await?;
         liveguard::cluster::worker::run_worker(bus, std::sync::Arc::new(rules), worker, shutdown)
             .await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-fn archive(nats: &str, data: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn archive(
+    nats: &str,
+    data: &std::path::Path,
+    metrics: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     // One archiver per store: two would split the stream between them.
     let _lock = liveguard::server::lock_data_dir(data)?;
     let (store, _) = liveguard::store::Store::open(
@@ -420,18 +429,41 @@ fn archive(nats: &str, data: &std::path::Path) -> anyhow::Result<ExitCode> {
     let result = runtime()?.block_on(async {
         let bus =
             liveguard::cluster::Bus::connect(nats, liveguard::cluster::DEFAULT_PARTITIONS).await?;
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            stop.cancel();
-        });
+        let shutdown = stop_on_signal();
+        serve_metrics_on(metrics, &shutdown).await?;
         tracing::info!(nats, data = %data.display(), "Archiving the cluster's alerts.");
-        liveguard::cluster::archive::run_archiver(bus, store.clone(), shutdown).await
+        liveguard::cluster::archive::run_archiver(bus, store.clone(), shutdown).await?;
+        anyhow::Ok(())
     });
     store.close();
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+fn stop_on_signal() -> tokio_util::sync::CancellationToken {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.cancel();
+    });
+    shutdown
+}
+
+/// `--metrics ADDR`: bind it (an error if it cannot be) and serve `/metrics` and
+/// `/healthz` there until `shutdown`.
+async fn serve_metrics_on(
+    addr: Option<std::net::SocketAddr>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(addr) = addr else { return Ok(()) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding --metrics {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "Serving /metrics.");
+    tokio::spawn(liveguard::server::serve_metrics(listener, shutdown.clone()));
+    Ok(())
 }
 
 /// `--listen`: an address, or a host name and a port (`localhost:8080`).

@@ -77,6 +77,10 @@ pub const STORE_PURGED: &str = "liveguard_store_purged_total";
 pub const CLUSTER_PARTITIONS: &str = "liveguard_cluster_partitions";
 /// Events a cluster gateway answered `unavailable` (the cluster did not answer).
 pub const CLUSTER_UNANSWERED: &str = "liveguard_cluster_unanswered_total";
+/// Events a cluster worker judged live (not counting a takeover's replay).
+pub const CLUSTER_EVENTS: &str = "liveguard_cluster_events_total";
+/// Partitions a cluster worker took over (each replays its partition to rebuild).
+pub const CLUSTER_TAKEOVERS: &str = "liveguard_cluster_takeovers_total";
 /// Records the cluster archiver stored.
 pub const CLUSTER_ARCHIVED: &str = "liveguard_cluster_archived_total";
 
@@ -258,6 +262,14 @@ fn describe() {
     describe_counter!(
         CLUSTER_ARCHIVED,
         "Feed records the cluster archiver stored."
+    );
+    describe_counter!(
+        CLUSTER_EVENTS,
+        "Events this cluster worker judged (replays not counted)."
+    );
+    describe_counter!(
+        CLUSTER_TAKEOVERS,
+        "Partitions this cluster worker took over (each rebuilt by a replay)."
     );
     describe_gauge!(
         LEXICON_INFO,

@@ -326,6 +326,11 @@ impl Partition {
     }
 }
 
+/// Count `n` events judged live.
+fn count_judged(n: u32) {
+    metrics::counter!(crate::telemetry::CLUSTER_EVENTS).increment(u64::from(n));
+}
+
 /// The acknowledged floor of partition `partition`'s consumer (0 when it has none).
 async fn ack_floor(stream: &Stream, partition: u16) -> Result<u64, ClusterError> {
     match stream.consumer_info(consumer_name(partition)).await {
@@ -403,7 +408,10 @@ pub async fn serve_partition(
         "Serving partition."
     );
     let mut messages = consumer.messages().await.map_err(js_error)?;
+    metrics::counter!(crate::telemetry::CLUSTER_TAKEOVERS).increment(1);
     let mut unacked: Option<async_nats::jetstream::Message> = None;
+    // Messages since the last ack: counted into the metric at each ack, not one by
+    // one.
     let mut since_ack = 0u32;
     // Made once, not per event: a timer or a waiter registered for every event
     // costs more than the event's own messaging.
@@ -420,6 +428,7 @@ pub async fn serve_partition(
                 if let Some(m) = unacked.take() {
                     m.ack().await.map_err(js_error)?;
                 }
+                count_judged(since_ack);
                 since_ack = 0;
                 continue;
             }
@@ -462,6 +471,7 @@ pub async fn serve_partition(
             && let Some(m) = unacked.take()
         {
             m.ack().await.map_err(js_error)?;
+            count_judged(since_ack);
             since_ack = 0;
         }
     };

@@ -557,6 +557,25 @@ async fn follow_cluster_feed(state: Arc<AppState>, cluster: Arc<crate::cluster::
     }
 }
 
+/// Serve `GET /metrics` (Prometheus text) and `GET /healthz` on `listener` until
+/// `shutdown`: the HTTP surface of a cluster worker or archiver, which serve no
+/// clients.
+///
+/// # Errors
+/// The listener's error.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    t::prometheus();
+    let app = Router::new()
+        .route("/metrics", get(http::metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
 /// Serve on `listener` until `shutdown` resolves: [`Server::with_listener`] then
 /// [`Server::run`].
 ///

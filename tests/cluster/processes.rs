@@ -770,3 +770,53 @@ async fn a_second_archiver_on_the_same_store_refuses_to_start() {
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("in use by another liveguard"), "{err}");
 }
+
+/// Workers and the archiver serve `/metrics` on `--metrics`: the partitions a worker
+/// serves, the events it judged, its takeovers; what the archiver stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_the_archiver_export_their_metrics() {
+    let nats = NatsServer::start("metrics");
+    let dir = scratch("metrics");
+    let metrics_addr = |p: &Liveguard| {
+        p.line_with("Serving /metrics.")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap()
+            .to_owned()
+    };
+    let worker = Liveguard::worker(&nats.url, "metrics-w0", &["--metrics", "127.0.0.1:0"]);
+    let archiver = Liveguard::start(
+        &[
+            "archive",
+            "--nats",
+            &nats.url,
+            "--data",
+            dir.join("evidence").to_str().unwrap(),
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        "Archiving the cluster's alerts.",
+    );
+    let (_gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), "");
+    wait_for_workers(&nats.url, 1).await;
+    let mut ws = platform(&addr).await;
+    let lines: Vec<String> = corpus().into_iter().take(100).collect();
+    exchange(&mut ws, &lines).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let value = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+    };
+    let (status, text) = http(&metrics_addr(&worker), "GET", "/metrics", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(value(&text, "liveguard_cluster_partitions"), 64.0);
+    assert_eq!(value(&text, "liveguard_cluster_takeovers_total"), 64.0);
+    assert_eq!(value(&text, "liveguard_cluster_events_total"), 100.0);
+    let (_, text) = http(&metrics_addr(&archiver), "GET", "/metrics", "").await;
+    assert!(value(&text, "liveguard_cluster_archived_total") > 0.0);
+    let (status, body) = http(&metrics_addr(&worker), "GET", "/healthz", "").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+}

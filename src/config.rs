@@ -92,6 +92,27 @@ pub struct ClusterConfig {
     /// How long an event waits for its worker's answer before it is answered
     /// `unavailable` (longer than a failover: lease time plus takeover).
     pub answer_timeout_ms: u64,
+    /// Events streams the partitions are spread over (one NATS server serves a
+    /// stream): the same on every gateway and worker, fixed once the cluster runs.
+    pub streams: u16,
+    /// Seconds the events streams keep an event (at least a worker's replay
+    /// horizon). Applies when the streams are created.
+    pub events_retention_s: u64,
+    /// Seconds the alerts stream keeps a record (`since` replay, archiver downtime).
+    /// Applies when the stream is created.
+    pub alerts_retention_s: u64,
+}
+
+impl ClusterConfig {
+    /// The streams' layout.
+    pub fn layout(&self) -> crate::cluster::Layout {
+        crate::cluster::Layout {
+            partitions: self.partitions,
+            streams: self.streams,
+            events_retention: std::time::Duration::from_secs(self.events_retention_s),
+            alerts_retention: std::time::Duration::from_secs(self.alerts_retention_s),
+        }
+    }
 }
 
 impl Default for ClusterConfig {
@@ -100,6 +121,9 @@ impl Default for ClusterConfig {
             nats: None,
             partitions: crate::cluster::DEFAULT_PARTITIONS,
             answer_timeout_ms: 10_000,
+            streams: 1,
+            events_retention_s: 3600,
+            alerts_retention_s: 7 * 24 * 3600,
         }
     }
 }
@@ -327,6 +351,14 @@ impl Config {
         let c = &self.cluster;
         if c.partitions == 0 || c.answer_timeout_ms == 0 {
             return bad("cluster.partitions and cluster.answer_timeout_ms must be positive");
+        }
+        if c.streams == 0 || c.streams > c.partitions {
+            return bad("cluster.streams must be between 1 and cluster.partitions");
+        }
+        if c.events_retention_s < 120 || c.alerts_retention_s < 120 {
+            return bad(
+                "cluster.events_retention_s and cluster.alerts_retention_s must be at least 120 (the duplicate window)",
+            );
         }
         if let Some(url) = &c.nats
             && url.trim().is_empty()

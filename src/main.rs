@@ -400,9 +400,16 @@ fn run_worker(
     let lexicon = Lexicon::load(cfg.lexicons.as_deref()).context("loading the lexicon")?;
     let rules = liveguard::engine::Ruleset::compile(&lexicon, Default::default())
         .context("compiling the lexicon")?;
-    let partitions = cfg.cluster.partitions;
+    let layout = cfg.cluster.layout();
+    if worker.partition.replay_horizon > layout.events_retention {
+        tracing::warn!(
+            horizon_s = worker.partition.replay_horizon.as_secs(),
+            retention_s = layout.events_retention.as_secs(),
+            "The replay horizon is longer than the events streams keep events: a takeover rebuilds from what is kept."
+        );
+    }
     runtime()?.block_on(async move {
-        let bus = liveguard::cluster::Bus::connect(nats, partitions).await?;
+        let bus = liveguard::cluster::Bus::connect_with(nats, layout).await?;
         let shutdown = stop_on_signal();
         serve_metrics_on(metrics, &shutdown).await?;
         liveguard::cluster::worker::run_worker(bus, std::sync::Arc::new(rules), worker, shutdown)
@@ -427,8 +434,7 @@ fn archive(
     .with_context(|| format!("opening the store in {}", data.display()))?;
     let store = std::sync::Arc::new(store);
     let result = runtime()?.block_on(async {
-        let bus =
-            liveguard::cluster::Bus::connect(nats, liveguard::cluster::DEFAULT_PARTITIONS).await?;
+        let bus = liveguard::cluster::Bus::connect_for_alerts(nats).await?;
         let shutdown = stop_on_signal();
         serve_metrics_on(metrics, &shutdown).await?;
         tracing::info!(nats, data = %data.display(), "Archiving the cluster's alerts.");

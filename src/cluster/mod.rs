@@ -110,6 +110,7 @@ pub struct Bus {
     client: async_nats::Client,
     js: async_nats::jetstream::Context,
     partitions: u16,
+    layout: Layout,
 }
 
 /// What the stream said of a published event.
@@ -121,12 +122,96 @@ pub struct Published {
     pub duplicate: bool,
 }
 
+/// How a cluster's streams are laid out. Every gateway and worker of a cluster must
+/// use the same partitions and streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Partitions rooms are hashed into.
+    pub partitions: u16,
+    /// Events streams the partitions are spread over (partition `p` in stream
+    /// `p % streams`): a stream is served by one NATS server, so a large cluster
+    /// spreads its events over many.
+    pub streams: u16,
+    /// How long the events streams keep an event: at least the replay horizon of a
+    /// takeover, and the duplicate window.
+    pub events_retention: std::time::Duration,
+    /// How long the alerts stream keeps a record: `since` replays reach this far, and
+    /// the archiver may be down this long without losing evidence.
+    pub alerts_retention: std::time::Duration,
+}
+
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout {
+            partitions: DEFAULT_PARTITIONS,
+            streams: 1,
+            events_retention: std::time::Duration::from_secs(3600),
+            alerts_retention: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl Layout {
+    /// The events stream that holds partition `partition`.
+    pub fn events_stream(&self, partition: u16) -> String {
+        if self.streams <= 1 {
+            EVENTS_STREAM.to_owned()
+        } else {
+            format!("{EVENTS_STREAM}_{}", partition % self.streams)
+        }
+    }
+
+    /// Each events stream with its subjects.
+    fn event_streams(&self) -> Vec<(String, Vec<String>)> {
+        if self.streams <= 1 {
+            return vec![(EVENTS_STREAM.to_owned(), vec!["lg.events.*".to_owned()])];
+        }
+        (0..self.streams)
+            .map(|k| {
+                let subjects = (0..self.partitions)
+                    .filter(|p| p % self.streams == k)
+                    .map(events_subject)
+                    .collect();
+                (format!("{EVENTS_STREAM}_{k}"), subjects)
+            })
+            .collect()
+    }
+}
+
 impl Bus {
-    /// Connect to `url` and make sure the events stream exists (file storage).
+    /// Connect to `url` with the default [`Layout`] of `partitions` partitions.
+    ///
+    /// # Errors
+    /// As [`Bus::connect_with`].
+    pub async fn connect(url: &str, partitions: u16) -> Result<Bus, ClusterError> {
+        let layout = Layout {
+            partitions,
+            ..Layout::default()
+        };
+        Bus::connect_with(url, layout).await
+    }
+
+    /// Connect to `url` and make sure the events and alerts streams of `layout` exist
+    /// (file storage). A stream that exists is used as it is (its retention is not
+    /// changed here); a layout whose streams overlap an existing one's subjects (a
+    /// changed `streams`) is refused.
     ///
     /// # Errors
     /// [`ClusterError`] when NATS cannot be reached or JetStream refuses.
-    pub async fn connect(url: &str, partitions: u16) -> Result<Bus, ClusterError> {
+    pub async fn connect_with(url: &str, layout: Layout) -> Result<Bus, ClusterError> {
+        Bus::open(url, layout, true).await
+    }
+
+    /// Connect to `url` for the alerts stream only (the archiver): the events
+    /// streams, whose layout the gateways and workers own, are left alone.
+    ///
+    /// # Errors
+    /// As [`Bus::connect_with`].
+    pub async fn connect_for_alerts(url: &str) -> Result<Bus, ClusterError> {
+        Bus::open(url, Layout::default(), false).await
+    }
+
+    async fn open(url: &str, layout: Layout, events: bool) -> Result<Bus, ClusterError> {
         let client = async_nats::connect(url)
             .await
             .map_err(|e| ClusterError::Connect {
@@ -134,15 +219,32 @@ impl Bus {
                 message: e.to_string(),
             })?;
         let js = async_nats::jetstream::new(client.clone());
-        for (name, subjects) in [
-            (EVENTS_STREAM, "lg.events.*"),
-            (ALERTS_STREAM, "lg.alerts.*"),
-        ] {
+        let layout = Layout {
+            partitions: layout.partitions.max(1),
+            streams: layout.streams.clamp(1, layout.partitions.max(1)),
+            ..layout
+        };
+        let mut streams: Vec<(String, Vec<String>, std::time::Duration)> = if events {
+            layout
+                .event_streams()
+                .into_iter()
+                .map(|(name, subjects)| (name, subjects, layout.events_retention))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        streams.push((
+            ALERTS_STREAM.to_owned(),
+            vec!["lg.alerts.*".to_owned()],
+            layout.alerts_retention,
+        ));
+        for (name, subjects, max_age) in streams {
             js.get_or_create_stream(async_nats::jetstream::stream::Config {
-                name: name.to_owned(),
-                subjects: vec![subjects.to_owned()],
+                name,
+                subjects,
                 storage: async_nats::jetstream::stream::StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
+                max_age,
                 ..Default::default()
             })
             .await
@@ -151,8 +253,14 @@ impl Bus {
         Ok(Bus {
             client,
             js,
-            partitions: partitions.max(1),
+            partitions: layout.partitions,
+            layout,
         })
+    }
+
+    /// The layout of the cluster's streams.
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The JetStream context, for consumers.
@@ -421,6 +529,32 @@ mod tests {
     }
 
     const PINNED: [u16; 4] = [13, 36, 13, 6];
+
+    /// Every partition's subject is in exactly one events stream, the one
+    /// `events_stream` names for it.
+    #[test]
+    fn each_partition_lives_in_one_events_stream() {
+        for streams in [1u16, 3, 4, 64] {
+            let layout = Layout {
+                streams,
+                ..Layout::default()
+            };
+            let all = layout.event_streams();
+            assert_eq!(all.len(), usize::from(streams));
+            for p in 0..layout.partitions {
+                let holding: Vec<&String> = all
+                    .iter()
+                    .filter(|(_, subjects)| {
+                        subjects
+                            .iter()
+                            .any(|s| s == &events_subject(p) || s == "lg.events.*")
+                    })
+                    .map(|(name, _)| name)
+                    .collect();
+                assert_eq!(holding, [&layout.events_stream(p)], "partition {p}");
+            }
+        }
+    }
 
     /// The balance target: partitions spread over workers within 1.2×
     /// (max/mean) for 1,000 rooms.

@@ -26,8 +26,8 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    ACK_WAIT, Bus, CONTROL_HEADER, ClusterError, EVENTS_STREAM, REPLY_HEADER, alerts_subject,
-    events_subject, js_error,
+    ACK_WAIT, Bus, CONTROL_HEADER, ClusterError, REPLY_HEADER, alerts_subject, events_subject,
+    js_error,
 };
 use crate::engine::{Engine, Outcome, Scratch};
 use crate::event::{Decision, EventError, EventErrorKind, parse_event_bytes};
@@ -358,7 +358,7 @@ pub async fn serve_partition(
 ) -> Result<(), ClusterError> {
     let stream = bus
         .jetstream()
-        .get_stream(EVENTS_STREAM)
+        .get_stream(bus.layout().events_stream(partition))
         .await
         .map_err(js_error)?;
     let floor = ack_floor(&stream, partition).await?;

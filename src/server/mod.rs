@@ -439,7 +439,7 @@ impl Server {
         } = self;
         if let Some(url) = &state.config.cluster.nats {
             let c = &state.config.cluster;
-            let bus = crate::cluster::Bus::connect(url, c.partitions).await?;
+            let bus = crate::cluster::Bus::connect_with(url, c.layout()).await?;
             let gateway = crate::cluster::gateway::Gateway::start(
                 bus,
                 Duration::from_millis(c.answer_timeout_ms),

@@ -189,7 +189,7 @@ impl Received {
 /// Wait until every partition is held by `workers` live workers (and a tick more,
 /// for the rebalance to settle).
 async fn wait_for_workers(url: &str, workers: usize) {
-    let bus = Bus::connect(url, DEFAULT_PARTITIONS).await.unwrap();
+    let bus = Bus::connect_for_alerts(url).await.unwrap();
     let leases = Leases::open(&bus, "observer", Duration::from_secs(1))
         .await
         .unwrap();
@@ -260,14 +260,24 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn start(name: &str, workers: usize, gateway_config: &str) -> Cluster {
+    /// `config`: the TOML of the gateway and the workers.
+    async fn start(name: &str, workers: usize, config: &str) -> Cluster {
         let nats = NatsServer::start(name);
         let dir = scratch(name);
         let archiver = Liveguard::archiver(&nats.url, &dir.join("evidence"));
+        let worker_config = dir.join("worker.toml");
+        std::fs::write(&worker_config, config).unwrap();
         let workers: Vec<Liveguard> = (0..workers)
-            .map(|i| Liveguard::worker(&nats.url, &format!("{name}-w{i}"), &[]))
+            .map(|i| {
+                let name = format!("{name}-w{i}");
+                Liveguard::worker(
+                    &nats.url,
+                    &name,
+                    &["--config", worker_config.to_str().unwrap()],
+                )
+            })
             .collect();
-        let (gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), gateway_config);
+        let (gateway, addr) = Liveguard::gateway(&nats.url, &dir.join("gateway"), config);
         wait_for_workers(&nats.url, workers.len()).await;
         Cluster {
             nats,
@@ -281,9 +291,9 @@ impl Cluster {
 }
 
 /// Same answers as one process: the corpus through one gateway to 1, 2 and 4
-/// workers gets, event for event, the verdicts and action ids `liveguard scan`
-/// gives, split terms and strike ladders included; the archiver's store holds every
-/// action once.
+/// workers (the last with the partitions spread over 4 events streams) gets, event
+/// for event, the verdicts and action ids `liveguard scan` gives, split terms and
+/// strike ladders included; the archiver's store holds every action once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
     let lines = corpus();
@@ -296,8 +306,8 @@ async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
         oracle["repeat-7"].1.len() > oracle["repeat-0"].1.len(),
         "the ladder climbs"
     );
-    for workers in [1, 2, 4] {
-        let cluster = Cluster::start(&format!("same-{workers}"), workers, "").await;
+    for (workers, config) in [(1, ""), (2, ""), (4, "[cluster]\nstreams = 4\n")] {
+        let cluster = Cluster::start(&format!("same-{workers}"), workers, config).await;
         let mut ws = platform(&cluster.addr).await;
         let mut received = Received::default();
         for frame in lines.chunks(25) {
@@ -310,6 +320,18 @@ async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
         );
         received.assert_matches(&oracle);
         assert_evidence(&cluster.dir.join("evidence"), &oracle);
+        if workers == 4 {
+            let bus = Bus::connect_for_alerts(&cluster.nats.url).await.unwrap();
+            let js = bus.jetstream();
+            assert!(
+                js.get_stream("LIVEGUARD_EVENTS_3").await.is_ok(),
+                "4 events streams"
+            );
+            assert!(
+                js.get_stream("LIVEGUARD_EVENTS").await.is_err(),
+                "and no other"
+            );
+        }
     }
 }
 
@@ -685,9 +707,7 @@ async fn a_rooms_tier_reaches_its_partition_and_survives_a_failover() {
     assert_eq!(decisions(answer), ["block", "mask"]);
 
     // Kill the worker serving r9; its successor still knows the tier.
-    let bus = Bus::connect(&cluster.nats.url, DEFAULT_PARTITIONS)
-        .await
-        .unwrap();
+    let bus = Bus::connect_for_alerts(&cluster.nats.url).await.unwrap();
     let p = liveguard::cluster::partition_of("r9", DEFAULT_PARTITIONS);
     let leases = bus.jetstream().get_key_value("lg-leases").await.unwrap();
     let holder = leases.get(format!("p-{p}")).await.unwrap().unwrap();

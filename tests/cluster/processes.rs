@@ -21,6 +21,14 @@ type Ws =
 /// its action ids.
 type Judged = (String, Vec<String>);
 
+/// These tests start a broker and several liveguard processes each; on a small
+/// machine, running them side by side makes their failover timings meaningless.
+/// Each holds this for its whole run.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE.lock().await
+}
+
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("liveguard-cluster-{name}-{}", std::process::id()));
@@ -296,6 +304,7 @@ impl Cluster {
 /// strike ladders included; the archiver's store holds every action once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
+    let _one_at_a_time = serial().await;
     let lines = corpus();
     let oracle = oracle(&lines, &scratch("oracle"));
     assert_ne!(
@@ -340,6 +349,7 @@ async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
 /// answer again within 5 s; the evidence holds every action once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_no_event_and_doubles_no_action() {
+    let _one_at_a_time = serial().await;
     let lines = corpus();
     let oracle = oracle(&lines, &scratch("kill-oracle"));
     let mut cluster = Cluster::start("kill", 4, "").await;
@@ -411,6 +421,7 @@ async fn a_killed_worker_loses_no_event_and_doubles_no_action() {
 /// no action is doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_through_another_gateway_is_answered_and_not_doubled() {
+    let _one_at_a_time = serial().await;
     let lines = corpus();
     let oracle = oracle(&lines, &scratch("gw-oracle"));
     let mut cluster = Cluster::start("gateway", 2, "").await;
@@ -446,6 +457,7 @@ async fn a_resend_through_another_gateway_is_answered_and_not_doubled() {
 /// holds every action once: nothing the broker acknowledged was lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_no_acknowledged_event_or_action() {
+    let _one_at_a_time = serial().await;
     let lines = corpus();
     let oracle = oracle(&lines, &scratch("broker-oracle"));
     let mut cluster = Cluster::start("broker", 2, "[cluster]\nanswer_timeout_ms = 3000\n").await;
@@ -525,6 +537,7 @@ async fn read_feed(ws: &mut Ws) -> Vec<(u64, String)> {
 /// memory and, past the gateway's short history, from the stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_gateway_serves_the_same_feed_with_the_streams_seqs() {
+    let _one_at_a_time = serial().await;
     let lines = corpus();
     let oracle = oracle(&lines, &scratch("feed-oracle"));
     let flagged: std::collections::BTreeSet<&String> = oracle
@@ -604,6 +617,7 @@ impl Lines {
 /// connection that sent the event, and every feed shows one review record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_review_through_any_gateway_decides_a_hold_once() {
+    let _one_at_a_time = serial().await;
     let cluster = Cluster::start("review", 2, "").await;
     let (_second, second_addr) =
         Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), "");
@@ -677,6 +691,7 @@ async fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String)
 /// and another takes it over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rooms_tier_reaches_its_partition_and_survives_a_failover() {
+    let _one_at_a_time = serial().await;
     let mut cluster = Cluster::start("tier", 2, "").await;
     let (_second, second_addr) =
         Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), "");
@@ -726,6 +741,7 @@ async fn a_rooms_tier_reaches_its_partition_and_survives_a_failover() {
 /// its directory, says which version it runs, and judges by it from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_through_a_gateway_reloads_every_worker() {
+    let _one_at_a_time = serial().await;
     let nats = NatsServer::start("reload");
     let dir = scratch("reload");
     let lexicon = dir.join("lexicon");
@@ -778,6 +794,7 @@ async fn a_reload_through_a_gateway_reloads_every_worker() {
 /// start, naming the holder, rather than split the stream with the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_archiver_on_the_same_store_refuses_to_start() {
+    let _one_at_a_time = serial().await;
     let nats = NatsServer::start("archivers");
     let data = scratch("archivers").join("evidence");
     let _first = Liveguard::archiver(&nats.url, &data);
@@ -795,6 +812,7 @@ async fn a_second_archiver_on_the_same_store_refuses_to_start() {
 /// serves, the events it judged, its takeovers; what the archiver stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_and_the_archiver_export_their_metrics() {
+    let _one_at_a_time = serial().await;
     let nats = NatsServer::start("metrics");
     let dir = scratch("metrics");
     let metrics_addr = |p: &Liveguard| {

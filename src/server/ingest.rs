@@ -361,6 +361,7 @@ impl FrameWork {
             Input::Text(s) => s.split('\n').map(str::as_bytes).enumerate().collect(),
             Input::Bytes(b) => b.split(|&c| c == b'\n').enumerate().collect(),
         };
+        let started = std::time::Instant::now();
         self.gate.bucket.refill(Instant::now().into_std());
         let now = super::now_ms();
         let deadline = Instant::now() + cluster.answer_timeout;
@@ -376,6 +377,7 @@ impl FrameWork {
             });
             let slot = match parsed {
                 Ok(ev) => {
+                    self.tally.forwarded(&ev);
                     let bytes = bytes::Bytes::copy_from_slice(line);
                     match cluster.submit(&ev.room, &ev.id, bytes).await {
                         Ok(ticket) => {
@@ -408,6 +410,7 @@ impl FrameWork {
                 }
                 Forwarded::Sent(ticket, room, id) => match cluster.answer(ticket, deadline).await {
                     Ok(answer) => {
+                        self.tally.latency(started.elapsed());
                         if held(&answer) {
                             state.held_on(&room, &id, conn);
                         }

@@ -66,6 +66,11 @@ impl FrameTally {
         }
     }
 
+    /// An event a gateway sent to its cluster (the worker counts its verdict).
+    pub(crate) fn forwarded(&mut self, ev: &Event<'_>) {
+        self.events[ev.kind as usize] += 1;
+    }
+
     /// The time from reading the frame to one event's verdict.
     pub(crate) fn latency(&mut self, d: Duration) {
         self.latencies.push(d.as_secs_f64());

@@ -857,4 +857,16 @@ async fn workers_and_the_archiver_export_their_metrics() {
     assert!(value(&text, "liveguard_cluster_archived_total") > 0.0);
     let (status, body) = http(&metrics_addr(&worker), "GET", "/healthz", "").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
+    // The gateway counts what it forwarded and how long each answer took.
+    let (_, text) = http(&addr, "GET", "/metrics", "").await;
+    let events: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("liveguard_events_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(events, 100.0, "{text}");
+    assert_eq!(
+        value(&text, "liveguard_ingest_latency_seconds_count"),
+        100.0
+    );
 }

@@ -149,6 +149,18 @@ struct Inner {
     holds: BTreeMap<u64, Hold>,
 }
 
+impl Inner {
+    /// The hold `held`, if `principal` may review it and no review of it is under
+    /// way. A hold in a room `principal` does not cover is answered as if it did not
+    /// exist: a moderator learns nothing of other rooms.
+    fn reviewable(&mut self, held: u64, principal: &Principal) -> Result<&mut Hold, ReviewError> {
+        self.holds
+            .get_mut(&held)
+            .filter(|h| principal.may_access(&h.room) && !h.deciding)
+            .ok_or(ReviewError::NotHeld(held))
+    }
+}
+
 /// The feed: history, fan-out and held messages.
 pub(crate) struct Hub {
     inner: Mutex<Inner>,
@@ -470,13 +482,7 @@ impl Hub {
         note: Option<&str>,
     ) -> Result<Resolution, ReviewError> {
         let mut inner = self.lock();
-        if !inner
-            .holds
-            .get(&held)
-            .is_some_and(|h| principal.may_access(&h.room))
-        {
-            return Err(ReviewError::NotHeld(held));
-        }
+        inner.reviewable(held, principal)?;
         let hold = inner
             .holds
             .remove(&held)
@@ -535,11 +541,7 @@ impl Hub {
         note: Option<&str>,
     ) -> Result<FeedRecord, ReviewError> {
         let mut inner = self.lock();
-        let hold = inner
-            .holds
-            .get_mut(&held)
-            .filter(|h| principal.may_access(&h.room) && !h.deciding)
-            .ok_or(ReviewError::NotHeld(held))?;
+        let hold = inner.reviewable(held, principal)?;
         hold.deciding = true;
         Ok(hold.review(held, decision, by, note).0)
     }

@@ -300,12 +300,11 @@ impl FrameWork {
             }
         }
         if out.is_empty() {
-            let err = EventError {
-                id: None,
-                kind: EventErrorKind::InvalidJson("empty frame".into()),
-            };
-            self.tally.error(&err);
-            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
+            self.refuse(
+                &mut out,
+                None,
+                EventErrorKind::InvalidJson("empty frame".into()),
+            );
         }
         // Alerts of the whole frame go out together: one lock, one hand-off to the
         // store. A frame whose events carry actions is answered once they are
@@ -333,6 +332,15 @@ impl FrameWork {
         self.tally.flush();
         // Only serde_json wrote to it: valid UTF-8.
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl FrameWork {
+    /// Answer with an error line (counted) that names no line of the frame.
+    fn refuse(&mut self, out: &mut Vec<u8>, id: Option<String>, kind: EventErrorKind) {
+        let err = EventError { id, kind };
+        self.tally.error(&err);
+        write_answer(out, &Answer::Refused(ErrorFrame::new(&err, None)));
     }
 }
 
@@ -422,20 +430,14 @@ impl FrameWork {
                 Forwarded::Unsent(id, why) => (id, why),
             };
             metrics::counter!(crate::telemetry::CLUSTER_UNANSWERED).increment(1);
-            let err = EventError {
-                id: Some(id),
-                kind: EventErrorKind::Unavailable(why),
-            };
-            self.tally.error(&err);
-            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
+            self.refuse(&mut out, Some(id), EventErrorKind::Unavailable(why));
         }
         if out.is_empty() {
-            let err = EventError {
-                id: None,
-                kind: EventErrorKind::InvalidJson("empty frame".into()),
-            };
-            self.tally.error(&err);
-            write_answer(&mut out, &Answer::Refused(ErrorFrame::new(&err, None)));
+            self.refuse(
+                &mut out,
+                None,
+                EventErrorKind::InvalidJson("empty frame".into()),
+            );
         }
         self.tally.flush();
         String::from_utf8(out).unwrap_or_default()

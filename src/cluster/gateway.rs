@@ -102,7 +102,7 @@ impl Gateway {
         let (tx, answer) = oneshot::channel();
         self.waiting.insert(number, tx);
         let reply = format!("{}.{number}", self.prefix);
-        match self.bus.send_event(room, id, line, &reply).await {
+        match self.bus.send_event(room, id, line, Some(&reply)).await {
             Ok(published) => Ok(Ticket {
                 number,
                 answer,

@@ -343,18 +343,22 @@ impl Bus {
         })
     }
 
-    /// Send one event to its room's partition, with its answer subject, without
-    /// waiting for the stream to store it: the returned future says when it has.
-    pub(crate) async fn send_event(
+    /// Send one event to its room's partition, with its answer subject if any,
+    /// without waiting for the stream to store it: the returned future says when it
+    /// has.
+    ///
+    /// # Errors
+    /// [`ClusterError::JetStream`] when the message cannot be sent.
+    pub async fn send_event(
         &self,
         room: &str,
         id: &str,
         line: bytes::Bytes,
-        reply: &str,
+        reply: Option<&str>,
     ) -> Result<async_nats::jetstream::context::PublishAckFuture, ClusterError> {
         let subject = events_subject(partition_of(room, self.partitions));
         self.js
-            .publish_with_headers(subject, headers(&event_msg_id(room, id), Some(reply)), line)
+            .publish_with_headers(subject, headers(&event_msg_id(room, id), reply), line)
             .await
             .map_err(js_error)
     }

@@ -38,7 +38,8 @@
 //! - [`wire`]: the frames liveguard writes: verdicts, error frames, the alert feed's
 //!   records and replies, the HTTP API's bodies and the export lines.
 //! - [`config`]: the typed configuration, validated before anything binds.
-//! - [`cluster`]: scale-out by room (in progress): the stable room-to-partition map.
+//! - [`cluster`]: scale-out by room on NATS JetStream: the room-to-partition map,
+//!   the gateway's link, partition workers with leases, the evidence archiver.
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`telemetry`]: metric names and the Prometheus recorder.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`;

@@ -287,7 +287,7 @@ impl Reader {
     }
 
     /// [`Reader::export`], calling `progress` with the number of actions written so
-    /// far after every [`EXPORT_PROGRESS_EVERY`] of them.
+    /// far after every 10,000 (`EXPORT_PROGRESS_EVERY`) of them.
     ///
     /// # Errors
     /// SQLite or I/O errors.

@@ -173,6 +173,8 @@ pub struct AlertRecord {
     pub record: crate::store::FeedRecord,
     /// Records after it in the stream now.
     pub pending: u64,
+    /// When the stream stored it, ms since the epoch.
+    pub stored_ms: u64,
 }
 
 impl AlertRecords {
@@ -188,7 +190,11 @@ impl AlertRecords {
                 Err(e) => return Some(Err(js_error(e))),
             };
             let info = match message.info() {
-                Ok(i) => (i.stream_sequence, i.pending),
+                Ok(i) => (
+                    i.stream_sequence,
+                    i.pending,
+                    u64::try_from(i.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+                ),
                 Err(e) => return Some(Err(js_error(e))),
             };
             match serde_json::from_slice::<crate::store::FeedRecord>(&message.payload) {
@@ -197,6 +203,7 @@ impl AlertRecords {
                     return Some(Ok(AlertRecord {
                         record,
                         pending: info.1,
+                        stored_ms: info.2,
                     }));
                 }
                 Err(e) => {

@@ -339,7 +339,14 @@ impl Hub {
     /// A held alert registers its hold here (as [`Hub::publish`] does); a review
     /// record resolves it, and the frame its platform hears comes back with the
     /// held event's room and id (the gateway that sent the event delivers it).
-    pub(crate) fn follow(&self, record: &FeedRecord) -> Option<(Box<str>, Box<str>, String)> {
+    ///
+    /// `stored_ms`: when the stream stored it; a hold's time already spent counts
+    /// towards its deadline (a gateway that starts reads the last records again).
+    pub(crate) fn follow(
+        &self,
+        record: &FeedRecord,
+        stored_ms: u64,
+    ) -> Option<(Box<str>, Box<str>, String)> {
         let mut inner = self.lock();
         if record.seq < inner.next_delivery {
             return None;
@@ -355,7 +362,11 @@ impl Hub {
                     room: record.room.as_str().into(),
                     event: event.event_id.as_str().into(),
                     conn: 0,
-                    deadline: Instant::now() + Duration::from_secs(self.config.hold_timeout_s),
+                    deadline: Instant::now()
+                        + Duration::from_millis(
+                            (stored_ms + self.config.hold_timeout_s * 1000)
+                                .saturating_sub(now_ms()),
+                        ),
                     categories: record.categories.clone(),
                     severity: record.severity,
                     deciding: false,

@@ -537,7 +537,7 @@ async fn follow_cluster_feed(state: Arc<AppState>, cluster: Arc<crate::cluster::
             match next {
                 Some(Ok(r)) => {
                     from = r.record.seq + 1;
-                    if let Some((room, event, frame)) = state.hub.follow(&r.record)
+                    if let Some((room, event, frame)) = state.hub.follow(&r.record, r.stored_ms)
                         && let Some((_, conn)) = state.held_conns.remove(&(room, event))
                     {
                         state.deliver(hub::Resolution { conn, frame });

@@ -870,3 +870,52 @@ async fn workers_and_the_archiver_export_their_metrics() {
         100.0
     );
 }
+
+/// A hold nobody reviews expires once across the cluster: both gateways publish
+/// its expiry, the feed keeps the first, and the platform hears the default outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreviewed_hold_expires_once_across_gateways() {
+    let _one_at_a_time = serial().await;
+    let config = "[alerts]\nhold_timeout_s = 1\n";
+    let cluster = Cluster::start("expiry", 1, config).await;
+    let (_second, second_addr) =
+        Liveguard::gateway(&cluster.nats.url, &cluster.dir.join("gateway-2"), config);
+    let (feed, _) = tokio_tungstenite::connect_async(format!("ws://{second_addr}/v1/alerts"))
+        .await
+        .unwrap();
+    let mut feed = Lines::new(feed);
+    let mut ws = platform(&cluster.addr).await;
+    let answer = exchange(
+        &mut ws,
+        &[r#"{"kind":"chat","id":"held-2","room":"room-16","user":"u1","text":"兄弟们拼多多链接"}"#.to_owned()],
+    )
+    .await;
+    assert!(answer.contains(r#""decision":"hold""#), "{answer}");
+    let mut ws = Lines::new(ws);
+    let outcome = ws.take("expiry outcome", |v| v["kind"] == "review").await;
+    assert_eq!(
+        (outcome["id"].as_str(), outcome["by"].as_str()),
+        (Some("held-2"), Some("expiry"))
+    );
+    let seq = feed.take("alert", |v| v["kind"] == "alert").await["seq"].clone();
+    let review = feed.take("review record", |v| v["kind"] == "review").await;
+    assert_eq!(review["ref"], seq);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = read_feed_kinds(&mut feed.ws).await;
+    assert!(
+        feed.seen.iter().all(|v| v["kind"] != "review") && later.iter().all(|k| k != "review"),
+        "one expiry, not one per gateway"
+    );
+}
+
+/// The kinds of the records a feed brings until it is quiet for 2 s.
+async fn read_feed_kinds(ws: &mut Ws) -> Vec<String> {
+    let mut kinds = Vec::new();
+    while let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_secs(2), ws.next()).await
+    {
+        let v: Value = serde_json::from_str(&t).unwrap();
+        kinds.push(v["kind"].as_str().unwrap_or_default().to_owned());
+    }
+    kinds
+}

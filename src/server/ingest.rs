@@ -55,6 +55,36 @@ enum Input<'a> {
     Bytes(&'a [u8]),
 }
 
+/// A frame's line: its index in the frame, its bytes (without `\r`), the event.
+type Line<'a> = (usize, &'a [u8], Result<Event<'a>, EventError>);
+
+impl<'a> Input<'a> {
+    /// The frame's non-blank lines (blank ones are skipped but counted in the
+    /// indexes). Text frames are UTF-8 already and parse as text.
+    fn lines(self) -> Box<dyn Iterator<Item = Line<'a>> + Send + 'a> {
+        match self {
+            Input::Text(s) => Box::new(
+                s.split('\n')
+                    .enumerate()
+                    .filter(|(_, l)| !blank(l.as_bytes()))
+                    .map(|(i, l)| {
+                        let l = l.strip_suffix('\r').unwrap_or(l);
+                        (i, l.as_bytes(), parse_event(l))
+                    }),
+            ),
+            Input::Bytes(b) => Box::new(
+                b.split(|&c| c == b'\n')
+                    .enumerate()
+                    .filter(|(_, l)| !blank(l))
+                    .map(|(i, l)| {
+                        let l = l.strip_suffix(b"\r").unwrap_or(l);
+                        (i, l, parse_event_bytes(l))
+                    }),
+            ),
+        }
+    }
+}
+
 /// What a connection's caller may send: checked per event before it is judged.
 struct Gate {
     principal: Arc<Principal>,
@@ -80,6 +110,23 @@ impl Gate {
             room_limit: principal.max_rooms.unwrap_or(l.rooms_per_tenant),
             max_text: l.max_text_bytes,
             principal,
+        }
+    }
+
+    /// `parsed`, unless it is an event the caller may not send: then the error to
+    /// answer it with, naming the event.
+    fn check<'e>(
+        &mut self,
+        parsed: Result<Event<'e>, EventError>,
+        now_ms: u64,
+    ) -> Result<Event<'e>, EventError> {
+        let ev = parsed?;
+        match self.admit(&ev, now_ms) {
+            Ok(()) => Ok(ev),
+            Err(kind) => Err(EventError {
+                id: Some(ev.id.into_owned()),
+                kind,
+            }),
         }
     }
 
@@ -247,34 +294,11 @@ impl FrameWork {
         };
         let mut out: Vec<u8> = Vec::with_capacity(len * 4 + 64);
         let mut flagged: Vec<(Event<'_>, Outcome)> = Vec::new();
-        // (line index in the frame, parsed event); blank lines are skipped but counted.
-        type Lines<'a> =
-            Box<dyn Iterator<Item = (usize, Result<Event<'a>, EventError>)> + Send + 'a>;
-        let lines: Lines<'_> = match input {
-            Input::Text(s) => Box::new(
-                s.split('\n')
-                    .enumerate()
-                    .filter(|(_, l)| !blank(l.as_bytes()))
-                    .map(|(i, l)| (i, parse_event(l.strip_suffix('\r').unwrap_or(l)))),
-            ),
-            Input::Bytes(b) => Box::new(
-                b.split(|&c| c == b'\n')
-                    .enumerate()
-                    .filter(|(_, l)| !blank(l))
-                    .map(|(i, l)| (i, parse_event_bytes(l.strip_suffix(b"\r").unwrap_or(l)))),
-            ),
-        };
         let mut n = 0usize;
         self.gate.bucket.refill(Instant::now().into_std());
         let now = super::now_ms();
-        for (index, parsed) in lines {
-            let parsed = parsed.and_then(|ev| match self.gate.admit(&ev, now) {
-                Ok(()) => Ok(ev),
-                Err(kind) => Err(EventError {
-                    id: Some(ev.id.into_owned()),
-                    kind,
-                }),
-            });
+        for (index, _, parsed) in input.lines() {
+            let parsed = self.gate.check(parsed, now);
             if !out.is_empty() {
                 out.push(b'\n');
             }
@@ -365,25 +389,13 @@ impl FrameWork {
         conn: u64,
         input: Input<'_>,
     ) -> String {
-        let lines: Vec<(usize, &[u8])> = match input {
-            Input::Text(s) => s.split('\n').map(str::as_bytes).enumerate().collect(),
-            Input::Bytes(b) => b.split(|&c| c == b'\n').enumerate().collect(),
-        };
         let started = std::time::Instant::now();
         self.gate.bucket.refill(Instant::now().into_std());
         let now = super::now_ms();
         let deadline = Instant::now() + cluster.answer_timeout;
-        let mut slots = Vec::with_capacity(lines.len());
-        for (index, line) in lines.into_iter().filter(|(_, l)| !blank(l)) {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let parsed = parse_event_bytes(line).and_then(|ev| match self.gate.admit(&ev, now) {
-                Ok(()) => Ok(ev),
-                Err(kind) => Err(EventError {
-                    id: Some(ev.id.into_owned()),
-                    kind,
-                }),
-            });
-            let slot = match parsed {
+        let mut slots = Vec::new();
+        for (index, line, parsed) in input.lines() {
+            let slot = match self.gate.check(parsed, now) {
                 Ok(ev) => {
                     self.tally.forwarded(&ev);
                     let bytes = bytes::Bytes::copy_from_slice(line);

@@ -284,12 +284,28 @@ impl Bus {
         seq: u64,
         reply: &str,
     ) -> Result<(), ClusterError> {
+        let payload = bytes::Bytes::from(seq.to_string());
+        self.publish_control(room, "again", Some(reply), payload)
+            .await
+    }
+
+    /// Publish a control message of `kind` (see [`CONTROL_HEADER`]) to `room`'s
+    /// partition, in order with its events, and wait for the stream to store it.
+    async fn publish_control(
+        &self,
+        room: &str,
+        kind: &str,
+        reply: Option<&str>,
+        payload: bytes::Bytes,
+    ) -> Result<(), ClusterError> {
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert(CONTROL_HEADER, "again");
-        headers.insert(REPLY_HEADER, reply);
+        headers.insert(CONTROL_HEADER, kind);
+        if let Some(reply) = reply {
+            headers.insert(REPLY_HEADER, reply);
+        }
         let subject = events_subject(partition_of(room, self.partitions));
         self.js
-            .publish_with_headers(subject, headers, bytes::Bytes::from(seq.to_string()))
+            .publish_with_headers(subject, headers, payload)
             .await
             .map_err(js_error)?
             .await
@@ -430,19 +446,7 @@ impl Bus {
             .put(tier_key(room), payload.clone())
             .await
             .map_err(js_error)?;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(CONTROL_HEADER, "tier");
-        self.js
-            .publish_with_headers(
-                events_subject(partition_of(room, self.partitions)),
-                headers,
-                payload,
-            )
-            .await
-            .map_err(js_error)?
-            .await
-            .map_err(js_error)?;
-        Ok(())
+        self.publish_control(room, "tier", None, payload).await
     }
 
     /// `room`'s tier.
@@ -501,7 +505,8 @@ pub const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The header of a control message on a partition's subject: `again` asks the owner
 /// to answer an event it has already judged (a gateway's resend, which the stream
-/// stored once); the payload is the event's stream sequence.
+/// stored once; the payload is the event's stream sequence); `tier` sets a room's
+/// tier (the payload is a [`RoomTier`]).
 pub const CONTROL_HEADER: &str = "Lg-Control";
 
 /// The subject of reload requests to every worker (core NATS, request and replies).

@@ -38,6 +38,23 @@ crate::wire_names! {
     }
 }
 
+impl Scope {
+    /// `scope` alone, as a set of scopes.
+    pub fn one(scope: Scope) -> &'static [Scope] {
+        match scope {
+            Scope::Ingest => &[Scope::Ingest],
+            Scope::Moderate => &[Scope::Moderate],
+            Scope::Admin => &[Scope::Admin],
+        }
+    }
+}
+
+/// `` `moderate` or `admin` ``: the scopes a refused token lacked.
+fn scope_names(scopes: &[Scope]) -> String {
+    let names: Vec<String> = scopes.iter().map(|s| format!("`{}`", s.as_str())).collect();
+    names.join(" or ")
+}
+
 /// One `[[auth.tokens]]` entry of the configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,8 +147,8 @@ pub enum Denied {
     #[error("the token is not valid")]
     Invalid,
     /// The token is valid but for another scope.
-    #[error("the token does not have the `{0}` scope")]
-    Scope(&'static str),
+    #[error("the token does not have the {} scope", scope_names(.0))]
+    Scope(&'static [Scope]),
 }
 
 /// A token configuration that cannot be used.
@@ -259,15 +276,28 @@ impl Auth {
     /// # Errors
     /// [`Denied`] when the token is missing, unknown or of another scope.
     pub fn authorize(&self, token: Option<&str>, scope: Scope) -> Result<Arc<Principal>, Denied> {
+        self.authorize_any(token, Scope::one(scope))
+    }
+
+    /// The caller presenting `token`, if it may act with any of `scopes` (a route
+    /// that moderators and admins may both read).
+    ///
+    /// # Errors
+    /// [`Denied`] when the token is missing, unknown or of none of `scopes`.
+    pub fn authorize_any(
+        &self,
+        token: Option<&str>,
+        scopes: &'static [Scope],
+    ) -> Result<Arc<Principal>, Denied> {
         if self.is_open() {
             return Ok(self.anonymous.clone());
         }
         let token = token.ok_or(Denied::Missing)?;
         let principal = self.by_hash.get(&digest(token)).ok_or(Denied::Invalid)?;
-        if principal.has(scope) {
+        if scopes.iter().any(|&s| principal.has(s)) {
             Ok(principal.clone())
         } else {
-            Err(Denied::Scope(scope.as_str()))
+            Err(Denied::Scope(scopes))
         }
     }
 }
@@ -358,7 +388,7 @@ mod tests {
         );
         assert_eq!(
             auth.authorize(Some(TOKEN), Scope::Moderate).unwrap_err(),
-            Denied::Scope("moderate")
+            Denied::Scope(&[Scope::Moderate])
         );
         assert_eq!(
             auth.authorize(Some("guess"), Scope::Ingest).unwrap_err(),

@@ -178,9 +178,9 @@ fn check_rules(lexicon: &Lexicon, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Scan every trap sentence (nothing may flag it) and every allow phrase for the roles
-/// it applies to (its entry's category may not flag it). Returns how many texts were
-/// scanned.
+/// Scan every trap sentence (nothing may flag it), every suggested wording (nothing
+/// may flag it for a host) and every allow phrase for the roles it applies to (its
+/// entry's category may not flag it). Returns how many texts were scanned.
 fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>) -> usize {
     let mut scratch = Scratch::default();
     let mut hits: Vec<RawHit> = Vec::new();
@@ -237,6 +237,31 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
             ));
         }
     }
+    // An entry's text that some entries flag: an error naming them.
+    let flagged_error = |e: &crate::lexicon::Entry, what: String, ids: Vec<String>| {
+        (!ids.is_empty()).then(|| {
+            Problem::error(
+                &e.file,
+                Some(&e.id),
+                format!("{what} is flagged by {}", ids.join(", ")),
+            )
+        })
+    };
+    // A suggested wording replaces the term in a host's script: it must pass itself.
+    for e in &lexicon.entries {
+        for wording in &e.suggest {
+            checked += 1;
+            let ids = flagged_by(wording, Role::Host)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            problems.extend(flagged_error(
+                e,
+                format!("suggested wording `{wording}`"),
+                ids,
+            ));
+        }
+    }
     for e in &lexicon.entries {
         for a in &e.allow {
             let roles = a.roles.clone().unwrap_or_else(|| e.roles.clone());
@@ -246,22 +271,13 @@ fn check_traps(lexicon: &Lexicon, matcher: &Matcher, problems: &mut Vec<Problem>
                     // Another category may claim the phrase on purpose (保本价 is no
                     // investment promise, it is a price claim); the entry's own
                     // category must not.
-                    let ids: Vec<String> = flagged_by(&phrase, role)
+                    let ids = flagged_by(&phrase, role)
                         .into_iter()
                         .filter(|(_, category)| *category == e.category)
                         .map(|(id, _)| id)
                         .collect();
-                    if !ids.is_empty() {
-                        problems.push(Problem::error(
-                            &e.file,
-                            Some(&e.id),
-                            format!(
-                                "allow phrase `{phrase}` ({}) is flagged by {}",
-                                role.as_str(),
-                                ids.join(", ")
-                            ),
-                        ));
-                    }
+                    let what = format!("allow phrase `{phrase}` ({})", role.as_str());
+                    problems.extend(flagged_error(e, what, ids));
                 }
             }
         }
@@ -378,5 +394,30 @@ note = "x"
             text.contains("trap `这把手枪是玩具` (viewer) is flagged by pp.gun"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_suggested_wording_that_is_itself_flagged_is_an_error() {
+        let lex = r#"
+category = "false_publicity"
+[[entry]]
+id = "fp.best"
+term = "最好"
+severity = "medium"
+suggest = ["很好用", "第一好"]
+note = "x"
+[[entry]]
+id = "fp.first"
+term = "第一"
+severity = "medium"
+note = "x"
+"#;
+        let report = check(&source(&[("policy.toml", POLICY), ("fp.toml", lex)]));
+        let text: String = report.problems.iter().map(|p| format!("{p}\n")).collect();
+        assert!(
+            text.contains("suggested wording `第一好` is flagged by fp.first"),
+            "{text}"
+        );
+        assert!(!text.contains("很好用"), "{text}");
     }
 }

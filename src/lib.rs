@@ -43,7 +43,8 @@
 //! - [`auth`]: scoped bearer tokens (ingest, moderate, admin) and the loopback rule.
 //! - [`telemetry`]: metric names and the Prometheus recorder.
 //! - [`scan`]: the `liveguard scan` NDJSON driver; [`check`]: `liveguard lexicon check`;
-//!   [`loadgen`]: `liveguard loadgen`, with the chat mix of [`sample`].
+//!   [`loadgen`]: `liveguard loadgen`, with the chat mix of [`sample`];
+//!   [`script`]: the pre-live script check behind `POST /v1/check`.
 //! - [`clock`]: the one wall clock (ms since the epoch).
 
 #![forbid(unsafe_code)]
@@ -69,6 +70,7 @@ pub mod normalize;
 pub mod policy;
 pub mod sample;
 pub mod scan;
+pub mod script;
 pub mod server;
 mod state;
 pub mod store;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::channel::Via;
 use crate::config::ReviewDecision;
 use crate::context::Context;
-use crate::event::{ActionKind, Category, Decision, ErrorCode, Event, EventError, Severity};
+use crate::event::{ActionKind, Category, Decision, ErrorCode, Event, EventError, Role, Severity};
 use crate::policy::{Hit, WindowPart};
 
 /// The body of an alert (the fields after `kind` and `seq`): the room, the flagged
@@ -82,7 +82,117 @@ pub enum ModeratorReply {
         seq: Option<u64>,
         /// Why.
         reason: String,
+        /// How the hold was decided, when a review came after the decision.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided: Option<DecidedBy>,
     },
+}
+
+/// `GET /v1/holds`: the held messages awaiting a decision, as their alert records
+/// (oldest first), and the feed seq they were read at: resume the feed with
+/// `since=seq` and no hold or decision falls in between.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HoldsBody {
+    /// The last feed seq delivered when the holds were read.
+    pub seq: u64,
+    /// The alert records of the pending holds, as the feed sent them.
+    pub holds: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// `GET /v1/rooms/{room}/alerts`: a room's (or one sender's) latest alert records,
+/// newest first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RoomAlerts {
+    /// The last feed seq delivered when they were read.
+    pub seq: u64,
+    /// Alert records as the feed sent them.
+    pub alerts: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// `GET /v1/rooms/{room}/actions`: a room's latest actions, newest first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RoomActions {
+    /// The last feed seq delivered when they were read.
+    pub seq: u64,
+    /// Actions as the feed's alerts carried them.
+    pub actions: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// `POST /v1/check`: a script or product copy to check before going live. A body
+/// that is not JSON is taken as the text itself, said by the host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptRequest {
+    /// The script; lines are judged one by one, in order.
+    pub text: String,
+    /// Who will say it (`host` by default; `operator` for a seller's typed copy).
+    #[serde(default = "host")]
+    pub role: Role,
+}
+
+fn host() -> Role {
+    Role::Host
+}
+
+/// The answer to `POST /v1/check`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScriptCheck {
+    /// The lexicon version that judged it.
+    pub lexicon: String,
+    /// Lines read (blank ones counted).
+    pub lines: usize,
+    /// The strictest decision of any line, as if said live.
+    pub decision: Decision,
+    /// Every hit, in script order.
+    pub hits: Vec<ScriptHit>,
+}
+
+/// One hit of a script check.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScriptHit {
+    /// The line (1-based) whose saying completes the term.
+    pub line: usize,
+    /// Byte range in the whole script.
+    pub start: usize,
+    /// End of the byte range (exclusive).
+    pub end: usize,
+    /// The script's text in that range.
+    pub matched: String,
+    /// The lexicon entry.
+    pub rule: String,
+    /// Its canonical term.
+    pub term: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// How it matched.
+    pub via: Via,
+    /// How the term stands in its sentence (negated, quoted, …); empty when asserted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<Context>,
+    /// What the line would get live.
+    pub decision: Decision,
+    /// The legal basis.
+    pub basis: String,
+    /// Why it is a problem (the lexicon's note).
+    pub note: String,
+    /// Compliant wordings to use instead (may be empty).
+    pub suggest: Vec<String>,
+    /// Earlier lines holding the rest of a term split over lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_lines: Vec<usize>,
+}
+
+/// How a hold was decided, told to a moderator whose review came second.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedBy {
+    /// The decision that stands.
+    pub decision: ReviewDecision,
+    /// Who made it: a moderator, or `expiry`.
+    pub by: String,
+    /// The seq of the review record that resolved the hold.
+    pub review_seq: u64,
 }
 
 impl ModeratorReply {
@@ -689,6 +799,7 @@ mod tests {
         let err = ModeratorReply::Error {
             seq: None,
             reason: "send review frames as text".into(),
+            decided: None,
         };
         assert_eq!(
             err.to_json(),

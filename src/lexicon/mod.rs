@@ -284,6 +284,8 @@ struct EntryDef {
     note: String,
     #[serde(default)]
     basis: Option<String>,
+    #[serde(default)]
+    suggest: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -550,6 +552,9 @@ pub struct Entry {
     /// rather than the engine correcting it. Decision rows can select these with
     /// `review = true`.
     pub review: bool,
+    /// Compliant wordings to offer instead (最好 → 很好用), shown by the pre-live
+    /// script check.
+    pub suggest: Vec<String>,
 }
 
 /// A parsed, validated lexicon directory.
@@ -765,6 +770,7 @@ fn entry_from_def(
         basis: e.basis.unwrap_or_else(|| file_basis.to_owned()),
         channels,
         review: e.review,
+        suggest: e.suggest,
     }
 }
 

@@ -366,6 +366,8 @@ impl Matcher {
                 category: e.category,
                 severity: e.severity,
                 basis: e.basis.as_str().into(),
+                note: e.note.as_str().into(),
+                suggest: e.suggest.as_slice().into(),
                 roles: RoleSet::of(&e.roles),
                 requires: group_ids(&e.requires),
                 unless: group_ids(&e.unless),

@@ -54,6 +54,10 @@ pub struct CompiledEntry {
     pub channels: ChannelSet,
     /// A claim lawful when true, for a moderator to verify.
     pub review: bool,
+    /// The explanation for reviewers (the lexicon's `note`).
+    pub note: Arc<str>,
+    /// Compliant wordings to offer instead (the lexicon's `suggest`).
+    pub suggest: Arc<[String]>,
     roles: RoleSet,
     requires: Box<[u16]>,
     unless: Box<[u16]>,

@@ -38,12 +38,12 @@ impl IntoResponse for Refused {
     }
 }
 
-/// The caller, if its token has `scope`.
+/// The caller, if its token has one of `scopes`.
 pub(super) fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     param: &TokenParam,
-    scope: Scope,
+    scopes: &'static [Scope],
 ) -> Result<Arc<Principal>, Refused> {
     let header = headers
         .get(header::AUTHORIZATION)
@@ -53,14 +53,14 @@ pub(super) fn authorize(
             kind.eq_ignore_ascii_case("bearer").then_some(token.trim())
         });
     let token = header.or(param.access_token.as_deref());
-    state.auth.authorize(token, scope).map_err(|denied| {
+    state.auth.authorize_any(token, scopes).map_err(|denied| {
         let reason = match denied {
             Denied::Missing => "missing",
             Denied::Invalid => "invalid",
             Denied::Scope(_) => "scope",
         };
         metrics::counter!(t::AUTH_DENIED, "reason" => reason).increment(1);
-        log_refusal(reason, scope);
+        log_refusal(reason, scopes);
         let status = match denied {
             Denied::Scope(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
@@ -75,29 +75,60 @@ pub(super) fn authorize(
 /// Log a refused token at most once per 10 s, with how many refusals the quiet time
 /// hid: a client retrying a bad token in a loop must not flood the log (every refusal
 /// is counted in `liveguard_auth_denied_total`).
-fn log_refusal(reason: &'static str, scope: Scope) {
+fn log_refusal(reason: &'static str, scopes: &[Scope]) {
     static GATE: t::LogGate = t::LogGate::new(10);
     if let Some(hidden) = GATE.pass() {
-        tracing::warn!(reason, scope = ?scope, hidden, "Token refused.");
+        tracing::warn!(reason, scopes = ?scopes, hidden, "Token refused.");
     }
 }
 
-/// Extractor: the request carries a token of the `admin` scope (the principal).
-pub(super) struct Admin(pub(super) Arc<Principal>);
-
-impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = Refused;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Admin, Refused> {
-        let param = Query::<TokenParam>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
-        authorize(state, &parts.headers, &param, Scope::Admin).map(Admin)
-    }
+/// The caller of an HTTP route, if its token has one of `scopes`.
+fn caller(
+    parts: &axum::http::request::Parts,
+    state: &AppState,
+    scopes: &'static [Scope],
+) -> Result<Arc<Principal>, Refused> {
+    let param = Query::<TokenParam>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    authorize(state, &parts.headers, &param, scopes)
 }
+
+/// Declare an extractor of the principal whose token has one of the scopes.
+macro_rules! scoped_extractor {
+    ($(#[$doc:meta])* $name:ident: $($scope:ident),+) => {
+        $(#[$doc])*
+        pub(super) struct $name(pub(super) Arc<Principal>);
+
+        impl axum::extract::FromRequestParts<Arc<AppState>> for $name {
+            type Rejection = Refused;
+
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                state: &Arc<AppState>,
+            ) -> Result<$name, Refused> {
+                caller(parts, state, &[$(Scope::$scope),+]).map($name)
+            }
+        }
+    };
+}
+
+scoped_extractor!(
+    /// Extractor: the request carries a token of the `admin` scope (the principal).
+    Admin: Admin
+);
+
+scoped_extractor!(
+    /// Extractor: a token of the `moderate` or `admin` scope: the moderator console's
+    /// queries (a moderate token sees only its rooms).
+    Moderator: Moderate, Admin
+);
+
+scoped_extractor!(
+    /// Extractor: a valid token of any scope: the script check, which reads nothing of
+    /// any room and changes nothing.
+    AnyToken: Ingest, Moderate, Admin
+);
 
 /// Take a connection slot for `principal` on the WebSocket route of `scope` (ingest
 /// or alerts), within the server's limit and the principal's share.

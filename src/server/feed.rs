@@ -217,7 +217,7 @@ pub(crate) async fn subscriber(
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into() };
+                    let reply = ModeratorReply::Error { seq: None, reason: "send review frames as text".into(), decided: None };
                     if !send_within(&mut sink, Message::Text(reply.to_json().into())).await {
                         return "write failed";
                     }
@@ -359,7 +359,23 @@ async fn handle_moderator_frame(
     principal: &Principal,
     moderator: &str,
 ) -> String {
-    let error = |seq: Option<u64>, reason: String| ModeratorReply::Error { seq, reason }.to_json();
+    let error = |seq: Option<u64>, reason: String| {
+        ModeratorReply::Error {
+            seq,
+            reason,
+            decided: None,
+        }
+        .to_json()
+    };
+    // A review of a hold already decided says how, and by whom.
+    let refused = |seq: u64, e: super::hub::ReviewError| {
+        ModeratorReply::Error {
+            seq: Some(seq),
+            reason: e.to_string(),
+            decided: e.decided().cloned(),
+        }
+        .to_json()
+    };
     let frame: ModeratorFrame = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(e) => return error(None, format!("invalid JSON: {e}")),
@@ -384,7 +400,7 @@ async fn handle_moderator_frame(
             frame.note.as_deref(),
         ) {
             Ok(r) => r,
-            Err(e) => return error(Some(seq), e.to_string()),
+            Err(e) => return refused(seq, e),
         };
         return match cluster.publish_review(seq, &record).await {
             Ok(true) => ModeratorReply::ReviewAck { seq, decision }.to_json(),
@@ -409,6 +425,6 @@ async fn handle_moderator_frame(
             state.deliver(resolution);
             ModeratorReply::ReviewAck { seq, decision }.to_json()
         }
-        Err(e) => error(Some(seq), e.to_string()),
+        Err(e) => refused(seq, e),
     }
 }

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::access::Admin;
+use super::access::{Admin, Moderator};
 use super::{AppState, ReloadError, now_ms};
 use crate::engine::Ruleset;
 use crate::event::Category;
@@ -127,11 +127,16 @@ pub(super) async fn reload(
     }
 }
 
+/// `GET /v1/rooms/{room}/tier`: for admins, and for moderators of the room (the
+/// console shows it; only an admin may change it).
 pub(super) async fn get_tier(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    Moderator(who): Moderator,
     Path(room): Path<String>,
 ) -> Response {
+    if let Some(refused) = super::console::room_refused(&who, &room) {
+        return refused;
+    }
     let tier = match state.cluster.get() {
         Some(cluster) => match cluster.bus().tier(&room).await {
             Ok(t) => t,

@@ -33,7 +33,7 @@ use crate::engine::Outcome;
 use crate::event::{Category, Event, Severity};
 use crate::store::{FeedRecord, OnWritten, Recovered, Rejected, ReviewRow, Store};
 use crate::telemetry as t;
-use crate::wire::ReviewFields;
+use crate::wire::{DecidedBy, ReviewFields};
 
 /// One record of the feed, as subscribers receive it.
 #[derive(Debug)]
@@ -86,6 +86,9 @@ struct Hold {
     /// A gateway published its review and waits for the cluster's feed to bring it
     /// back: not offered for another review, nor expired, meanwhile.
     deciding: bool,
+    /// The alert as the feed delivered it (for the console's queue of pending holds);
+    /// `None` until delivered, or for a hold restored without its record.
+    alert: Option<Utf8Bytes>,
 }
 
 impl Hold {
@@ -147,6 +150,16 @@ struct Inner {
     /// Delivered records, in seq order.
     history: VecDeque<Arc<Record>>,
     holds: BTreeMap<u64, Hold>,
+    /// How recent holds were decided, by held seq; at most `alerts.history` entries
+    /// (the oldest are forgotten first: a review that late is answered as not held).
+    decided: BTreeMap<u64, DecidedHold>,
+}
+
+/// A decided hold's room (who may learn of it) and how it was decided.
+#[derive(Debug)]
+struct DecidedHold {
+    room: Box<str>,
+    how: DecidedBy,
 }
 
 impl Inner {
@@ -154,10 +167,36 @@ impl Inner {
     /// way. A hold in a room `principal` does not cover is answered as if it did not
     /// exist: a moderator learns nothing of other rooms.
     fn reviewable(&mut self, held: u64, principal: &Principal) -> Result<&mut Hold, ReviewError> {
-        self.holds
-            .get_mut(&held)
-            .filter(|h| principal.may_access(&h.room) && !h.deciding)
-            .ok_or(ReviewError::NotHeld(held))
+        let Some(hold) = self.holds.get_mut(&held) else {
+            return Err(match self.decided.get(&held) {
+                Some(d) if principal.may_access(&d.room) => ReviewError::Decided {
+                    held,
+                    decided: d.how.clone(),
+                },
+                _ => ReviewError::NotHeld(held),
+            });
+        };
+        if !principal.may_access(&hold.room) {
+            return Err(ReviewError::NotHeld(held));
+        }
+        if hold.deciding {
+            return Err(ReviewError::Deciding(held));
+        }
+        Ok(hold)
+    }
+
+    /// Remember how the hold `held` (in `room`) was decided, within the bound.
+    fn remember_decision(&mut self, held: u64, room: &str, how: DecidedBy, bound: usize) {
+        self.decided.insert(
+            held,
+            DecidedHold {
+                room: room.into(),
+                how,
+            },
+        );
+        while self.decided.len() > bound {
+            self.decided.pop_first();
+        }
     }
 }
 
@@ -178,8 +217,22 @@ impl std::fmt::Debug for Hub {
 /// Why a review was refused.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReviewError {
-    #[error("no held message with seq {0} (never held, already reviewed or expired)")]
+    #[error("no held message with seq {0} (never held, or reviewed or expired long ago)")]
     NotHeld(u64),
+    #[error("seq {held} was already decided: {} by {}", decided.decision.as_str(), decided.by)]
+    Decided { held: u64, decided: DecidedBy },
+    #[error("seq {0} is being decided by another moderator")]
+    Deciding(u64),
+}
+
+impl ReviewError {
+    /// How the hold was decided, when that is why the review was refused.
+    pub(crate) fn decided(&self) -> Option<&DecidedBy> {
+        match self {
+            ReviewError::Decided { decided, .. } => Some(decided),
+            _ => None,
+        }
+    }
 }
 
 /// Count a resolved hold.
@@ -213,6 +266,7 @@ impl Hub {
                 waiting: BTreeMap::new(),
                 history: VecDeque::new(),
                 holds: BTreeMap::new(),
+                decided: BTreeMap::new(),
             }),
             tx,
             config,
@@ -249,10 +303,22 @@ impl Hub {
                 }),
             );
         }
+        for row in recovered.history.iter().filter(|r| r.kind == "review") {
+            if let Ok(review) = serde_json::from_str::<StoredReview>(&row.frame) {
+                let how = DecidedBy {
+                    decision: review.decision,
+                    by: review.by,
+                    review_seq: row.seq,
+                };
+                let bound = self.config.history;
+                inner.remember_decision(review.held, &row.room, how, bound);
+            }
+        }
         let now = now_ms();
         for h in &recovered.holds {
             // Time already spent held counts towards the deadline.
             let left = (h.ts + self.config.hold_timeout_s * 1000).saturating_sub(now);
+            let alert = history_record(&inner.history, h.seq).map(|r| r.json.clone());
             inner.holds.insert(
                 h.seq,
                 Hold {
@@ -263,6 +329,7 @@ impl Hub {
                     categories: h.categories.clone(),
                     severity: h.severity,
                     deciding: false,
+                    alert,
                 },
             );
         }
@@ -370,6 +437,7 @@ impl Hub {
                     categories: record.categories.clone(),
                     severity: record.severity,
                     deciding: false,
+                    alert: None,
                 },
             );
         }
@@ -379,6 +447,13 @@ impl Hub {
             let fields: Option<ReviewFields<'_>> = serde_json::from_str(&record.body).ok();
             if let Some(fields) = fields {
                 count_review(&inner, fields.decision, fields.by);
+                let how = DecidedBy {
+                    decision: fields.decision,
+                    by: fields.by.to_owned(),
+                    review_seq: record.seq,
+                };
+                let bound = self.config.history;
+                inner.remember_decision(review.held_seq, &record.room, how, bound);
                 resolved = Some((
                     record.room.as_str().into(),
                     review.event_id.as_str().into(),
@@ -396,6 +471,9 @@ impl Hub {
         // Without a store there is nothing to say about storing.
         let stored = stored || self.store.get().is_none();
         let record = Arc::new(Record::of(record, stored));
+        if let Some(hold) = inner.holds.get_mut(&record.seq) {
+            hold.alert = Some(record.json.clone());
+        }
         if record.seq < inner.next_delivery {
             // The feed skipped past it (below): replayable, too late to fan out.
             insert_sorted(&mut inner.history, record);
@@ -472,6 +550,7 @@ impl Hub {
                         categories: record.categories.clone(),
                         severity: record.severity,
                         deciding: false,
+                        alert: None,
                     },
                 );
                 metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
@@ -532,6 +611,12 @@ impl Hub {
         let (mut record, platform) = hold.review(held, decision, by, note);
         record.seq = inner.next_seq;
         inner.next_seq += 1;
+        let how = DecidedBy {
+            decision,
+            by: by.to_owned(),
+            review_seq: record.seq,
+        };
+        inner.remember_decision(held, &hold.room, how, self.config.history);
         self.emit(inner, vec![record], false);
         count_review(inner, decision, by);
         Resolution {
@@ -600,6 +685,52 @@ impl Hub {
     pub(crate) fn last_delivered(&self) -> u64 {
         self.lock().next_delivery - 1
     }
+
+    /// The holds `principal` may review that await a decision, oldest first, as
+    /// their alert records, and the last seq delivered when they were read: a
+    /// subscriber resuming with `since` at that seq misses no hold and no decision.
+    /// A hold whose alert is not yet delivered (still being stored) comes through the
+    /// feed after that seq; one restored without its record is left out.
+    pub(crate) fn pending_holds(&self, principal: &Principal) -> (u64, Vec<Utf8Bytes>) {
+        let inner = self.lock();
+        let holds = inner
+            .holds
+            .values()
+            .filter(|h| !h.deciding && principal.may_access(&h.room))
+            .filter_map(|h| h.alert.clone())
+            .collect();
+        (inner.next_delivery - 1, holds)
+    }
+
+    /// The records of `room` in the in-memory history, newest first, and the last
+    /// seq delivered: the console's context queries read and filter them.
+    pub(crate) fn room_history(&self, room: &str) -> (u64, Vec<Arc<Record>>) {
+        let inner = self.lock();
+        let records = inner
+            .history
+            .iter()
+            .rev()
+            .filter(|r| &*r.room == room)
+            .cloned()
+            .collect();
+        (inner.next_delivery - 1, records)
+    }
+}
+
+/// The record of seq `seq` in the history, if it still holds it.
+fn history_record(history: &VecDeque<Arc<Record>>, seq: u64) -> Option<&Arc<Record>> {
+    let at = history.partition_point(|r| r.seq < seq);
+    history.get(at).filter(|r| r.seq == seq)
+}
+
+/// What a stored review frame says about its hold (owned: a restored frame may
+/// hold escaped strings).
+#[derive(serde::Deserialize)]
+struct StoredReview {
+    #[serde(rename = "ref")]
+    held: u64,
+    decision: ReviewDecision,
+    by: String,
 }
 
 #[cfg(test)]

@@ -257,8 +257,10 @@ impl Limiter {
     }
 }
 
-/// The largest HTTP request body (a tier or a reload request is well under 1 KiB).
-pub(crate) const MAX_HTTP_BODY: usize = 64 * 1024;
+/// The largest HTTP request body: a script to check (up to
+/// [`crate::script::MAX_SCRIPT_BYTES`] of text, plus its JSON escapes); a tier or a
+/// reload request is well under 1 KiB.
+pub(crate) const MAX_HTTP_BODY: usize = 128 * 1024;
 
 /// Middleware: read a plain HTTP request's body whole, within
 /// `ingest.handshake_timeout_s` and [`MAX_HTTP_BODY`], before a handler sees it. A

@@ -14,11 +14,17 @@
 //! | `POST /v1/lexicon/reload` | rebuild the lexicon off the hot path and swap it |
 //! | `GET`/`PUT /v1/rooms/{room}/tier` | a room's monitoring tier (`{"tier":"enhanced"}`) |
 //! | `GET /v1/actions?room=&since=&until=&limit=&cursor=` | the stored actions, paged (audit) |
+//! | `GET /v1/holds` | held messages awaiting a decision, and the seq to resume the feed at |
+//! | `GET /v1/rooms/{room}/alerts?user=&limit=` | a room's (or a sender's) latest alerts |
+//! | `GET /v1/rooms/{room}/actions?limit=` | a room's latest actions |
+//! | `POST /v1/check` | the pre-live script check (nothing stored or dispatched) |
+//! | `GET /console` | the moderator console (page, script and style embedded) |
 //!
 //! Shutdown: stop accepting, let every connection answer the events it has read and
 //! send a close frame, wait at most `shutdown_grace_s`, flush the store, return.
 
 mod access;
+mod console;
 mod feed;
 mod housekeeping;
 mod http;
@@ -759,6 +765,13 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/lexicon/reload", post(reload))
         .route("/v1/rooms/{room}/tier", get(get_tier).put(put_tier))
         .route("/v1/actions", get(list_actions))
+        .route("/v1/holds", get(console::holds))
+        .route("/v1/rooms/{room}/alerts", get(console::room_alerts))
+        .route("/v1/rooms/{room}/actions", get(console::room_actions))
+        .route("/v1/check", post(console::check))
+        .route("/console", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
         // Layers run bottom-up: the origin is checked before the body is waited for.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -44,7 +44,7 @@ fn admit(
             error: "shutting down".into(),
         });
     }
-    authorize(state, headers, param, scope)
+    authorize(state, headers, param, Scope::one(scope))
 }
 
 /// Who is connecting, for the connection's log lines.

@@ -640,6 +640,14 @@ async fn the_first_review_through_any_gateway_decides_a_hold_once() {
     let is_alert = |v: &Value| v["kind"] == "alert";
     let seq = there.take("alert", is_alert).await["seq"].as_u64().unwrap();
     assert_eq!(here.take("alert", is_alert).await["seq"], seq);
+    // The console's queue of pending holds reads the same on either gateway.
+    for addr in [&cluster.addr, &second_addr] {
+        let (status, body) = http(addr, "GET", "/v1/holds", "").await;
+        let holds: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(holds["holds"][0]["seq"], seq, "{addr}: {body}");
+        assert_eq!(holds["holds"][0]["event"]["id"], "held-1", "{addr}: {body}");
+    }
 
     let review = |decision: &str| {
         Message::Text(format!(r#"{{"kind":"review","seq":{seq},"decision":"{decision}"}}"#).into())
@@ -668,6 +676,26 @@ async fn the_first_review_through_any_gateway_decides_a_hold_once() {
             "{name}: the stream numbers reviews too"
         );
     }
+    // Once the decision has come through the feed, a late review is told who made it.
+    here.ws.send(review("reject")).await.unwrap();
+    let refused = here.take("review reply", reply).await;
+    assert_eq!(refused["decided"]["decision"], "approve", "{refused}");
+    assert_eq!(refused["decided"]["review_seq"], seq + 1, "{refused}");
+    let (_, body) = http(&cluster.addr, "GET", "/v1/holds", "").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["holds"],
+        serde_json::json!([])
+    );
+    // A gateway checks scripts with its own copy of the lexicon.
+    let (status, body) = http(
+        &second_addr,
+        "POST",
+        "/v1/check",
+        r#"{"text":"全网最低价"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("pr.network_lowest"), "{body}");
 }
 
 /// An HTTP/1.1 request; the status and body.

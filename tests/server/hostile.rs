@@ -316,7 +316,7 @@ async fn an_unfinished_http_body_is_cut_off_with_408() {
             .await
             >= 1.0
     );
-    let big = "x".repeat(100_000);
+    let big = "x".repeat(200_000);
     let (status, body) = server.http("PUT", "/v1/rooms/r1/tier", Some(&big)).await;
     assert_eq!(status, 413, "{body}");
     let (status, body) = server

@@ -1,5 +1,6 @@
 //! The real server on an ephemeral port, driven by real WebSocket and HTTP clients.
 
+mod console_api;
 mod hostile;
 mod security;
 mod store;
@@ -221,13 +222,32 @@ async fn a_held_message_is_reviewed_and_the_platform_hears_of_it() {
     assert_eq!(review["decision"], "approve");
     assert_eq!(review["by"], "mod-1");
     assert_eq!(review["ref"], seq);
-    // a second review of the same hold is refused
+    // A second moderator's review of the same hold is refused, saying who decided.
+    let mut second = server.alerts("?moderator=mod-2").await;
     send(
-        &mut moderator,
+        &mut second,
         serde_json::json!({"kind":"review","seq":seq,"decision":"reject"}).to_string(),
     )
     .await;
-    let err = collect(&mut moderator, "error", 1).await;
+    let err = collect(&mut second, "error", 1).await;
+    let err = of_kind(&err, "error")[0];
+    assert!(
+        err["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already decided: approve by mod-1"),
+        "{err}"
+    );
+    assert_eq!(err["decided"]["decision"], "approve");
+    assert_eq!(err["decided"]["by"], "mod-1");
+    assert_eq!(err["decided"]["review_seq"], seq + 1);
+    // A seq that was never held is still answered as not held.
+    send(
+        &mut second,
+        serde_json::json!({"kind":"review","seq":999,"decision":"reject"}).to_string(),
+    )
+    .await;
+    let err = collect(&mut second, "error", 1).await;
     assert!(
         of_kind(&err, "error")[0]["reason"]
             .as_str()

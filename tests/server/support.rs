@@ -41,11 +41,16 @@ pub fn data_dir(name: &str) -> std::path::PathBuf {
 impl Server {
     /// Start a server; a default data directory is replaced by a fresh one, so tests
     /// never share a store.
-    pub async fn start(mut config: Config) -> Server {
+    pub async fn start(config: Config) -> Server {
+        Server::start_at("127.0.0.1:0".parse().unwrap(), config).await
+    }
+
+    /// Start a server on `addr` (a restarted server takes its predecessor's port).
+    pub async fn start_at(addr: SocketAddr, mut config: Config) -> Server {
         if config.data == Config::default().data {
             config.data = data_dir("server");
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(liveguard::server::run(listener, config, async {
@@ -108,30 +113,7 @@ impl Server {
         headers: &str,
         body: Option<&str>,
     ) -> (u16, String) {
-        let mut s = TcpStream::connect(self.addr).await.unwrap();
-        let body = body.unwrap_or("");
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tokio::time::timeout(PATIENCE, s.read_to_end(&mut raw))
-            .await
-            .unwrap()
-            .unwrap();
-        let raw = String::from_utf8_lossy(&raw).to_string();
-        let status = raw[9..12].parse().unwrap();
-        let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(rest)
-        } else {
-            rest.to_owned()
-        };
-        (status, body)
+        http_at(self.addr, "test", method, path, headers, body).await
     }
 
     /// The value of a Prometheus series (summed over label sets matching `labels`).
@@ -148,6 +130,65 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shut_down();
+    }
+}
+
+/// An HTTP/1.1 request to `addr` naming `host`, with `headers` (lines, each ending in
+/// CRLF); returns (status, body).
+pub async fn http_at(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let raw = tokio::time::timeout(PATIENCE, read_response(&mut s))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no answer in time"));
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let status = raw[9..12].parse().unwrap();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    (status, body)
+}
+
+/// Read one response: up to its `content-length`, or to the end of the stream (some
+/// servers, chromedriver among them, keep the socket open after answering).
+async fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        if n == 0 {
+            return raw;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if length.is_some_and(|len| raw.len() >= head_end + 4 + len) {
+            return raw;
+        }
     }
 }
 

@@ -27,6 +27,8 @@
 //! - [`window`]: per-user and per-room tails of recent events, for terms split across
 //!   messages or ASR segments.
 //! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.
+//! - [`burst`]: coordinated danmaku: near-duplicate messages from many accounts in
+//!   a short time, found per room by bigram similarity.
 //! - [`dispatch`]: the disposal actions of a verdict and the escalation ladder's strike
 //!   logs (warn, mute, limit traffic, suspend, report).
 //! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
@@ -51,6 +53,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod burst;
 pub mod channel;
 pub mod check;
 pub mod clock;

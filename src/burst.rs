@@ -1,0 +1,672 @@
+//! Coordinated danmaku (职业弹幕, 水军): many accounts posting near-identical text in
+//! a short time, out of proportion to the room's own chat.
+//!
+//! A paid burst reads innocent line by line (已下单，质量真好 / 回购第三次了 / 主播人真好，冲),
+//! so no lexicon catches it; its shape does. Per room, each viewer's chat message is
+//! reduced to the set of its character bigrams over the normalized text (so added
+//! separators, emoji, width and traditional forms do not count as differences) and
+//! compared, by Jaccard similarity, with the room's recent messages and with the
+//! clusters already forming. Bigram Jaccard suits messages of eight characters: a
+//! 64-bit SimHash hardly tells their paraphrases apart, while bigram Jaccard at 0.5
+//! keeps paraphrases (a suffix, an emoji, a synonym, one or two edited characters)
+//! together and few organic pairs (see docs/QUALITY.md for the measured figures).
+//!
+//! A bigram set is kept as a 256-bit signature (one bit per bigram hash), so a
+//! comparison is a few ANDs, ORs and popcounts, and a message costs a scan of at most
+//! [`RING`] signatures plus the clusters' ([`MAX_CLUSTERS`]).
+//!
+//! A cluster becomes a **burst** when it holds `min_users` distinct accounts whose
+//! messages fall within `window_s`, and those messages are at least `min_share` of
+//! the room's chat over the cluster's span (from its first message, at most
+//! `window_s` back). Until the cluster goes quiet for `window_s`, every
+//! further member is part of the burst.
+//!
+//! Never part of a campaign: messages under [`MIN_CHARS`] normalized characters
+//! (chants and answers to the host's prompts: 666, 扣1, 来了, 好看), questions (a room
+//! asking 多少钱 at once is the room, not a campaign), and buyers' complaints (假货, 退款,
+//! 投诉: those are never suppressed).
+//!
+//! Memory is bounded: per room at most [`RING`] recent messages (about 100 bytes each
+//! with their text, cut to [`MAX_TEXT`] bytes), [`MAX_CLUSTERS`] clusters of at most
+//! [`MAX_MEMBERS`] members each kept as evidence, and a per-second count of the
+//! room's chat; at most `max_rooms` rooms are followed. A room beyond that is not
+//! followed until the sweep frees room (counted in [`Bursts::refused`]).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use dashmap::DashMap;
+use serde::Deserialize;
+
+use crate::event::Tier;
+
+/// Recent messages kept per room to find the first pair of a cluster.
+pub const RING: usize = 32;
+/// Clusters followed per room at once (the quietest is dropped for a new one).
+pub const MAX_CLUSTERS: usize = 8;
+/// Members kept per cluster as evidence (later ones are counted, not kept).
+pub const MAX_MEMBERS: usize = 64;
+/// Messages shorter than this (normalized characters) are chants or answers.
+pub const MIN_CHARS: usize = 5;
+/// Bytes of a message's text kept as evidence.
+pub const MAX_TEXT: usize = 120;
+/// The longest window the per-second counts cover.
+const SECONDS: usize = 64;
+
+/// Words of a buyer's complaint: such a message is never part of a campaign.
+const COMPLAINT: &[&str] = &[
+    "假货",
+    "退货",
+    "退款",
+    "投诉",
+    "差评",
+    "质量差",
+    "质量问题",
+    "骗子",
+    "被骗",
+    "骗人",
+    "不发货",
+    "没发货",
+    "发错",
+    "坏了",
+    "破了",
+    "掉色",
+    "起球",
+    "过敏",
+    "烂了",
+    "售后",
+    "12315",
+    "维权",
+    "智商税",
+    "垃圾",
+];
+
+/// Marks of a question.
+const QUESTION: &[&str] = &[
+    "吗",
+    "呢",
+    "多少",
+    "什么",
+    "怎么",
+    "哪",
+    "几号",
+    "几码",
+    "是不是",
+    "有没有",
+    "能不能",
+    "会不会",
+    "可以吗",
+    "啥",
+    "咋",
+];
+
+/// When a cluster is a burst, for one tier of rooms.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstLimits {
+    /// Distinct accounts a cluster needs.
+    pub min_users: usize,
+    /// Least share of the room's chat in the window that the cluster's messages are.
+    pub min_share: f32,
+}
+
+/// `[engine.burst]`: the coordinated danmaku detector.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurstConfig {
+    /// Off: no message is compared, nothing is kept.
+    pub enabled: bool,
+    /// Least bigram Jaccard similarity of two messages of one cluster.
+    pub similarity: f32,
+    /// A cluster's members must fall within this many seconds (at most 60).
+    pub window_s: u64,
+    /// Rooms of the standard tier.
+    pub standard: BurstLimits,
+    /// Rooms of the enhanced tier (watched more closely).
+    pub enhanced: BurstLimits,
+    /// Rooms followed at once.
+    pub max_rooms: usize,
+}
+
+impl Default for BurstConfig {
+    fn default() -> BurstConfig {
+        BurstConfig {
+            enabled: true,
+            similarity: 0.5,
+            window_s: 30,
+            // Chosen on the tune half of tests/burst_eval.rs (docs/QUALITY.md): three
+            // accounts echoing one organic line happen a few times a room-hour; four
+            // in proportion to the room's chat did not happen once.
+            standard: BurstLimits {
+                min_users: 4,
+                min_share: 0.1,
+            },
+            // Watched rooms: found a member sooner, at the price of about one false
+            // burst in two room-hours.
+            enhanced: BurstLimits {
+                min_users: 3,
+                min_share: 0.2,
+            },
+            max_rooms: 200_000,
+        }
+    }
+}
+
+impl BurstConfig {
+    /// Why the configuration cannot run, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        let bad_share = |l: &BurstLimits| !(0.0..=1.0).contains(&l.min_share);
+        if !(0.05..=1.0).contains(&self.similarity) {
+            return Some("engine.burst.similarity must be within 0.05..=1".into());
+        }
+        if self.window_s == 0 || self.window_s > 60 {
+            return Some("engine.burst.window_s must be within 1..=60".into());
+        }
+        if self.standard.min_users < 2 || self.enhanced.min_users < 2 {
+            return Some("engine.burst.*.min_users must be at least 2".into());
+        }
+        if bad_share(&self.standard) || bad_share(&self.enhanced) {
+            return Some("engine.burst.*.min_share must be within 0..=1".into());
+        }
+        None
+    }
+
+    fn limits(&self, tier: Tier) -> BurstLimits {
+        match tier {
+            Tier::Standard => self.standard,
+            Tier::Enhanced => self.enhanced,
+        }
+    }
+}
+
+/// One message of a cluster, kept as evidence.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    /// The event id.
+    pub id: String,
+    /// The sender.
+    pub user: String,
+    /// The text as sent (cut to [`MAX_TEXT`] bytes).
+    pub text: String,
+    /// Event time, ms.
+    pub ts: u64,
+    /// Its similarity to the cluster when it joined (1 for the first).
+    pub similarity: f32,
+}
+
+/// A message found to be part of a burst.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BurstFinding {
+    /// Stable id of the burst: the same events give the same id.
+    pub id: String,
+    /// Distinct accounts in the cluster so far.
+    pub users: usize,
+    /// This message's similarity to the cluster.
+    pub similarity: f32,
+    /// Share of the room's chat in the window that the cluster's messages are.
+    pub share: f32,
+    /// When the cluster's first message was sent.
+    pub first_ts: u64,
+    /// Whether this message made the cluster a burst.
+    pub fired_now: bool,
+    /// On firing, the members before this message (their disposal follows now);
+    /// empty afterwards.
+    pub earlier: Vec<Member>,
+}
+
+#[derive(Debug)]
+struct Recent {
+    sig: Sig,
+    user: u64,
+    ts: u64,
+    /// The cluster it belongs to, if any.
+    cluster: Option<u64>,
+    member: Member,
+}
+
+#[derive(Debug)]
+struct Cluster {
+    id: u64,
+    seed: Sig,
+    last: Sig,
+    /// Distinct senders (hashes) and when each last posted.
+    users: Vec<(u64, u64)>,
+    members: Vec<Member>,
+    first_ts: u64,
+    last_ts: u64,
+    /// Set once a burst: its id.
+    burst: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct RoomChat {
+    recent: std::collections::VecDeque<Recent>,
+    clusters: Vec<Cluster>,
+    /// Chat messages per second: `counts[s % SECONDS]` for second `s`.
+    counts: Vec<(u64, u32)>,
+    next_cluster: u64,
+    last_ts: u64,
+}
+
+impl RoomChat {
+    fn count(&mut self, second: u64) {
+        if self.counts.is_empty() {
+            self.counts = vec![(u64::MAX, 0); SECONDS];
+        }
+        let slot = &mut self.counts[(second % SECONDS as u64) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// Chat messages from second `from` to second `to`, both included.
+    fn chat_between(&self, from: u64, to: u64) -> u32 {
+        self.counts
+            .iter()
+            .filter(|(s, _)| *s != u64::MAX && (from..=to).contains(s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// The detector's state for every room.
+#[derive(Debug)]
+pub struct Bursts {
+    config: BurstConfig,
+    rooms: DashMap<Box<str>, RoomChat>,
+    refused: AtomicU64,
+    fired: AtomicU64,
+    rooms_held: AtomicUsize,
+}
+
+/// A message's character bigrams, one bit per bigram hash (256 bits: two short
+/// messages share a bit by accident rarely enough not to matter at 0.5).
+type Sig = [u128; 2];
+
+/// Bigram Jaccard of two signatures.
+fn jaccard(a: Sig, b: Sig) -> f32 {
+    let union = (a[0] | b[0]).count_ones() + (a[1] | b[1]).count_ones();
+    if union == 0 {
+        return 0.0;
+    }
+    ((a[0] & b[0]).count_ones() + (a[1] & b[1]).count_ones()) as f32 / union as f32
+}
+
+fn hash64(bytes: &[u8]) -> u64 {
+    // FNV-1a: stable across processes, so burst ids are too.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The message's bigram signature, or `None` when it can never be part of a
+/// campaign (too short, a chant of two or three characters repeated, a question, a
+/// complaint).
+fn signature(normalized: &str) -> Option<Sig> {
+    if COMPLAINT.iter().any(|w| normalized.contains(w))
+        || QUESTION.iter().any(|w| normalized.contains(w))
+    {
+        return None;
+    }
+    let chars: Vec<char> = normalized.chars().filter(|c| !c.is_whitespace()).collect();
+    if chars.len() < MIN_CHARS {
+        return None;
+    }
+    let mut sig: Sig = [0; 2];
+    for pair in chars.windows(2) {
+        // splitmix64's finalizer: every bit of the pair moves every bit of the hash.
+        let mut h = u64::from(u32::from(pair[0])) << 32 | u64::from(u32::from(pair[1]));
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let bit = (h ^ (h >> 31)) >> 56;
+        sig[(bit >> 7) as usize] |= 1u128 << (bit & 127);
+    }
+    // 666666, 哈哈哈哈, 来了来了来了: a chant, whatever its length.
+    let distinct = sig[0].count_ones() + sig[1].count_ones();
+    (distinct >= 3).then_some(sig)
+}
+
+fn cut(text: &str) -> String {
+    let mut end = text.len().min(MAX_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+impl Bursts {
+    /// A detector with `config`.
+    pub fn new(config: BurstConfig) -> Bursts {
+        Bursts {
+            config,
+            rooms: DashMap::new(),
+            refused: AtomicU64::new(0),
+            fired: AtomicU64::new(0),
+            rooms_held: AtomicUsize::new(0),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BurstConfig {
+        &self.config
+    }
+
+    /// Rooms followed now.
+    pub fn rooms(&self) -> usize {
+        self.rooms_held.load(Ordering::Relaxed)
+    }
+
+    /// Messages of rooms that could not be followed (`max_rooms` reached).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Bursts found so far.
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
+    }
+
+    /// Take in a viewer's chat message: `normalized` is its normalized text, `text`
+    /// as sent. Returns what it is part of, if it is part of a burst.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe(
+        &self,
+        room: &str,
+        user: &str,
+        id: &str,
+        text: &str,
+        normalized: &str,
+        ts: u64,
+        tier: Tier,
+    ) -> Option<BurstFinding> {
+        if !self.config.enabled {
+            return None;
+        }
+        let sig = signature(normalized);
+        let mut chat = match self.rooms.get_mut(room) {
+            Some(chat) => chat,
+            None => {
+                if self.rooms_held.load(Ordering::Relaxed) >= self.config.max_rooms {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                self.rooms_held.fetch_add(1, Ordering::Relaxed);
+                self.rooms.entry(room.into()).or_default()
+            }
+        };
+        let window_ms = self.config.window_s * 1000;
+        let second = ts / 1000;
+        chat.count(second);
+        chat.last_ts = chat.last_ts.max(ts);
+        let sig = sig?;
+        let user_hash = hash64(user.as_bytes());
+        let member = |similarity: f32| Member {
+            id: id.to_owned(),
+            user: user.to_owned(),
+            text: cut(text),
+            ts,
+            similarity,
+        };
+        let threshold = self.config.similarity;
+        let chat = &mut *chat;
+        // Clusters still within the window.
+        chat.clusters
+            .retain(|c| ts.saturating_sub(c.last_ts) <= window_ms);
+        let best_cluster = chat
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, jaccard(sig, c.seed).max(jaccard(sig, c.last))))
+            .filter(|(_, s)| *s >= threshold)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let (at, similarity) = match best_cluster {
+            Some(found) => found,
+            None => {
+                // A pair with a recent message of another sender starts a cluster.
+                let pair = chat
+                    .recent
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        r.user != user_hash
+                            && r.cluster.is_none()
+                            && ts.saturating_sub(r.ts) <= window_ms
+                    })
+                    .map(|(i, r)| (i, jaccard(sig, r.sig)))
+                    .filter(|(_, s)| *s >= threshold)
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                let Some((i, similarity)) = pair else {
+                    push_recent(chat, sig, user_hash, ts, None, member(1.0));
+                    return None;
+                };
+                if chat.clusters.len() >= MAX_CLUSTERS {
+                    let quietest = (0..chat.clusters.len())
+                        .min_by_key(|&i| chat.clusters[i].last_ts)
+                        .expect("clusters exist");
+                    chat.clusters.swap_remove(quietest);
+                }
+                let id = chat.next_cluster;
+                chat.next_cluster += 1;
+                let first = &mut chat.recent[i];
+                first.cluster = Some(id);
+                chat.clusters.push(Cluster {
+                    id,
+                    seed: first.sig,
+                    last: first.sig,
+                    users: vec![(first.user, first.ts)],
+                    members: vec![first.member.clone()],
+                    first_ts: first.ts,
+                    last_ts: first.ts,
+                    burst: None,
+                });
+                (chat.clusters.len() - 1, similarity)
+            }
+        };
+        let cluster = &mut chat.clusters[at];
+        cluster.last = sig;
+        cluster.last_ts = ts;
+        match cluster.users.iter_mut().find(|(u, _)| *u == user_hash) {
+            Some(seen) => seen.1 = ts,
+            None => cluster.users.push((user_hash, ts)),
+        }
+        if cluster.members.len() < MAX_MEMBERS {
+            cluster.members.push(member(similarity));
+        }
+        let cluster_id = cluster.id;
+        let in_window = cluster
+            .users
+            .iter()
+            .filter(|(_, t)| ts.saturating_sub(*t) <= window_ms)
+            .count();
+        // The share is taken over the cluster's own span (within the window): a burst
+        // is out of proportion to what the room said meanwhile.
+        let since = cluster.first_ts.max(ts.saturating_sub(window_ms));
+        let members_in_span = cluster.members.iter().filter(|m| m.ts >= since).count() as u32;
+        let (first_ts, already) = (cluster.first_ts, cluster.burst.clone());
+        let room_chat = chat.chat_between(since / 1000, second).max(1);
+        let share = members_in_span as f32 / room_chat as f32;
+        let limits = self.config.limits(tier);
+        let finding = match already {
+            Some(burst) => Some(BurstFinding {
+                id: burst,
+                users: cluster_users(&chat.clusters[at]),
+                similarity,
+                share,
+                first_ts,
+                fired_now: false,
+                earlier: Vec::new(),
+            }),
+            None if in_window >= limits.min_users && share >= limits.min_share => {
+                let cluster = &mut chat.clusters[at];
+                let first_id = cluster.members.first().map_or(id, |m| m.id.as_str());
+                let burst = format!(
+                    "b-{:016x}",
+                    hash64(format!("{room}\u{1f}{first_id}").as_bytes())
+                );
+                cluster.burst = Some(burst.clone());
+                let mut earlier = cluster.members.clone();
+                earlier.pop(); // this message
+                self.fired.fetch_add(1, Ordering::Relaxed);
+                Some(BurstFinding {
+                    id: burst,
+                    users: cluster_users(cluster),
+                    similarity,
+                    share,
+                    first_ts,
+                    fired_now: true,
+                    earlier,
+                })
+            }
+            None => None,
+        };
+        push_recent(
+            chat,
+            sig,
+            user_hash,
+            ts,
+            Some(cluster_id),
+            member(similarity),
+        );
+        finding
+    }
+
+    /// Forget rooms with no chat for a window; returns how many.
+    pub fn sweep(&self, now_ms: u64) -> usize {
+        let window_ms = self.config.window_s * 1000;
+        let before = self.rooms.len();
+        self.rooms
+            .retain(|_, chat| now_ms.saturating_sub(chat.last_ts) <= window_ms);
+        let removed = before - self.rooms.len();
+        self.rooms_held.fetch_sub(removed, Ordering::Relaxed);
+        removed
+    }
+}
+
+fn cluster_users(c: &Cluster) -> usize {
+    c.users.len()
+}
+
+fn push_recent(
+    chat: &mut RoomChat,
+    sig: Sig,
+    user: u64,
+    ts: u64,
+    cluster: Option<u64>,
+    member: Member,
+) {
+    if chat.recent.len() == RING {
+        chat.recent.pop_front();
+    }
+    chat.recent.push_back(Recent {
+        sig,
+        user,
+        ts,
+        cluster,
+        member,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+
+    fn feed(b: &Bursts, room: &str, user: &str, text: &str, ts: u64) -> Option<BurstFinding> {
+        let id = format!("{user}-{ts}");
+        b.observe(room, user, &id, text, &normalize(text), ts, Tier::Standard)
+    }
+
+    #[test]
+    fn paraphrases_from_four_accounts_fire_once_and_later_members_join() {
+        let b = Bursts::new(BurstConfig::default());
+        assert!(feed(&b, "r", "u1", "已下单，质量真好", 1_000).is_none());
+        assert!(feed(&b, "r", "u2", "已下单了，质量真好！！", 2_500).is_none());
+        assert!(feed(&b, "r", "u3", "已下单 质量真的好👍", 4_000).is_none());
+        let fired = feed(&b, "r", "u4", "已經下單，質量真好", 5_000).expect("a burst");
+        assert!(fired.fired_now);
+        assert_eq!(fired.users, 4);
+        assert_eq!(fired.earlier.len(), 3);
+        assert_eq!(fired.first_ts, 1_000);
+        let later = feed(&b, "r", "u5", "已下单，质量真好冲冲冲", 7_000).expect("a member");
+        assert!(!later.fired_now);
+        assert_eq!(later.id, fired.id);
+        assert_eq!(b.fired(), 1);
+    }
+
+    #[test]
+    fn one_account_repeating_itself_is_not_a_campaign() {
+        let b = Bursts::new(BurstConfig::default());
+        for i in 0..10 {
+            assert!(feed(&b, "r", "u1", "已下单，质量真好", 1_000 + i * 500).is_none());
+        }
+    }
+
+    #[test]
+    fn chants_questions_and_complaints_never_form_a_burst() {
+        let b = Bursts::new(BurstConfig::default());
+        for (i, text) in [
+            "666666",
+            "来了来了",
+            "主播这个多少钱呀",
+            "我收到的是假货，要退款",
+        ]
+        .iter()
+        .enumerate()
+        {
+            for u in 0..8u64 {
+                let ts = 1_000 * (i as u64 * 10 + u);
+                assert!(
+                    feed(&b, "r", &format!("u{u}"), text, ts).is_none(),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cluster_lost_in_a_busy_rooms_own_chat_is_not_a_burst() {
+        let b = Bursts::new(BurstConfig::default());
+        let organic = [
+            "这个颜色好显白啊",
+            "昨天买的已经到了",
+            "主播穿得真好看",
+            "今天的福利力度大",
+            "我想要那个黑色款",
+            "家人们冲鸭冲鸭",
+            "刚刚抢到了好开心",
+            "这个外套好有质感",
+        ];
+        let mut ts = 0;
+        for round in 0..10 {
+            for (u, text) in organic.iter().enumerate() {
+                ts += 100;
+                let user = format!("o{round}-{u}");
+                feed(&b, "r", &user, &format!("{text}{round}"), ts);
+            }
+        }
+        // 4 accounts, but 4 of about 80 messages in the window.
+        let mut found = None;
+        for u in 0..4 {
+            ts += 100;
+            found = feed(&b, "r", &format!("p{u}"), "已下单，质量真好", ts);
+        }
+        assert!(found.is_none());
+    }
+
+    #[test]
+    fn the_sweep_forgets_quiet_rooms() {
+        let b = Bursts::new(BurstConfig::default());
+        feed(&b, "r", "u1", "已下单，质量真好", 1_000);
+        assert_eq!(b.rooms(), 1);
+        assert_eq!(b.sweep(1_000 + 31_000), 1);
+        assert_eq!(b.rooms(), 0);
+    }
+
+    #[test]
+    fn jaccard_of_signatures_follows_the_bigrams() {
+        let a = signature(&normalize("已下单质量真好")).unwrap();
+        assert!((jaccard(a, a) - 1.0).abs() < f32::EPSILON);
+        let b = signature(&normalize("主播的衣服真好看")).unwrap();
+        assert!(jaccard(a, b) < 0.2);
+    }
+}

@@ -206,6 +206,20 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    // The same with the coordinated danmaku detector off: its cost is the difference
+    // (every message here is a viewer's, in one busy room).
+    let mut no_bursts = EngineConfig::default();
+    no_bursts.burst.enabled = false;
+    let engine = Engine::new(Ruleset::embedded(), no_bursts);
+    g.bench_function("pipeline_live_windows_no_burst_detector", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for ev in &parsed {
+                n += engine.process(black_box(ev), 0, &mut scratch).hits.len();
+            }
+            n
+        })
+    });
     let engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
     g.bench_function("pipeline_live_windows", |b| {
         b.iter(|| {

@@ -19,6 +19,11 @@
 //! | `engine.windows.chat` / `.transcript` | see `window.rs` | window bounds (`events` <= 64, `chars` <= 256, `max_age_ms`) |
 //! | `engine.max_strike_logs` | 1,000,000 | escalation logs held at most (about 120 bytes each) (per rung, room and user, for the rung's window); a strike beyond counts alone |
 //! | `engine.windows.max_windows` | 2,000,000 | windows held at most (about 200 bytes each); new senders beyond get none |
+//! | `engine.burst.enabled` | true | the coordinated danmaku detector (`crate::burst`) |
+//! | `engine.burst.similarity` | 0.5 | least bigram Jaccard of two messages of one cluster |
+//! | `engine.burst.window_s` | 30 | a burst's accounts post within this many seconds (at most 60) |
+//! | `engine.burst.standard` / `.enhanced` | `{min_users = 4, min_share = 0.1}` / `{min_users = 3, min_share = 0.2}` | accounts a burst needs, and its least share of the room's chat, per room tier (both keys) |
+//! | `engine.burst.max_rooms` | 200,000 | rooms followed at once (about 4 KB each) |
 //! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |
 //! | `store.retention_days` | 1095 | purge records older than this (three years) |
 //! | `store.purge_interval_s` | 3600 | how often the purge runs |
@@ -49,7 +54,7 @@ use crate::engine::EngineConfig;
 use crate::store::StoreConfig;
 
 /// The whole server configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to bind.
@@ -374,6 +379,9 @@ impl Config {
         }
         if self.shutdown_grace_s == 0 {
             return bad("shutdown_grace_s must be positive");
+        }
+        if let Some(problem) = self.engine.burst.problem() {
+            return bad(&problem);
         }
         let w = &self.engine.windows;
         for limits in [w.chat, w.transcript] {

@@ -81,6 +81,93 @@ fn action_id(parts: &[&str]) -> String {
     format!("a-{:016x}", h.finish())
 }
 
+/// The actions of a message found part of a coordinated burst, besides its own
+/// hold: on the message that makes the cluster a burst, a `record` for each earlier
+/// member and a `warn_room`; on each later member, a `record` of it. (Limiting the
+/// room's traffic waits for a moderator to confirm the burst.)
+pub fn burst_actions(
+    found: &crate::burst::BurstFinding,
+    ev: &Event<'_>,
+    ts: u64,
+    lexicon: &Arc<str>,
+) -> Vec<Action> {
+    let basis: Arc<str> = Arc::from(crate::burst::BASIS);
+    let rules: Vec<Arc<str>> = vec![Arc::from(crate::burst::RULE)];
+    let ladder: Arc<str> = Arc::from("burst");
+    let why = format!(
+        "coordinated danmaku {}: {} accounts posting near-identical messages",
+        found.id, found.users
+    );
+    let record = |user: Option<&str>, event: &str| Action {
+        kind: "action",
+        action_id: action_id(&["burst", &ev.room, user.unwrap_or(""), event, "record"]),
+        room: ev.room.to_string(),
+        action: ActionKind::Record,
+        target: Target::Message {
+            user: user.map(str::to_owned),
+            event: event.to_owned(),
+        },
+        duration_s: None,
+        reason: why.clone(),
+        rules: rules.clone(),
+        basis: basis.clone(),
+        evidence: vec![event.to_owned()],
+        ladder: ladder.clone(),
+        lexicon: lexicon.clone(),
+        ts,
+    };
+    if !found.fired_now {
+        return vec![record(ev.user.as_deref(), &ev.id)];
+    }
+    let mut actions: Vec<Action> = found
+        .earlier
+        .iter()
+        .map(|m| record(Some(&m.user), &m.id))
+        .collect();
+    let mut evidence: Vec<String> = found.earlier.iter().map(|m| m.id.clone()).collect();
+    evidence.push(ev.id.to_string());
+    actions.push(Action {
+        kind: "action",
+        action_id: action_id(&["burst", &ev.room, "", &found.id, "warn_room"]),
+        room: ev.room.to_string(),
+        action: ActionKind::WarnRoom,
+        target: Target::Room {
+            room: ev.room.to_string(),
+        },
+        duration_s: None,
+        reason: why,
+        rules,
+        basis,
+        evidence,
+        ladder,
+        lexicon: lexicon.clone(),
+        ts,
+    });
+    actions
+}
+
+/// The `limit_traffic` a moderator's confirmation of burst `burst` sets off (a
+/// rejected held member): one per burst, whichever member confirmed it.
+pub fn burst_confirmed(room: &str, burst: &str, lexicon: &str, by: &str, ts: u64) -> Action {
+    Action {
+        kind: "action",
+        action_id: action_id(&["burst", room, "", burst, "limit_traffic"]),
+        room: room.to_owned(),
+        action: ActionKind::LimitTraffic,
+        target: Target::Room {
+            room: room.to_owned(),
+        },
+        duration_s: None,
+        reason: format!("coordinated danmaku {burst} confirmed by {by}"),
+        rules: vec![Arc::from(crate::burst::RULE)],
+        basis: Arc::from(crate::burst::BASIS),
+        evidence: Vec::new(),
+        ladder: Arc::from("burst"),
+        lexicon: Arc::from(lexicon),
+        ts,
+    }
+}
+
 impl Dispatcher {
     /// An empty dispatcher with the default bound on strike logs.
     pub fn new() -> Dispatcher {
@@ -321,7 +408,9 @@ fn counts(rung: &EscalateRule, ev: &Event<'_>, h: &Hit) -> bool {
     } else {
         h.severity
     };
-    h.context.is_empty()
+    // A burst has its own disposal (burst_actions): no rung counts it.
+    h.via != crate::channel::Via::Burst
+        && h.context.is_empty()
         && rung
             .category
             .as_ref()

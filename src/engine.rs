@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
+use crate::burst::{BurstConfig, Bursts};
 use crate::channel::emoji;
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};
-use crate::event::{Decision, Event, Tier};
+use crate::event::{Decision, Event, EventKind, Role, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
 use crate::normalize::NormText;
@@ -71,7 +72,7 @@ impl Ruleset {
 pub use crate::policy::Hit;
 
 /// The engine's answer to one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
     /// What the platform should do.
     pub decision: Decision,
@@ -129,13 +130,15 @@ pub struct Scratch {
 }
 
 /// Engine settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Window bounds.
     pub windows: WindowConfig,
     /// Most escalation strike logs held at once (see [`Dispatcher::with_limit`]).
     pub max_strike_logs: usize,
+    /// The coordinated danmaku detector.
+    pub burst: BurstConfig,
 }
 
 impl Default for EngineConfig {
@@ -143,6 +146,7 @@ impl Default for EngineConfig {
         EngineConfig {
             windows: WindowConfig::default(),
             max_strike_logs: crate::dispatch::DEFAULT_MAX_STRIKE_LOGS,
+            burst: BurstConfig::default(),
         }
     }
 }
@@ -153,6 +157,7 @@ pub struct Engine {
     rules: ArcSwap<Ruleset>,
     windows: Windows,
     dispatcher: Dispatcher,
+    bursts: Bursts,
     tiers: DashMap<Box<str>, Tier>,
     /// Rooms not in the standard tier; lets the common case skip the tier lookup.
     tiered_rooms: AtomicUsize,
@@ -171,6 +176,7 @@ impl Engine {
             rules: ArcSwap::new(rules),
             windows: Windows::new(config.windows),
             dispatcher: Dispatcher::with_limit(config.max_strike_logs),
+            bursts: Bursts::new(config.burst),
             tiers: DashMap::new(),
             tiered_rooms: AtomicUsize::new(0),
         }
@@ -226,11 +232,18 @@ impl Engine {
         &self.dispatcher
     }
 
+    /// The coordinated danmaku detector's state (for metrics).
+    pub fn bursts(&self) -> &Bursts {
+        &self.bursts
+    }
+
     /// Forget idle windows and strike logs whose window has passed; returns how many
     /// were removed.
     pub fn sweep(&self, now_ms: u64) -> usize {
         let longest = self.rules.load().policy.longest_window_ms();
-        self.windows.sweep(now_ms) + self.dispatcher.sweep(now_ms, longest)
+        self.windows.sweep(now_ms)
+            + self.dispatcher.sweep(now_ms, longest)
+            + self.bursts.sweep(now_ms)
     }
 
     /// Judge one event. `now_ms` stands in for the event time when the event has none.
@@ -337,6 +350,23 @@ impl Engine {
                 hits.push(hit);
             }
         }
+        // A viewer's message that many accounts are posting at once: held, whatever
+        // the lexicon said (a burst is its own evidence, see crate::burst).
+        let mut tier = tier;
+        let burst =
+            self.bursts.config().enabled && ev.kind == EventKind::Chat && ev.role == Role::Viewer;
+        if let Some(user) = ev.user.as_deref().filter(|_| burst) {
+            let here = &text.as_str()[text.byte_of(first_char)..];
+            let room_tier = self.tier(&ev.room);
+            let found = self
+                .bursts
+                .observe(&ev.room, user, &ev.id, &ev.text, here, ts, room_tier);
+            if let Some(found) = found {
+                tier = room_tier;
+                decision = decision.max(Decision::Hold);
+                hits.push(crate::burst::hit(found, ev.text.len()));
+            }
+        }
         let masked = (decision == Decision::Mask).then(|| mask(&ev.text, &hits));
         let normalized = (!hits.is_empty()).then(|| {
             let from = text.byte_of(
@@ -348,7 +378,7 @@ impl Engine {
             text.as_str()[from..].to_owned()
         });
         let lexicon = matcher.version().clone();
-        let actions = self.dispatcher.dispatch(
+        let mut actions = self.dispatcher.dispatch(
             Judged {
                 event: ev,
                 ts,
@@ -359,6 +389,9 @@ impl Engine {
             },
             rules.policy.ladder(),
         );
+        if let Some(found) = hits.last().and_then(|h| h.burst.as_deref()) {
+            actions.extend(crate::dispatch::burst_actions(found, ev, ts, &lexicon));
+        }
         Outcome {
             decision,
             lexicon,
@@ -416,6 +449,7 @@ fn locate(
         window,
         via: raw.via,
         context: ContextSet::default(),
+        burst: None,
     }
 }
 

@@ -36,7 +36,7 @@ pub fn alert_record(ev: &Event<'_>, outcome: &Outcome) -> FeedRecord {
 }
 
 /// The row the store keeps of an action, with the action as sent.
-fn action_row(a: &Action) -> ActionRow {
+pub(crate) fn action_row(a: &Action) -> ActionRow {
     ActionRow {
         action_id: a.action_id.clone(),
         action: a.action.as_str().into(),

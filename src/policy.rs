@@ -13,7 +13,7 @@ use crate::event::{Category, Decision, EventKind, Role, Severity, Tier};
 use crate::lexicon::{DecideRule, EscalateRule, Lexicon};
 
 /// One hit as reported in a verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     /// The entry id.
     pub rule: Arc<str>,
@@ -36,6 +36,8 @@ pub struct Hit {
     pub via: Via,
     /// How the term stands in its sentence (negated, questioned, …).
     pub context: ContextSet,
+    /// For a coordinated-danmaku hit (`via: burst`): the burst it is part of.
+    pub burst: Option<Box<crate::burst::BurstFinding>>,
 }
 
 /// The part of a split term that an earlier event holds.

@@ -235,6 +235,10 @@ pub struct ReviewFields<'a> {
     pub note: Option<&'a str>,
     /// When it was decided, ms since the epoch.
     pub ts: u64,
+    /// What the decision sets off: a rejected message of a coordinated burst
+    /// confirms the burst, and the room's traffic is limited.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
 }
 
 /// What the platform hears on the ingest connection when a hold is resolved:
@@ -565,6 +569,9 @@ struct HitFrame<'a> {
     via: Via,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     context: Vec<Context>,
+    /// For `via: burst`: the coordinated burst the message is part of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burst: Option<&'a crate::burst::BurstFinding>,
 }
 
 /// A hit's window as the list of its event ids.
@@ -614,6 +621,7 @@ impl<'a> Verdict<'a> {
                     fragments: &h.window,
                     via: h.via,
                     context: h.context.iter().collect(),
+                    burst: h.burst.as_deref(),
                 })
                 .collect(),
             masked,
@@ -819,6 +827,7 @@ mod tests {
             by: "mod-1",
             note: None,
             ts: 7,
+            actions: Vec::new(),
         };
         let feed = feed_frame("review", 125, true, &f.body());
         assert_eq!(

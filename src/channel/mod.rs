@@ -41,6 +41,9 @@ crate::wire_names! {
         Emoji = "emoji",
         /// Characters that sound the same.
         Homophone = "homophone",
+        /// Not a term: a near-duplicate of what many accounts posted together
+        /// (coordinated danmaku, [`crate::burst`]). Never a matcher channel.
+        Burst = "burst",
     }
 }
 

@@ -89,6 +89,9 @@ struct Hold {
     /// The alert as the feed delivered it (for the console's queue of pending holds);
     /// `None` until delivered, or for a hold restored without its record.
     alert: Option<Utf8Bytes>,
+    /// For a member of a coordinated burst: the burst's id and the lexicon version
+    /// that judged it (rejecting it confirms the burst).
+    burst: Option<(Box<str>, Box<str>)>,
 }
 
 impl Hold {
@@ -102,6 +105,16 @@ impl Hold {
         note: Option<&str>,
     ) -> (FeedRecord, String) {
         let ts = now_ms();
+        // A moderator who rejects a burst's message confirms the burst.
+        let actions: Vec<crate::wire::Action> = match &self.burst {
+            Some((burst, lexicon)) if decision == ReviewDecision::Reject && by != "expiry" => {
+                vec![crate::dispatch::burst_confirmed(
+                    &self.room, burst, lexicon, by, ts,
+                )]
+            }
+            _ => Vec::new(),
+        };
+        let rows = actions.iter().map(crate::evidence::action_row).collect();
         let review = ReviewFields {
             held,
             id: &self.event,
@@ -110,6 +123,7 @@ impl Hold {
             by,
             note,
             ts,
+            actions,
         };
         let record = FeedRecord {
             seq: 0,
@@ -120,7 +134,7 @@ impl Hold {
             severity: self.severity,
             body: review.body(),
             event: None,
-            actions: Vec::new(),
+            actions: rows,
             review: Some(ReviewRow {
                 held_seq: held,
                 event_id: self.event.to_string(),
@@ -319,6 +333,7 @@ impl Hub {
             // Time already spent held counts towards the deadline.
             let left = (h.ts + self.config.hold_timeout_s * 1000).saturating_sub(now);
             let alert = history_record(&inner.history, h.seq).map(|r| r.json.clone());
+            let burst = alert.as_deref().and_then(burst_of);
             inner.holds.insert(
                 h.seq,
                 Hold {
@@ -330,6 +345,7 @@ impl Hub {
                     severity: h.severity,
                     deciding: false,
                     alert,
+                    burst,
                 },
             );
         }
@@ -438,6 +454,7 @@ impl Hub {
                     severity: record.severity,
                     deciding: false,
                     alert: None,
+                    burst: burst_of(&record.body),
                 },
             );
         }
@@ -551,6 +568,11 @@ impl Hub {
                         severity: record.severity,
                         deciding: false,
                         alert: None,
+                        burst: outcome
+                            .hits
+                            .iter()
+                            .find_map(|h| h.burst.as_ref())
+                            .map(|b| (b.id.as_str().into(), outcome.lexicon.as_ref().into())),
                     },
                 );
                 metrics::gauge!(t::HOLDS_PENDING).set(inner.holds.len() as f64);
@@ -721,6 +743,34 @@ impl Hub {
 fn history_record(history: &VecDeque<Arc<Record>>, seq: u64) -> Option<&Arc<Record>> {
     let at = history.partition_point(|r| r.seq < seq);
     history.get(at).filter(|r| r.seq == seq)
+}
+
+/// The burst (and the lexicon version) of an alert whose message is part of a
+/// coordinated burst: `verdict.hits[].burst.id`.
+fn burst_of(alert: &str) -> Option<(Box<str>, Box<str>)> {
+    #[derive(serde::Deserialize)]
+    struct Alert {
+        verdict: Verdict,
+    }
+    #[derive(serde::Deserialize)]
+    struct Verdict {
+        lexicon: String,
+        hits: Vec<HitPeek>,
+    }
+    #[derive(serde::Deserialize)]
+    struct HitPeek {
+        burst: Option<BurstPeek>,
+    }
+    #[derive(serde::Deserialize)]
+    struct BurstPeek {
+        id: String,
+    }
+    if !alert.contains(r#""via":"burst""#) {
+        return None;
+    }
+    let alert: Alert = serde_json::from_str(alert).ok()?;
+    let id = alert.verdict.hits.into_iter().find_map(|h| h.burst)?.id;
+    Some((id.into(), alert.verdict.lexicon.into()))
 }
 
 /// What a stored review frame says about its hold (owned: a restored frame may

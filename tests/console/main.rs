@@ -426,3 +426,49 @@ async fn the_script_check_shows_each_hit_with_its_basis_and_a_compliant_wording(
         .await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_coordinated_burst_shows_as_one_grouped_alert() {
+    let _one = serial().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start(secured(data_dir("console-burst"))).await;
+    sign_in(&browser, &server, "li").await;
+    let mut ws = platform(&server).await;
+    let paid = [
+        "已下单，质量真好",
+        "已下单了，质量真好！！",
+        "已下单 质量真的好👍",
+        "已經下單，質量真好",
+        "已下单，质量真好冲冲冲",
+    ];
+    let lines: Vec<String> = paid
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({"kind":"chat","id":format!("p-{i}"),"room":"r-9","user":format!("fan-{i}"),
+                   "role":"viewer","text":text,"ts":1_000 + 1_500 * i as u64})
+            .to_string()
+        })
+        .collect();
+    ingest(&mut ws, &lines).await;
+    let members = browser
+        .wait_for(
+            "one row for the burst with every member",
+            "const rows = document.querySelectorAll('#alert-list li.alert'); \
+             const b = document.querySelector('#alert-list li.burst'); \
+             return rows.length === 1 && b && b.querySelectorAll('.members li').length === 5 \
+                 && [...b.querySelectorAll('.members li')].map(li => li.textContent);",
+        )
+        .await;
+    assert_eq!(members[0], json!("fan-0: 已下单，质量真好"), "{members}");
+    let held = browser
+        .eval(
+            "return document.getElementById('hold-count').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(held, json!("2"), "the members from the burst on are held");
+    browser.quit().await;
+}

@@ -1,5 +1,6 @@
 //! The real server on an ephemeral port, driven by real WebSocket and HTTP clients.
 
+mod burst;
 mod console_api;
 mod hostile;
 mod security;

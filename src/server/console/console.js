@@ -36,6 +36,7 @@
     sent: new Map(), // held seq -> decision sent, not yet acknowledged
     selected: null,
     minutes: new Map(), // minute -> {category: count}
+    bursts: new Map(), // burst id -> its alert records, oldest first
   };
 
   // ---------------------------------------------------------------- helpers
@@ -228,9 +229,21 @@
     const counts = state.minutes.get(minute) || {};
     for (const c of categoriesOf(record)) counts[c] = (counts[c] || 0) + 1;
     state.minutes.set(minute, counts);
+    const burst = burstOf(record);
+    if (burst) {
+      const members = state.bursts.get(burst) || [];
+      members.push(record);
+      state.bursts.set(burst, members);
+    }
     if (matchesFilter(record)) {
       const list = $('alert-list');
-      const row = alertRow(record);
+      // A coordinated burst is one row, moved up as members arrive.
+      if (burst) {
+        for (const old of list.querySelectorAll('li.alert')) {
+          if (old.dataset.burst === burst) old.remove();
+        }
+      }
+      const row = burst ? burstRow(burst) : alertRow(record);
       row.classList.add('new');
       setTimeout(() => row.classList.remove('new'), 3000);
       list.prepend(row);
@@ -327,9 +340,54 @@
     readFilter();
     const list = $('alert-list');
     list.replaceChildren();
+    const shown = new Set();
     for (let i = state.alerts.length - 1; i >= 0; i -= 1) {
-      if (matchesFilter(state.alerts[i])) list.append(alertRow(state.alerts[i]));
+      const record = state.alerts[i];
+      if (!matchesFilter(record)) continue;
+      const burst = burstOf(record);
+      if (burst && shown.has(burst)) continue;
+      if (burst) shown.add(burst);
+      list.append(burst ? burstRow(burst) : alertRow(record));
     }
+  }
+
+  // The id of the coordinated burst an alert's message is part of, if any.
+  function burstOf(record) {
+    const hits = (record.verdict && record.verdict.hits) || [];
+    const hit = hits.find((h) => h.burst);
+    return hit ? hit.burst.id : null;
+  }
+
+  // One row for a whole burst: its accounts and what each posted.
+  function burstRow(id) {
+    const records = state.bursts.get(id) || [];
+    const last = records[records.length - 1];
+    const hit = last.verdict.hits.find((h) => h.burst);
+    const row = el('li', 'alert burst');
+    row.dataset.seq = String(last.seq);
+    row.dataset.room = last.room;
+    row.dataset.burst = id;
+    const head = el('div', 'meta');
+    head.append(
+      el('span', 'seq', '#' + last.seq),
+      el('span', 'decision d-hold', 'burst'),
+      el('span', 'room', last.room),
+      el('span', null, hit.burst.users + ' accounts, near-identical'),
+      el('span', 'chip c-traffic_fraud', 'traffic_fraud'),
+      el('span', 'muted', id),
+    );
+    const lines = el('ol', 'members');
+    // The messages before the burst was found come with the alert that found it.
+    for (const record of records) {
+      const found = record.verdict.hits.find((h) => h.burst);
+      for (const m of (found && found.burst.members) || []) {
+        lines.append(el('li', null, (m.user || '?') + ': ' + m.text));
+      }
+      const ev = record.event || {};
+      lines.append(el('li', null, (ev.user || '?') + ': ' + (ev.text || '')));
+    }
+    row.append(head, lines);
+    return row;
   }
 
   function renderChart() {

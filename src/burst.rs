@@ -634,7 +634,7 @@ impl Bursts {
         let finding = match already {
             Some(burst) => Some(BurstFinding {
                 id: burst,
-                users: cluster_users(&chat.clusters[at]),
+                users: chat.clusters[at].users.len(),
                 similarity,
                 share,
                 first_ts,
@@ -654,7 +654,7 @@ impl Bursts {
                 self.fired.fetch_add(1, Ordering::Relaxed);
                 Some(BurstFinding {
                     id: burst,
-                    users: cluster_users(cluster),
+                    users: cluster.users.len(),
                     similarity,
                     share,
                     first_ts,
@@ -674,10 +674,6 @@ impl Bursts {
         self.rooms
             .retain(|chat| now_ms.saturating_sub(chat.last_ts) <= window_ms)
     }
-}
-
-fn cluster_users(c: &Cluster) -> usize {
-    c.users.len()
 }
 
 #[cfg(test)]

@@ -81,6 +81,36 @@ fn action_id(parts: &[&str]) -> String {
     format!("a-{:016x}", h.finish())
 }
 
+/// An action of the coordinated danmaku detector: its rule, basis and ladder are
+/// the burst's, whatever the lexicon says.
+#[allow(clippy::too_many_arguments)] // the fields that differ between them
+fn burst_action(
+    id_parts: &[&str],
+    room: &str,
+    action: ActionKind,
+    target: Target,
+    reason: String,
+    evidence: Vec<String>,
+    lexicon: Arc<str>,
+    ts: u64,
+) -> Action {
+    Action {
+        kind: "action",
+        action_id: action_id(id_parts),
+        room: room.to_owned(),
+        action,
+        target,
+        duration_s: None,
+        reason,
+        rules: vec![Arc::from(crate::burst::RULE)],
+        basis: Arc::from(crate::burst::BASIS),
+        evidence,
+        ladder: Arc::from("burst"),
+        lexicon,
+        ts,
+    }
+}
+
 /// The actions of a message found part of a coordinated burst, besides its own
 /// hold: on the message that makes the cluster a burst, a `record` for each earlier
 /// member and a `warn_room`; on each later member, a `record` of it. (Limiting the
@@ -91,30 +121,24 @@ pub fn burst_actions(
     ts: u64,
     lexicon: &Arc<str>,
 ) -> Vec<Action> {
-    let basis: Arc<str> = Arc::from(crate::burst::BASIS);
-    let rules: Vec<Arc<str>> = vec![Arc::from(crate::burst::RULE)];
-    let ladder: Arc<str> = Arc::from("burst");
     let why = format!(
         "coordinated danmaku {}: {} accounts posting near-identical messages",
         found.id, found.users
     );
-    let record = |user: Option<&str>, event: &str| Action {
-        kind: "action",
-        action_id: action_id(&["burst", &ev.room, user.unwrap_or(""), event, "record"]),
-        room: ev.room.to_string(),
-        action: ActionKind::Record,
-        target: Target::Message {
-            user: user.map(str::to_owned),
-            event: event.to_owned(),
-        },
-        duration_s: None,
-        reason: why.clone(),
-        rules: rules.clone(),
-        basis: basis.clone(),
-        evidence: vec![event.to_owned()],
-        ladder: ladder.clone(),
-        lexicon: lexicon.clone(),
-        ts,
+    let record = |user: Option<&str>, event: &str| {
+        burst_action(
+            &["burst", &ev.room, user.unwrap_or(""), event, "record"],
+            &ev.room,
+            ActionKind::Record,
+            Target::Message {
+                user: user.map(str::to_owned),
+                event: event.to_owned(),
+            },
+            why.clone(),
+            vec![event.to_owned()],
+            lexicon.clone(),
+            ts,
+        )
     };
     if !found.fired_now {
         return vec![record(ev.user.as_deref(), &ev.id)];
@@ -126,46 +150,36 @@ pub fn burst_actions(
         .collect();
     let mut evidence: Vec<String> = found.earlier.iter().map(|m| m.id.clone()).collect();
     evidence.push(ev.id.to_string());
-    actions.push(Action {
-        kind: "action",
-        action_id: action_id(&["burst", &ev.room, "", &found.id, "warn_room"]),
-        room: ev.room.to_string(),
-        action: ActionKind::WarnRoom,
-        target: Target::Room {
+    actions.push(burst_action(
+        &["burst", &ev.room, "", &found.id, "warn_room"],
+        &ev.room,
+        ActionKind::WarnRoom,
+        Target::Room {
             room: ev.room.to_string(),
         },
-        duration_s: None,
-        reason: why,
-        rules,
-        basis,
+        why,
         evidence,
-        ladder,
-        lexicon: lexicon.clone(),
+        lexicon.clone(),
         ts,
-    });
+    ));
     actions
 }
 
 /// The `limit_traffic` a moderator's confirmation of burst `burst` sets off (a
 /// rejected held member): one per burst, whichever member confirmed it.
 pub fn burst_confirmed(room: &str, burst: &str, lexicon: &str, by: &str, ts: u64) -> Action {
-    Action {
-        kind: "action",
-        action_id: action_id(&["burst", room, "", burst, "limit_traffic"]),
-        room: room.to_owned(),
-        action: ActionKind::LimitTraffic,
-        target: Target::Room {
+    burst_action(
+        &["burst", room, "", burst, "limit_traffic"],
+        room,
+        ActionKind::LimitTraffic,
+        Target::Room {
             room: room.to_owned(),
         },
-        duration_s: None,
-        reason: format!("coordinated danmaku {burst} confirmed by {by}"),
-        rules: vec![Arc::from(crate::burst::RULE)],
-        basis: Arc::from(crate::burst::BASIS),
-        evidence: Vec::new(),
-        ladder: Arc::from("burst"),
-        lexicon: Arc::from(lexicon),
+        format!("coordinated danmaku {burst} confirmed by {by}"),
+        Vec::new(),
+        Arc::from(lexicon),
         ts,
-    }
+    )
 }
 
 impl Dispatcher {

@@ -62,6 +62,7 @@ pub fn hit(found: BurstFinding, text_len: usize) -> Hit {
         via: Via::Burst,
         context: crate::context::ContextSet::default(),
         burst: Some(Box::new(found)),
+        price: None,
     }
 }
 

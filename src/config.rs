@@ -24,6 +24,13 @@
 //! | `engine.burst.window_s` | 30 | a burst's accounts post within this many seconds (at most 60) |
 //! | `engine.burst.standard` / `.enhanced` | `{min_users = 4, min_share = 0.1}` / `{min_users = 3, min_share = 0.2}` | accounts a burst needs, and its least share of the room's chat, per room tier (both keys) |
 //! | `engine.burst.max_rooms` | 200,000 | rooms followed at once (about 4 KB each) |
+//! | `engine.price.enabled` | true | the price book of listings and sales (`crate::price`); off, nothing is kept or checked and no sale is refused |
+//! | `engine.price.compare_days` | 7 | days of sales whose lowest price bounds a compared price with no stated basis (规定 Art 16) |
+//! | `engine.price.raise_window_s` | 604800 | a cut within this long of a raise is 先涨后降 (规定 Art 17) |
+//! | `engine.price.min_change_pct` | 5 | least change, in percent, that counts as a raise or a cut |
+//! | `engine.price.max_items` | 500,000 | items followed at once (about 1.8 KB each); a new item beyond is judged without history and its sales refused |
+//! | `engine.price.max_rooms` | 200,000 | rooms whose item on sale is followed |
+//! | `engine.price.forget_after_days` | 60 | forget an item neither listed nor sold for this long |
 //! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |
 //! | `store.retention_days` | 1095 | purge records older than this (three years) |
 //! | `store.purge_interval_s` | 3600 | how often the purge runs |
@@ -381,6 +388,9 @@ impl Config {
             return bad("shutdown_grace_s must be positive");
         }
         if let Some(problem) = self.engine.burst.problem() {
+            return bad(&problem);
+        }
+        if let Some(problem) = self.engine.price.problem() {
             return bad(&problem);
         }
         let w = &self.engine.windows;

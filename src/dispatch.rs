@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::event::{ActionKind, Decision, Event, Tier};
+use crate::event::{ActionKind, Decision, Event, EventKind, Tier};
 use crate::hash::KeyHash;
 use crate::lexicon::{EscalateRule, Scope};
 use crate::policy::Hit;
@@ -221,10 +221,14 @@ impl Dispatcher {
             return actions;
         }
         let ev = j.event;
-        let message_action = match j.decision {
-            Decision::Block => Some((ActionKind::HideMessage, "message blocked")),
-            Decision::Hold => Some((ActionKind::HoldMessage, "message held for review")),
-            Decision::Mask | Decision::Allow => None,
+        // A blocked listing is taken down (its item delisted) rather than hidden.
+        let message_action = match (j.decision, ev.kind) {
+            (Decision::Block, EventKind::Listing) => {
+                Some((ActionKind::DelistProduct, "listing taken down"))
+            }
+            (Decision::Block, _) => Some((ActionKind::HideMessage, "message blocked")),
+            (Decision::Hold, _) => Some((ActionKind::HoldMessage, "message held for review")),
+            (Decision::Mask | Decision::Allow, _) => None,
         };
         if let Some((kind, why)) = message_action {
             let worst = j
@@ -243,9 +247,15 @@ impl Dispatcher {
                 ]),
                 room: ev.room.to_string(),
                 action: kind,
-                target: Target::Message {
-                    user: ev.user.as_deref().map(str::to_owned),
-                    event: ev.id.to_string(),
+                target: match ev.pricing.as_deref() {
+                    Some(p) if kind == ActionKind::DelistProduct => Target::Product {
+                        room: ev.room.to_string(),
+                        item: p.item.to_string(),
+                    },
+                    _ => Target::Message {
+                        user: ev.user.as_deref().map(str::to_owned),
+                        event: ev.id.to_string(),
+                    },
                 },
                 duration_s: None,
                 reason: format!("{why}: {}", terms(j.hits.iter())),
@@ -453,13 +463,18 @@ fn rules<'h>(hits: impl Iterator<Item = &'h Hit>) -> Vec<Arc<str>> {
     out
 }
 
-/// The event and the earlier events of its window that the hits span.
+/// The event and the earlier events the hits rest on: those of its window that a
+/// split term spans, and the listings and sales a price check compared.
 fn evidence<'h>(ev: &Event<'_>, hits: impl Iterator<Item = &'h Hit>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for h in hits {
-        for part in &h.window {
-            if !out.contains(&part.id) {
-                out.push(part.id.clone());
+        let compared = h
+            .price
+            .iter()
+            .flat_map(|p| p.evidence.iter().map(|r| &r.id));
+        for id in h.window.iter().map(|part| &part.id).chain(compared) {
+            if !out.contains(id) && **id != *ev.id {
+                out.push(id.clone());
             }
         }
     }

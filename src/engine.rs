@@ -12,11 +12,12 @@ use crate::burst::{BurstConfig, Bursts};
 use crate::channel::emoji;
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};
-use crate::event::{Decision, Event, EventKind, Role, Tier};
+use crate::event::{Decision, Event, EventError, EventErrorKind, EventKind, Role, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
 use crate::normalize::NormText;
 use crate::policy::{HitContext, Policy, WindowPart};
+use crate::price::{PriceBook, PriceConfig, SaleError};
 use crate::window::{SegmentIds, WindowConfig, Windows};
 use crate::wire::Action;
 
@@ -139,6 +140,8 @@ pub struct EngineConfig {
     pub max_strike_logs: usize,
     /// The coordinated danmaku detector.
     pub burst: BurstConfig,
+    /// The price book of listings and sales.
+    pub price: PriceConfig,
 }
 
 impl Default for EngineConfig {
@@ -147,6 +150,7 @@ impl Default for EngineConfig {
             windows: WindowConfig::default(),
             max_strike_logs: crate::dispatch::DEFAULT_MAX_STRIKE_LOGS,
             burst: BurstConfig::default(),
+            price: PriceConfig::default(),
         }
     }
 }
@@ -158,6 +162,7 @@ pub struct Engine {
     windows: Windows,
     dispatcher: Dispatcher,
     bursts: Bursts,
+    prices: PriceBook,
     tiers: DashMap<Box<str>, Tier>,
     /// Rooms not in the standard tier; lets the common case skip the tier lookup.
     tiered_rooms: AtomicUsize,
@@ -177,6 +182,7 @@ impl Engine {
             windows: Windows::new(config.windows),
             dispatcher: Dispatcher::with_limit(config.max_strike_logs),
             bursts: Bursts::new(config.burst),
+            prices: PriceBook::new(config.price),
             tiers: DashMap::new(),
             tiered_rooms: AtomicUsize::new(0),
         }
@@ -237,6 +243,11 @@ impl Engine {
         &self.bursts
     }
 
+    /// The price book (for metrics).
+    pub fn prices(&self) -> &PriceBook {
+        &self.prices
+    }
+
     /// Forget idle windows and strike logs whose window has passed; returns how many
     /// were removed.
     pub fn sweep(&self, now_ms: u64) -> usize {
@@ -244,13 +255,76 @@ impl Engine {
         self.windows.sweep(now_ms)
             + self.dispatcher.sweep(now_ms, longest)
             + self.bursts.sweep(now_ms)
+            + self.prices.sweep(now_ms)
+    }
+
+    /// Judge one event, as [`Engine::judge`], for callers that send no sales (tests,
+    /// benches): a sale the engine refuses is answered `allow` and changes nothing.
+    pub fn process(&self, ev: &Event<'_>, now_ms: u64, scratch: &mut Scratch) -> Outcome {
+        self.judge(ev, now_ms, scratch).unwrap_or_else(|_| Outcome {
+            decision: Decision::Allow,
+            lexicon: self.rules.load().matcher.version().clone(),
+            hits: Vec::new(),
+            masked: None,
+            actions: Vec::new(),
+            tier: Tier::Standard,
+            ts: ev.ts.unwrap_or(now_ms),
+            normalized: None,
+        })
+    }
+
+    /// Judge a parsed event, keeping it beside its outcome: what the servers and
+    /// `scan` call, so a refused sale is answered like a refused line.
+    ///
+    /// # Errors
+    /// As [`Engine::judge`], naming the event.
+    pub fn judge_event<'e>(
+        &self,
+        ev: Event<'e>,
+        now_ms: u64,
+        scratch: &mut Scratch,
+    ) -> Result<(Event<'e>, Outcome), EventError> {
+        match self.judge(&ev, now_ms, scratch) {
+            Ok(outcome) => Ok((ev, outcome)),
+            Err(kind) => Err(EventError {
+                id: Some(ev.id.into_owned()),
+                kind,
+            }),
+        }
     }
 
     /// Judge one event. `now_ms` stands in for the event time when the event has none.
-    pub fn process(&self, ev: &Event<'_>, now_ms: u64, scratch: &mut Scratch) -> Outcome {
+    ///
+    /// # Errors
+    /// [`EventErrorKind::UnknownItem`] for a sale of an item the room never listed
+    /// (nothing is recorded).
+    pub fn judge(
+        &self,
+        ev: &Event<'_>,
+        now_ms: u64,
+        scratch: &mut Scratch,
+    ) -> Result<Outcome, EventErrorKind> {
         let rules = self.rules.load();
         let matcher = &rules.matcher;
         let ts = ev.ts.unwrap_or(now_ms);
+        if ev.kind == EventKind::Sale {
+            // A sale has no text: it only feeds the item's price history.
+            if let Some(p) = ev.pricing.as_deref() {
+                self.prices.sale(ev, p, ts).map_err(|e| match e {
+                    SaleError::UnknownItem(item) => EventErrorKind::UnknownItem(item),
+                })?;
+            }
+            return Ok(Outcome {
+                decision: Decision::Allow,
+                lexicon: matcher.version().clone(),
+                hits: Vec::new(),
+                masked: None,
+                actions: Vec::new(),
+                tier: Tier::Standard,
+                ts,
+                normalized: None,
+            });
+        }
 
         // The window (if any) stays locked while the event is normalized after it
         // and recorded; matching runs after the lock is released.
@@ -350,9 +424,27 @@ impl Engine {
                 hits.push(hit);
             }
         }
+        // A listing's prices, or the host's price claims, against the item's history.
+        let mut tier = tier;
+        let price_hits = self.price_hits(ev, ts);
+        if !price_hits.is_empty() {
+            tier = self.tier(&ev.room);
+        }
+        for hit in price_hits {
+            decision = decision.max(rules.policy.decide(HitContext {
+                category: hit.category,
+                severity: hit.severity,
+                role: ev.role,
+                kind: ev.kind,
+                tier,
+                via: hit.via,
+                context: hit.context,
+                review: false,
+            }));
+            hits.push(hit);
+        }
         // A viewer's message that many accounts are posting at once: held, whatever
         // the lexicon said (a burst is its own evidence, see crate::burst).
-        let mut tier = tier;
         let burst =
             self.bursts.config().enabled && ev.kind == EventKind::Chat && ev.role == Role::Viewer;
         if let Some(user) = ev.user.as_deref().filter(|_| burst) {
@@ -392,7 +484,7 @@ impl Engine {
         if let Some(found) = hits.last().and_then(|h| h.burst.as_deref()) {
             actions.extend(crate::dispatch::burst_actions(found, ev, ts, &lexicon));
         }
-        Outcome {
+        Ok(Outcome {
             decision,
             lexicon,
             hits,
@@ -401,6 +493,26 @@ impl Engine {
             tier,
             ts,
             normalized,
+        })
+    }
+
+    /// The price checks of `ev`: a listing's (checks 1–3 of [`crate::price`]), or the
+    /// price claims of host and operator speech about the room's item on sale.
+    fn price_hits(&self, ev: &Event<'_>, ts: u64) -> Vec<Hit> {
+        match (ev.kind, ev.pricing.as_deref()) {
+            (EventKind::Listing, Some(p)) => self
+                .prices
+                .listing(ev, p, ts)
+                .into_iter()
+                .map(|f| f.into_hit(0, 0))
+                .collect(),
+            (EventKind::Chat | EventKind::Transcript, _) if ev.role != Role::Viewer => self
+                .prices
+                .claims(ev, ts)
+                .into_iter()
+                .map(|(f, start, end)| f.into_hit(start, end))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -450,6 +562,7 @@ fn locate(
         via: raw.via,
         context: ContextSet::default(),
         burst: None,
+        price: None,
     }
 }
 

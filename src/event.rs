@@ -10,6 +10,9 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::price::Fen;
 
 crate::wire_names! {
     /// Who is speaking.
@@ -30,6 +33,11 @@ crate::wire_names! {
         Chat = "chat",
         /// A segment of the host's speech, from ASR.
         Transcript = "transcript",
+        /// An item put up for sale or changed: its title (moderated as text) and
+        /// prices ([`Pricing`]).
+        Listing = "listing",
+        /// A sale of a listed item, at the price paid.
+        Sale = "sale",
     }
 }
 
@@ -142,6 +150,45 @@ pub struct Event<'a> {
     pub text: Cow<'a, str>,
     /// For transcripts: whether the ASR segment is final (partials are not windowed).
     pub is_final: bool,
+    /// For listings and sales: the item and its prices.
+    pub pricing: Option<Box<Pricing<'a>>>,
+}
+
+/// The item and prices of a `listing` or `sale` event. Prices are in yuan on the wire
+/// and kept exactly, in fen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pricing<'a> {
+    /// The platform's item (product link) id, unique within the room.
+    pub item: Cow<'a, str>,
+    /// The listed price, or the price paid. A listing may lack it (and is flagged
+    /// for it); a sale may not.
+    pub price: Option<Fen>,
+    /// The unit priced (件, 盒, 500g): a listing must state it.
+    pub unit: Option<Cow<'a, str>>,
+    /// A listing's compared price (划线价, 原价, …).
+    pub compared_price: Option<Fen>,
+    /// What the compared price is (划线价, 原价, 吊牌价, 日常价).
+    pub compared_label: Option<Cow<'a, str>>,
+    /// The stated details of the compared price (where and when it was charged); a
+    /// compared price without them must not exceed the 7-day low (规定 Art 16).
+    pub compared_basis: Option<Cow<'a, str>>,
+    /// A sale's quantity (1 when absent).
+    pub quantity: u32,
+}
+
+impl Pricing<'_> {
+    fn into_owned(self) -> Pricing<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Pricing {
+            item: own(self.item),
+            price: self.price,
+            unit: self.unit.map(own),
+            compared_price: self.compared_price,
+            compared_label: self.compared_label.map(own),
+            compared_basis: self.compared_basis.map(own),
+            quantity: self.quantity,
+        }
+    }
 }
 
 impl Event<'_> {
@@ -156,6 +203,7 @@ impl Event<'_> {
             ts: self.ts,
             text: Cow::Owned(self.text.into_owned()),
             is_final: self.is_final,
+            pricing: self.pricing.map(|p| Box::new(p.into_owned())),
         }
     }
 }
@@ -210,6 +258,20 @@ pub enum EventErrorKind {
     /// The connection sends faster than it may.
     #[error("over {0} events per second on this connection: slow down")]
     RateLimited(u32),
+    /// A price or quantity that is not an amount the book can keep.
+    #[error("field `{field}` {problem}")]
+    InvalidNumber {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A price in a currency other than yuan.
+    #[error("currency `{0}` is not accepted: prices are in yuan (CNY)")]
+    UnknownCurrency(String),
+    /// A sale of an item the room never listed.
+    #[error("item `{0}` has no listing in this room: send its listing first")]
+    UnknownItem(String),
     /// A cluster gateway could not get the event judged (the messaging or its
     /// partition's worker did not answer in time): resend it with the same id.
     #[error("not judged: {0}")]
@@ -244,6 +306,12 @@ crate::wire_names! {
         RateLimited = "rate_limited",
         /// Not judged: a cluster's messaging or worker did not answer (resend it).
         Unavailable = "unavailable",
+        /// A price or quantity that is not a valid amount.
+        InvalidNumber = "invalid_number",
+        /// A price in a currency other than yuan.
+        UnknownCurrency = "unknown_currency",
+        /// A sale of an item the room never listed.
+        UnknownItem = "unknown_item",
         /// A whole frame over the size limit (closed with 1009; never an error frame).
         TooLarge = "too_large",
     }
@@ -265,6 +333,9 @@ impl EventErrorKind {
             EventErrorKind::RoomLimit(_) => ErrorCode::RoomLimit,
             EventErrorKind::RateLimited(_) => ErrorCode::RateLimited,
             EventErrorKind::Unavailable(_) => ErrorCode::Unavailable,
+            EventErrorKind::InvalidNumber { .. } => ErrorCode::InvalidNumber,
+            EventErrorKind::UnknownCurrency(_) => ErrorCode::UnknownCurrency,
+            EventErrorKind::UnknownItem(_) => ErrorCode::UnknownItem,
         }
     }
 }
@@ -335,6 +406,24 @@ struct RawEvent<'a> {
     text: Option<Str<'a>>,
     #[serde(default, rename = "final")]
     is_final: Option<bool>,
+    #[serde(borrow, default)]
+    item: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    title: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    unit: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    currency: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    compared_price: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    compared_label: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    compared_basis: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    quantity: Option<&'a RawValue>,
 }
 
 /// Parse one JSON event (one line of NDJSON, without the newline).
@@ -357,10 +446,14 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
         None => return Err(fail(EventErrorKind::MissingField("kind"))),
         Some("chat") => EventKind::Chat,
         Some("transcript") => EventKind::Transcript,
+        Some("listing") => EventKind::Listing,
+        Some("sale") => EventKind::Sale,
         Some(other) => return Err(fail(EventErrorKind::UnknownKind(truncate(other)))),
     };
     let role = match kind {
         EventKind::Transcript => Role::Host,
+        // A listing is the seller's copy; a sale has no speaker.
+        EventKind::Listing | EventKind::Sale => Role::Operator,
         EventKind::Chat => match raw.role.as_ref().map(|r| r.0.as_ref()) {
             None => Role::Viewer,
             Some(r) => {
@@ -373,10 +466,65 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
             .ok_or_else(|| fail(EventErrorKind::MissingField(name)))
     };
     let room = required(raw.room, "room")?;
-    let text = required(raw.text, "text")?;
+    let text = match kind {
+        EventKind::Chat | EventKind::Transcript => required(raw.text, "text")?,
+        // A listing's title is its text: scanned like any other.
+        EventKind::Listing => required(raw.title, "title")?,
+        EventKind::Sale => Cow::Borrowed(""),
+    };
     let user = match kind {
-        EventKind::Chat => str(raw.user),
+        EventKind::Chat | EventKind::Listing | EventKind::Sale => str(raw.user),
         EventKind::Transcript => str(raw.speaker).or(str(raw.user)),
+    };
+    let pricing = match kind {
+        EventKind::Chat | EventKind::Transcript => None,
+        EventKind::Listing | EventKind::Sale => {
+            let item = required(raw.item, "item")?;
+            if let Some(c) = raw.currency.as_ref().map(|c| c.0.as_ref())
+                && !is_yuan(c)
+            {
+                return Err(fail(EventErrorKind::UnknownCurrency(truncate(c))));
+            }
+            let unit = str(raw.unit);
+            if let Some(currency) = unit.as_deref().and_then(unit_currency)
+                && !is_yuan(currency)
+            {
+                return Err(fail(EventErrorKind::UnknownCurrency(truncate(currency))));
+            }
+            let amount = |field, v: Option<&RawValue>| {
+                v.filter(|v| v.get() != "null")
+                    .map(|v| Fen::from_json_number(v.get()))
+                    .transpose()
+                    .map_err(|problem| fail(EventErrorKind::InvalidNumber { field, problem }))
+            };
+            let price = amount("price", raw.price)?;
+            if kind == EventKind::Sale && price.is_none() {
+                return Err(fail(EventErrorKind::MissingField("price")));
+            }
+            let quantity = match raw.quantity.filter(|v| v.get() != "null") {
+                None => 1,
+                Some(v) => v
+                    .get()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|q| (1..=MAX_QUANTITY).contains(q))
+                    .ok_or_else(|| {
+                        fail(EventErrorKind::InvalidNumber {
+                            field: "quantity",
+                            problem: "must be a whole number from 1 to 1000000",
+                        })
+                    })?,
+            };
+            Some(Box::new(Pricing {
+                item,
+                price,
+                unit,
+                compared_price: amount("compared_price", raw.compared_price)?,
+                compared_label: str(raw.compared_label),
+                compared_basis: str(raw.compared_basis),
+                quantity,
+            }))
+        }
     };
     let Some(id) = id else {
         return Err(EventError {
@@ -403,7 +551,51 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
         ts: raw.ts,
         text,
         is_final: raw.is_final.unwrap_or(true),
+        pricing,
     })
+}
+
+/// The most items one sale may carry.
+pub const MAX_QUANTITY: u32 = 1_000_000;
+
+/// Whether `currency` names the yuan.
+fn is_yuan(currency: &str) -> bool {
+    let c = currency.trim();
+    ["CNY", "RMB"].iter().any(|y| c.eq_ignore_ascii_case(y))
+        || ["元", "块", "人民币", "¥", "￥", "圆"].contains(&c)
+}
+
+/// The currency a unit names: `元/件` names 元, `USD` and `美元/件` name the dollar;
+/// `件`, `500g/袋` and `盒` name none.
+fn unit_currency(unit: &str) -> Option<&str> {
+    const FOREIGN: &[&str] = &[
+        "USD",
+        "US$",
+        "$",
+        "美元",
+        "美金",
+        "EUR",
+        "€",
+        "欧元",
+        "HKD",
+        "HK$",
+        "港币",
+        "港元",
+        "JPY",
+        "日元",
+        "円",
+        "GBP",
+        "£",
+        "英镑",
+        "KRW",
+        "韩元",
+        "TWD",
+        "台币",
+        "新台币",
+    ];
+    let unit = unit.trim();
+    let named = unit.split_once('/').map_or(unit, |(c, _)| c.trim());
+    (is_yuan(named) || FOREIGN.iter().any(|f| named.eq_ignore_ascii_case(f))).then_some(named)
 }
 
 /// The latest event time accepted: 9999-12-31T23:59:59.999Z in ms since the epoch. The

@@ -29,6 +29,8 @@
 //! - [`policy`]: the decision table: hits to `allow`/`mask`/`hold`/`block`.
 //! - [`burst`]: coordinated danmaku: near-duplicate messages from many accounts in
 //!   a short time, found per room by bigram similarity.
+//! - [`price`]: clear pricing: the price book of listed items (listings, sales) and
+//!   the checks of compared prices, 先涨后降 and the host's price claims.
 //! - [`dispatch`]: the disposal actions of a verdict and the escalation ladder's strike
 //!   logs (warn, mute, limit traffic, suspend, report).
 //! - [`engine`]: the pipeline above behind one `process(event)` call, with atomic
@@ -71,6 +73,7 @@ pub mod matcher;
 pub mod names;
 pub mod normalize;
 pub mod policy;
+pub mod price;
 pub mod sample;
 pub mod scan;
 pub mod script;

@@ -45,6 +45,8 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Bearer token of an `ingest` scope, for servers with tokens.
     pub token: Option<String>,
+    /// Percent of events that are listings and sales ([`Commerce`]) rather than chat.
+    pub commerce_pct: u64,
 }
 
 /// What a run measured.
@@ -437,6 +439,7 @@ async fn connection(
         })
     };
     let mix = Mix::default();
+    let mut commerce = Commerce::default();
     let mut rng = Rng::new(0x5eed ^ conn.wrapping_mul(0x9E37_79B9));
     let mut frame_no = 0u64;
     let mut due = first + offset;
@@ -449,6 +452,12 @@ async fn connection(
             let room = rng.below(cfg.rooms.max(1) as usize);
             if n > 0 {
                 buf.push('\n');
+            }
+            if rng.below(100) < cfg.commerce_pct as usize {
+                let id = format!("c{conn}-{frame_no}-{n}");
+                let event = commerce.next(&mut rng, &id, room);
+                buf.push_str(&serde_json::to_string(&event).expect("an event serializes"));
+                continue;
             }
             let chat = !s.transcript;
             let sender = if chat {
@@ -469,6 +478,7 @@ async fn connection(
                 ts: None,
                 text: s.text.into(),
                 is_final: true,
+                pricing: None,
             };
             buf.push_str(&serde_json::to_string(&event).expect("an event serializes"));
         }
@@ -565,4 +575,72 @@ fn request(
         request.headers_mut().insert("authorization", value);
     }
     Ok(request)
+}
+
+/// The listings and sales of `--commerce`: each room sells one item per connection;
+/// its first event is the item's listing (so no sale is of an unknown item), then
+/// nine sales in ten at the listed price and a re-listing in ten at a new price,
+/// some with a compared price and some titles with a claim the lexicon flags.
+#[derive(Debug, Default)]
+struct Commerce {
+    /// The listed price, in fen, of each room's item (by room number).
+    listed: HashMap<usize, u64>,
+}
+
+const TITLES: [&str; 4] = [
+    "加厚羊毛围巾 冬季保暖",
+    "山茶油洗发水 500ml",
+    "全网最低价 保温杯 大容量",
+    "有机五常大米 5kg",
+];
+
+impl Commerce {
+    fn next(&mut self, rng: &mut Rng, id: &str, room: usize) -> Event<'static> {
+        let item = format!("sku-{room}");
+        let price = match self.listed.get(&room) {
+            Some(&price) if rng.below(10) > 0 => {
+                return Event {
+                    kind: EventKind::Sale,
+                    id: id.to_owned().into(),
+                    room: format!("room-{room}").into(),
+                    user: Some(format!("buyer-{}", rng.below(100_000)).into()),
+                    role: Role::Operator,
+                    ts: None,
+                    text: "".into(),
+                    is_final: true,
+                    pricing: Some(Box::new(crate::event::Pricing {
+                        item: item.into(),
+                        price: Some(crate::price::Fen(price)),
+                        unit: None,
+                        compared_price: None,
+                        compared_label: None,
+                        compared_basis: None,
+                        quantity: 1,
+                    })),
+                };
+            }
+            _ => 1_000 + 100 * rng.below(500) as u64,
+        };
+        self.listed.insert(room, price);
+        let compared = (rng.below(3) == 0).then_some(price * 2);
+        Event {
+            kind: EventKind::Listing,
+            id: id.to_owned().into(),
+            room: format!("room-{room}").into(),
+            user: None,
+            role: Role::Operator,
+            ts: None,
+            text: TITLES[rng.below(TITLES.len())].into(),
+            is_final: true,
+            pricing: Some(Box::new(crate::event::Pricing {
+                item: item.into(),
+                price: Some(crate::price::Fen(price)),
+                unit: Some("件".into()),
+                compared_price: compared.map(crate::price::Fen),
+                compared_label: compared.map(|_| "划线价".into()),
+                compared_basis: None,
+                quantity: 1,
+            })),
+        }
+    }
 }

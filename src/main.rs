@@ -148,6 +148,10 @@ enum Command {
         /// Bearer token (scope `ingest`) for a server with tokens.
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
+        /// Percent of events that are listings and sales (clear pricing) instead of
+        /// the chat mix: each room lists an item first, then mostly sells it.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+        commerce: u64,
         /// Runtime worker threads of the generator. One keeps it off the server's
         /// back on a machine they share (better p99 at 100k events/s in alternating
         /// runs); raise it to drive more than one core's worth of load.
@@ -281,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             drain,
             json,
             token,
+            commerce,
             threads,
         } => loadgen(
             liveguard::loadgen::LoadConfig {
@@ -293,6 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 drain_s: drain,
                 progress: !json,
                 token,
+                commerce_pct: commerce,
             },
             json,
             threads,

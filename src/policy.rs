@@ -38,6 +38,8 @@ pub struct Hit {
     pub context: ContextSet,
     /// For a coordinated-danmaku hit (`via: burst`): the burst it is part of.
     pub burst: Option<Box<crate::burst::BurstFinding>>,
+    /// For a price check (`via: price`): what it found and what it compared.
+    pub price: Option<Box<crate::price::PriceFinding>>,
 }
 
 /// The part of a split term that an earlier event holds.

@@ -59,10 +59,9 @@ pub fn scan<R: BufRead, W: Write>(
         } else {
             parse_event_bytes(bytes)
         };
-        match parsed {
-            Ok(ev) => {
-                let now = now_ms();
-                let outcome = engine.process(&ev, now, &mut scratch);
+        let now = now_ms();
+        match parsed.and_then(|ev| engine.judge_event(ev, now, &mut scratch)) {
+            Ok((ev, outcome)) => {
                 summary.events += 1;
                 summary.flagged += u64::from(outcome.decision != crate::event::Decision::Allow);
                 outcome.answer(&ev).write_to(&mut out)?;

@@ -71,6 +71,7 @@ pub fn check_script(
             ts: Some(n as u64 * 1000),
             text: Cow::Borrowed(line),
             is_final: true,
+            pricing: None,
         };
         let outcome = engine.process(&ev, 0, &mut scratch);
         answer.decision = answer.decision.max(outcome.decision);

@@ -32,6 +32,15 @@ pub struct WindowLimits {
     pub max_age_ms: u64,
 }
 
+impl WindowLimits {
+    /// No window.
+    pub const NONE: WindowLimits = WindowLimits {
+        events: 0,
+        chars: 0,
+        max_age_ms: 0,
+    };
+}
+
 /// Window bounds for chat (per room and user) and transcripts (per room). In a
 /// configuration file every key is optional: a missing one keeps its default for
 /// that kind of window.
@@ -388,6 +397,8 @@ impl Windows {
                 .write(ev.user.as_deref()?.as_bytes())
                 .finish(),
             EventKind::Transcript => h.write(ev.room.as_bytes()).write(b"\0transcript").finish(),
+            // Listings and sales are not speech: nothing to join across events.
+            EventKind::Listing | EventKind::Sale => return None,
         })
     }
 
@@ -395,6 +406,7 @@ impl Windows {
         match kind {
             EventKind::Chat => self.config.chat,
             EventKind::Transcript => self.config.transcript,
+            EventKind::Listing | EventKind::Sale => WindowLimits::NONE,
         }
     }
 

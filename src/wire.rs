@@ -38,6 +38,9 @@ struct AlertEvent<'a> {
     role: &'static str,
     ts: u64,
     text: &'a str,
+    /// A listing's item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item: Option<&'a str>,
 }
 
 /// The stored body of an alert: the room, the flagged event `ev` (at event time `ts`),
@@ -52,6 +55,7 @@ pub fn alert_body(ev: &Event<'_>, ts: u64, verdict: Verdict<'_>, actions: &[Acti
             role: ev.role.as_str(),
             ts,
             text: &ev.text,
+            item: ev.pricing.as_deref().map(|p| &*p.item),
         },
         verdict,
         actions,
@@ -317,6 +321,27 @@ pub enum EvidenceEvent {
         /// The seq of the alert that recorded it.
         recorded_in: u64,
     },
+    /// An earlier listing or sale that a price check compared (see
+    /// [`crate::price`]): judged on its own without a hit, so not stored as an event;
+    /// the alert of the check recorded it.
+    Price {
+        /// Its event id.
+        id: String,
+        /// `listing` or `sale`.
+        kind: crate::event::EventKind,
+        /// The item.
+        item: String,
+        /// The listed or sold price, in yuan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        price: Option<crate::price::Fen>,
+        /// A listing's compared price, in yuan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        compared_price: Option<crate::price::Fen>,
+        /// Its time, ms since the epoch.
+        ts: u64,
+        /// The seq of the alert that recorded it.
+        recorded_in: u64,
+    },
     /// An evidence id the store has no event for.
     Missing {
         /// The id.
@@ -465,29 +490,60 @@ pub struct ReloadRefused<'a> {
     pub lexicon: &'a str,
 }
 
-/// An event as a platform sends it (`{"kind":"chat",…}` or `{"kind":"transcript",…}`):
-/// what [`crate::event::parse_event`] reads, written back. The sender is `user` for
-/// chat and `speaker` for transcripts; a transcript carries `final`.
+/// An event as a platform sends it (`{"kind":"chat",…}`, `transcript`, `listing`,
+/// `sale`): what [`crate::event::parse_event`] reads, written back. The sender is
+/// `user` for chat, listings and sales and `speaker` for transcripts; a transcript
+/// carries `final`, a listing its `title` and prices, a sale its price and quantity.
 impl Serialize for Event<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use crate::event::EventKind;
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("kind", &self.kind)?;
         m.serialize_entry("id", &self.id)?;
         m.serialize_entry("room", &self.room)?;
-        let chat = self.kind == crate::event::EventKind::Chat;
         if let Some(user) = &self.user {
-            m.serialize_entry(if chat { "user" } else { "speaker" }, user)?;
+            let field = match self.kind {
+                EventKind::Transcript => "speaker",
+                _ => "user",
+            };
+            m.serialize_entry(field, user)?;
         }
-        if chat {
+        if self.kind == EventKind::Chat {
             m.serialize_entry("role", &self.role)?;
         }
         if let Some(ts) = self.ts {
             m.serialize_entry("ts", &ts)?;
         }
-        m.serialize_entry("text", &self.text)?;
-        if !chat {
-            m.serialize_entry("final", &self.is_final)?;
+        match self.kind {
+            EventKind::Chat => m.serialize_entry("text", &self.text)?,
+            EventKind::Transcript => {
+                m.serialize_entry("text", &self.text)?;
+                m.serialize_entry("final", &self.is_final)?;
+            }
+            EventKind::Listing => m.serialize_entry("title", &self.text)?,
+            EventKind::Sale => {}
+        }
+        if let Some(p) = self.pricing.as_deref() {
+            m.serialize_entry("item", &p.item)?;
+            if let Some(price) = p.price {
+                m.serialize_entry("price", &price)?;
+            }
+            if let Some(unit) = &p.unit {
+                m.serialize_entry("unit", unit)?;
+            }
+            if let Some(compared) = p.compared_price {
+                m.serialize_entry("compared_price", &compared)?;
+            }
+            if let Some(label) = &p.compared_label {
+                m.serialize_entry("compared_label", label)?;
+            }
+            if let Some(basis) = &p.compared_basis {
+                m.serialize_entry("compared_basis", basis)?;
+            }
+            if self.kind == EventKind::Sale {
+                m.serialize_entry("quantity", &p.quantity)?;
+            }
         }
         m.end()
     }
@@ -572,6 +628,9 @@ struct HitFrame<'a> {
     /// For `via: burst`: the coordinated burst the message is part of.
     #[serde(skip_serializing_if = "Option::is_none")]
     burst: Option<&'a crate::burst::BurstFinding>,
+    /// For `via: price`: what the price check found and compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price: Option<&'a crate::price::PriceFinding>,
 }
 
 /// A hit's window as the list of its event ids.
@@ -622,6 +681,7 @@ impl<'a> Verdict<'a> {
                     via: h.via,
                     context: h.context.iter().collect(),
                     burst: h.burst.as_deref(),
+                    price: h.price.as_deref(),
                 })
                 .collect(),
             masked,
@@ -665,7 +725,7 @@ pub struct Action {
 }
 
 /// The target of an action: one message, a sender, or the room. On the wire it is an
-/// object with the fields of its kind (`{"user","event"}`, `{"user"}`, `{"room"}`).
+/// object with the fields of its kind (`{"user","event"}`, `{"user"}`, `{"room"}`, `{"room","item"}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Target {
@@ -688,6 +748,13 @@ pub enum Target {
         /// The room.
         room: String,
     },
+    /// One of the room's items (delist).
+    Product {
+        /// The room.
+        room: String,
+        /// The item.
+        item: String,
+    },
 }
 
 impl Target {
@@ -695,7 +762,7 @@ impl Target {
     pub fn user(&self) -> Option<&str> {
         match self {
             Target::Message { user, .. } | Target::User { user } => user.as_deref(),
-            Target::Room { .. } => None,
+            Target::Room { .. } | Target::Product { .. } => None,
         }
     }
 
@@ -707,10 +774,10 @@ impl Target {
         }
     }
 
-    /// The room, for room actions.
+    /// The room, for room and product actions.
     pub fn room(&self) -> Option<&str> {
         match self {
-            Target::Room { room } => Some(room),
+            Target::Room { room } | Target::Product { room, .. } => Some(room),
             _ => None,
         }
     }

@@ -119,8 +119,8 @@ impl Fields {
         o.insert("text".into(), self.text.clone().into());
         if let Some(u) = &self.user {
             let key = match self.kind {
-                EventKind::Chat => "user",
                 EventKind::Transcript => "speaker",
+                _ => "user",
             };
             o.insert(key.into(), u.clone().into());
         }
@@ -150,6 +150,7 @@ impl Fields {
         let role = match self.kind {
             EventKind::Transcript => Role::Host,
             EventKind::Chat => self.role.unwrap_or(Role::Viewer),
+            EventKind::Listing | EventKind::Sale => Role::Operator,
         };
         prop_assert_eq!(ev.role, role);
         prop_assert_eq!(ev.ts, self.ts);
@@ -314,6 +315,7 @@ proptest! {
                 prop_assert_eq!(err.id, Some(f.id.clone()));
             }
             EventKind::Transcript => prop_assert_eq!(result.unwrap().role, Role::Host),
+            EventKind::Listing | EventKind::Sale => unreachable!("any_fields makes speech"),
         }
     }
 
@@ -363,5 +365,45 @@ proptest! {
         let err = liveguard::event::parse_event(&line).unwrap_err();
         prop_assert_eq!(err.kind.code(), liveguard::event::ErrorCode::OutOfRange);
         prop_assert_eq!(err.id.as_deref(), Some("late"));
+    }
+}
+
+proptest! {
+    /// Any price of at most 100 million yuan with at most two decimals is read
+    /// exactly, however it is written; a negative one, or a fraction of a fen, is
+    /// refused as `invalid_number`, naming the event.
+    #[test]
+    fn prices_are_read_exactly_or_refused(
+        fen in 0..=liveguard::price::MAX_PRICE.0,
+        style in 0..3usize,
+        negative in any::<bool>(),
+        extra in 1..10u64,
+    ) {
+        let written = match style {
+            0 => format!("{}.{:02}", fen / 100, fen % 100),
+            1 => liveguard::price::Fen(fen).to_string(),
+            _ => format!("{}.{:02}0", fen / 100, fen % 100),
+        };
+        let sign = if negative { "-" } else { "" };
+        let line = format!(
+            r#"{{"kind":"sale","id":"s","room":"r","item":"i","price":{sign}{written}}}"#
+        );
+        let parsed = liveguard::event::parse_event(&line);
+        if negative && fen > 0 {
+            let err = parsed.unwrap_err();
+            prop_assert_eq!(err.kind.code(), liveguard::event::ErrorCode::InvalidNumber);
+            prop_assert_eq!(err.id.as_deref(), Some("s"));
+        } else if !negative {
+            let ev = parsed.unwrap();
+            prop_assert_eq!(ev.pricing.unwrap().price, Some(liveguard::price::Fen(fen)));
+        }
+        // A third decimal that is not zero is a fraction of a fen.
+        let line = format!(
+            r#"{{"kind":"sale","id":"s","room":"r","item":"i","price":{}.{:02}{extra}}}"#,
+            fen / 100,
+            fen % 100
+        );
+        let err = liveguard::event::parse_event(&line).unwrap_err();
+        prop_assert_eq!(err.kind.code(), liveguard::event::ErrorCode::InvalidNumber);
     }
 }

@@ -44,6 +44,9 @@ crate::wire_names! {
         /// Not a term: a near-duplicate of what many accounts posted together
         /// (coordinated danmaku, [`crate::burst`]). Never a matcher channel.
         Burst = "burst",
+        /// Not a term: a check of a listing's or a host's prices against the item's
+        /// price history ([`crate::price`]). Never a matcher channel.
+        Price = "price",
     }
 }
 
@@ -59,7 +62,7 @@ impl Via {
 
 /// A set of channels that are switched on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChannelSet(u8);
+pub struct ChannelSet(u16);
 
 impl ChannelSet {
     /// Every channel.
@@ -67,8 +70,8 @@ impl ChannelSet {
         ChannelSet(0b111_1111)
     }
 
-    fn bit(via: Via) -> u8 {
-        1 << via as u8
+    fn bit(via: Via) -> u16 {
+        1 << via as u16
     }
 
     /// Whether `via` is on.

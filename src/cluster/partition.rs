@@ -187,10 +187,12 @@ impl Partition {
     ) -> Result<(), ClusterError> {
         self.out.clear();
         // Serializing our own types into memory cannot fail.
-        match parse_event_bytes(payload) {
-            Ok(ev) => {
-                self.sweep(ev.ts.map_or(at_ms, |ts| ts.min(at_ms)));
-                let outcome = self.engine.process(&ev, at_ms, &mut self.scratch);
+        let judged = parse_event_bytes(payload).and_then(|ev| {
+            self.sweep(ev.ts.map_or(at_ms, |ts| ts.min(at_ms)));
+            self.engine.judge_event(ev, at_ms, &mut self.scratch)
+        });
+        match judged {
+            Ok((ev, outcome)) => {
                 let flagged = outcome.decision != Decision::Allow || !outcome.actions.is_empty();
                 if flagged && live {
                     let record = crate::evidence::alert_record(&ev, &outcome);
@@ -209,7 +211,8 @@ impl Partition {
                 self.answers.judged(seq, kept);
             }
             Err(err) => {
-                // Gateways check events before publishing them; this is defence.
+                // Gateways check events before publishing them (a sale of an item
+                // the partition never saw listed is the one refusal left here).
                 let _ = Answer::Refused(ErrorFrame::new(&err, None)).write_to(&mut self.out);
                 self.answers.judged(seq, Some(&self.out));
             }

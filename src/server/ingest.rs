@@ -298,13 +298,15 @@ impl FrameWork {
         self.gate.bucket.refill(Instant::now().into_std());
         let now = super::now_ms();
         for (index, _, parsed) in input.lines() {
-            let parsed = self.gate.check(parsed, now);
+            let judged = self
+                .gate
+                .check(parsed, now)
+                .and_then(|ev| state.engine.judge_event(ev, now, scratch));
             if !out.is_empty() {
                 out.push(b'\n');
             }
-            match parsed {
-                Ok(ev) => {
-                    let outcome = state.engine.process(&ev, now, scratch);
+            match judged {
+                Ok((ev, outcome)) => {
                     self.tally.event(&ev, &outcome);
                     write_answer(&mut out, &outcome.answer(&ev));
                     self.tally.latency(started.elapsed());

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::Recovered;
 use crate::event::{Category, Severity, Tier};
 use crate::policy::WindowPart;
+use crate::price::{PriceFinding, PriceRecord};
 
 /// A feed record read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,9 +330,10 @@ impl Reader {
             fields.remove("lexicon");
             let action: StoredAction<'_> = serde_json::from_str(&json)?;
             let target_user = action.target.user.as_deref();
-            // The fragments of split terms the carrying alert recorded, read only if
-            // an evidence id is not a stored event of its own.
-            let mut fragments: Option<Vec<WindowPart>> = None;
+            // What the carrying alert recorded of earlier events (split terms'
+            // fragments, compared prices), read only if an evidence id is not a
+            // stored event of its own.
+            let mut carried: Option<Recorded> = None;
             let mut evidence = Vec::with_capacity(action.evidence.len());
             for id in &action.evidence {
                 let id = id.as_ref();
@@ -359,28 +361,36 @@ impl Reader {
                 let found = match stored {
                     Some(e) => e,
                     None => {
-                        let parts = match &fragments {
-                            Some(parts) => parts,
-                            None => {
-                                fragments.insert(recorded_fragments(&mut carrier_body, carrier)?)
-                            }
+                        let recorded = match &carried {
+                            Some(recorded) => recorded,
+                            None => carried.insert(recorded_evidence(&mut carrier_body, carrier)?),
                         };
-                        let matched: String = parts
+                        let matched: String = recorded
+                            .parts
                             .iter()
                             .filter(|p| p.id == id)
                             .map(|p| p.matched.as_str())
                             .collect();
-                        if matched.is_empty() {
-                            EvidenceEvent::Missing {
-                                id: id.to_owned(),
-                                stored: false,
-                            }
-                        } else {
-                            EvidenceEvent::Fragment {
+                        let price = recorded.prices.iter().find(|(_, r)| r.id == id);
+                        match (matched.is_empty(), price) {
+                            (false, _) => EvidenceEvent::Fragment {
                                 id: id.to_owned(),
                                 fragment: matched,
                                 recorded_in: carrier as u64,
-                            }
+                            },
+                            (true, Some((item, r))) => EvidenceEvent::Price {
+                                id: id.to_owned(),
+                                kind: r.kind,
+                                item: item.clone(),
+                                price: r.price,
+                                compared_price: r.compared_price,
+                                ts: r.ts,
+                                recorded_in: carrier as u64,
+                            },
+                            (true, None) => EvidenceEvent::Missing {
+                                id: id.to_owned(),
+                                stored: false,
+                            },
                         }
                     }
                 };
@@ -483,25 +493,43 @@ fn alert_text_and_hits(body: &str) -> (Box<RawValue>, Box<RawValue>) {
 /// How often an export reports its progress, in actions.
 pub const EXPORT_PROGRESS_EVERY: usize = 10_000;
 
-/// The fragments of split terms that the alert of `seq` recorded in its hits.
-fn recorded_fragments(
+/// What the alert of a seq recorded of earlier events in its hits: the fragments of
+/// split terms, and the listings and sales its price checks compared (with their
+/// item).
+#[derive(Default)]
+struct Recorded {
+    parts: Vec<WindowPart>,
+    prices: Vec<(String, PriceRecord)>,
+}
+
+/// What the alert of `seq` recorded of earlier events.
+fn recorded_evidence(
     body: &mut rusqlite::CachedStatement<'_>,
     seq: i64,
-) -> Result<Vec<WindowPart>, ExportError> {
+) -> Result<Recorded, ExportError> {
     let Some(body) = body
         .query_row([seq], |r| r.get::<_, String>(0))
         .optional()?
     else {
-        return Ok(Vec::new());
+        return Ok(Recorded::default());
     };
     let body: serde_json::Value = serde_json::from_str(&body)?;
-    let mut parts = Vec::new();
+    let mut found = Recorded::default();
     for hit in body["verdict"]["hits"].as_array().into_iter().flatten() {
         if let Some(f) = hit.get("fragments") {
-            parts.extend(serde_json::from_value::<Vec<WindowPart>>(f.clone())?);
+            found
+                .parts
+                .extend(serde_json::from_value::<Vec<WindowPart>>(f.clone())?);
+        }
+        if let Some(p) = hit.get("price") {
+            let finding: PriceFinding = serde_json::from_value(p.clone())?;
+            let item = finding.item;
+            found
+                .prices
+                .extend(finding.evidence.into_iter().map(|r| (item.clone(), r)));
         }
     }
-    Ok(parts)
+    Ok(found)
 }
 
 /// Why an export failed.

@@ -3,6 +3,7 @@
 mod burst;
 mod console_api;
 mod hostile;
+mod pricing;
 mod security;
 mod store;
 mod support;

@@ -422,6 +422,7 @@ async fn loadgen_presents_its_token() {
         drain_s: 5,
         progress: false,
         token: token.map(str::to_owned),
+        commerce_pct: 0,
     };
     let refused = liveguard::loadgen::run(load(None)).await;
     assert!(
@@ -530,6 +531,7 @@ async fn loadgen_says_why_connections_failed_and_survives_a_closed_stdout() {
         drain_s: 5,
         progress: false,
         token: None,
+        commerce_pct: 0,
     };
     let report = liveguard::loadgen::run(load).await.unwrap();
     assert_eq!(report.failed_connections, 2, "{report:?}");

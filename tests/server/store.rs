@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn config_at(dir: &std::path::Path) -> Config {
+pub(crate) fn config_at(dir: &std::path::Path) -> Config {
     Config {
         data: dir.to_owned(),
         ..Config::default()
@@ -119,7 +119,7 @@ async fn the_audit_query_pages_and_filters_actions() {
 
 /// `liveguard export --room ROOM --since 2020-01-01 FLAG PATH` (the data directory by
 /// `--data` or through a `--config` file): its lines, after it succeeded.
-fn export(room: &str, flag: &str, path: &std::path::Path) -> Vec<Value> {
+pub(crate) fn export(room: &str, flag: &str, path: &std::path::Path) -> Vec<Value> {
     export_with(&["--room", room, "--since", "2020-01-01", flag], path)
 }
 
@@ -201,13 +201,18 @@ async fn a_full_store_keeps_verdicts_and_alerts_flowing_and_counts_what_it_lost(
         )
         .await;
     }
-    let verdicts = collect(&mut platform, "verdict", n).await;
+    // Both read at once: a feed left unread for 5 s is a stalled subscriber, and
+    // these alerts are large (every one of the 600 hits, and from the fourth sender
+    // on, the burst they form).
+    let (verdicts, alerts) = tokio::join!(
+        collect(&mut platform, "verdict", n),
+        collect(&mut moderator, "alert", n)
+    );
     assert_eq!(
         of_kind(&verdicts, "verdict").len(),
         n,
         "every event answered"
     );
-    let alerts = collect(&mut moderator, "alert", n).await;
     let unstored = of_kind(&alerts, "alert")
         .iter()
         .filter(|a| a["stored"] == false)

@@ -28,7 +28,7 @@
 //! earlier listings and sales it was compared with ([`PriceFinding::evidence`]), so a
 //! moderator and an export can see why without the book.
 //!
-//! **Bounds and overflow policy.** At most `max_items` items (about 1.8 KB each with
+//! **Bounds and overflow policy.** At most `max_items` items (about 2 KB each with
 //! full history: [`ITEM_BYTES`]) and `max_rooms` rooms' current items; a listing for a
 //! new item when the book is full is judged on its own (checks 1 and 5 still run) and
 //! counted in [`PriceBook::refused`]; its sales are then refused as unknown. Items not
@@ -53,7 +53,7 @@ pub const MAX_LISTINGS: usize = 8;
 
 /// About how many bytes one item's full history takes (measured by
 /// `price::tests::item_size_is_bounded`): the history itself and its map entry.
-pub const ITEM_BYTES: usize = 1_800;
+pub const ITEM_BYTES: usize = 2_000;
 
 const DAY_MS: u64 = 86_400_000;
 /// China Standard Time, UTC+8: the calendar the rules count days in.
@@ -302,6 +302,11 @@ impl Sold {
 /// One item's price history.
 #[derive(Debug, Default)]
 struct ItemHistory {
+    /// Its room and item id, for saving it ([`ItemSnapshot`]).
+    room: Box<str>,
+    item: Box<str>,
+    /// Changed since it was last saved.
+    changed: bool,
     /// The newest listings, oldest first (at most [`MAX_LISTINGS`]).
     listings: Vec<Listed>,
     /// The lowest sale of each China calendar day with sales, oldest first; days
@@ -333,6 +338,72 @@ impl ItemHistory {
         match all.iter().position(|l| &*l.id == id) {
             Some(at) => &all[..at],
             None => all,
+        }
+    }
+}
+
+/// One item's history as saved in the store (`price_book`): its listings, the lowest
+/// sale of each recent day and its latest sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemSnapshot {
+    /// The room.
+    pub room: String,
+    /// The item.
+    pub item: String,
+    /// Its latest listing or sale, ms since the epoch.
+    pub seen: u64,
+    /// Its newest listings, oldest first.
+    pub listings: Vec<PriceRecord>,
+    /// The lowest sale of each recent day, oldest first.
+    pub day_lows: Vec<PriceRecord>,
+    /// Its latest sale.
+    pub last_sale: Option<PriceRecord>,
+}
+
+impl ItemHistory {
+    fn snapshot(&self) -> ItemSnapshot {
+        ItemSnapshot {
+            room: self.room.to_string(),
+            item: self.item.to_string(),
+            seen: self.seen,
+            listings: self.listings.iter().map(Listed::record).collect(),
+            day_lows: self.days.iter().map(|(_, s)| s.record()).collect(),
+            last_sale: self.last_sale.as_ref().map(Sold::record),
+        }
+    }
+
+    fn from_snapshot(snap: ItemSnapshot) -> ItemHistory {
+        let sold = |r: PriceRecord| {
+            r.price.map(|price| Sold {
+                id: r.id.into(),
+                price,
+                ts: r.ts,
+            })
+        };
+        let mut listings: Vec<Listed> = snap
+            .listings
+            .into_iter()
+            .map(|r| Listed {
+                id: r.id.into(),
+                price: r.price,
+                compared: r.compared_price,
+                ts: r.ts,
+            })
+            .collect();
+        listings.truncate(MAX_LISTINGS);
+        ItemHistory {
+            room: snap.room.into(),
+            item: snap.item.into(),
+            changed: false,
+            listings,
+            days: snap
+                .day_lows
+                .into_iter()
+                .filter_map(sold)
+                .map(|s| (day_of(s.ts), s))
+                .collect(),
+            last_sale: snap.last_sale.and_then(sold),
+            seen: snap.seen,
         }
     }
 }
@@ -426,7 +497,11 @@ impl PriceBook {
             return found;
         }
         let key = self.item_key(&ev.room, item);
-        let Some(mut history) = self.items.get_or_insert_with(key, ItemHistory::default) else {
+        let Some(mut history) = self.items.get_or_insert_with(key, || ItemHistory {
+            room: ev.room.as_ref().into(),
+            item: item.into(),
+            ..ItemHistory::default()
+        }) else {
             return found;
         };
         let earlier = history.before(&ev.id);
@@ -469,6 +544,7 @@ impl PriceBook {
                 compared: p.compared_price,
                 ts,
             });
+            history.changed = true;
         }
         history.seen = history.seen.max(ts);
         drop(history);
@@ -560,6 +636,7 @@ impl PriceBook {
             history.last_sale = Some(sold);
         }
         history.seen = history.seen.max(ts);
+        history.changed = true;
         Ok(())
     }
 
@@ -634,6 +711,42 @@ impl PriceBook {
             out.push((f, c.start, c.end));
         }
         out
+    }
+
+    /// The items changed since the last call, as snapshots to save (the store keeps
+    /// them, so a restarted server knows each item's 7-day low and listed prices).
+    /// Visits every item: call it with the sweep, off the hot path.
+    pub fn take_changed(&self) -> Vec<ItemSnapshot> {
+        let mut out = Vec::new();
+        self.items.retain(|h| {
+            if std::mem::take(&mut h.changed) {
+                out.push(h.snapshot());
+            }
+            true
+        });
+        out
+    }
+
+    /// Put saved items back (at startup, from the store). An item the book already
+    /// follows keeps what it has (it is newer); beyond `max_items` the rest are left
+    /// out. Returns how many were restored.
+    pub fn restore(&self, items: impl IntoIterator<Item = ItemSnapshot>) -> usize {
+        let mut restored = 0;
+        for snap in items {
+            let key = self.item_key(&snap.room, &snap.item);
+            let mut fresh = false;
+            let Some(mut history) = self.items.get_or_insert_with(key, || {
+                fresh = true;
+                ItemHistory::default()
+            }) else {
+                break;
+            };
+            if fresh {
+                *history = ItemHistory::from_snapshot(snap);
+                restored += 1;
+            }
+        }
+        restored
     }
 
     /// Forget items neither listed nor sold for `forget_after_days` before `now_ms`,

@@ -4,6 +4,7 @@ use crate::event::parse_event;
 const DAY: u64 = DAY_MS;
 /// 2026-12-01 12:00 CST.
 const T0: u64 = 1_764_561_600_000;
+const T: u64 = T0;
 
 fn book() -> PriceBook {
     PriceBook::new(PriceConfig::default())
@@ -233,7 +234,8 @@ fn a_full_book_judges_new_items_alone_and_sweeps_old_ones() {
 #[test]
 fn item_size_is_bounded() {
     // The history at its fullest: MAX_LISTINGS listings, compare_days + 2 sale days
-    // and the latest sale, each with a 24-byte id, plus the map's key and slot.
+    // and the latest sale, each with a 24-byte id, its room and item names, plus the
+    // map's key and slot.
     let id = 24;
     let listing = std::mem::size_of::<Listed>() + id;
     let sold = std::mem::size_of::<(u64, Sold)>() + id;
@@ -242,7 +244,43 @@ fn item_size_is_bounded() {
         + MAX_LISTINGS * listing
         + days.next_power_of_two() * sold
         + id
+        + 2 * id // its room and item names
         + 2 * std::mem::size_of::<u64>();
     assert!(full <= ITEM_BYTES, "{full} bytes");
     assert!(full * 10 >= ITEM_BYTES * 7, "ITEM_BYTES overstates: {full}");
+}
+
+#[test]
+fn a_saved_book_restores_the_same_judgements() {
+    let b = book();
+    listing(&b, "l1", T - 5 * DAY, r#","price":100,"unit":"件""#);
+    sale(&b, "s1", T - 3 * DAY, "89").unwrap();
+    listing(&b, "l2", T - 2 * DAY, r#","price":150,"unit":"件""#);
+    let saved = b.take_changed();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].listings.len(), 2);
+    assert!(b.take_changed().is_empty(), "saved once until it changes");
+    let json = serde_json::to_string(&saved).unwrap();
+
+    let restarted = book();
+    let back: Vec<ItemSnapshot> = serde_json::from_str(&json).unwrap();
+    assert_eq!(restarted.restore(back), 1);
+    assert_eq!(
+        sale(&restarted, "s2", T, "150"),
+        Ok(()),
+        "the item is known"
+    );
+    let cut = r#","price":99,"unit":"件","compared_price":150,"compared_label":"原价""#;
+    let before = listing(&b, "l3", T, cut);
+    let after = listing(&restarted, "l3", T, cut);
+    assert_eq!(checks(&after), checks(&before));
+    assert_eq!(
+        checks(&after),
+        [PriceCheck::ComparedAboveLow, PriceCheck::RaisedThenCut]
+    );
+    // What the book follows live is newer than the store: it is kept.
+    assert_eq!(
+        restarted.restore(serde_json::from_str::<Vec<ItemSnapshot>>(&json).unwrap()),
+        0
+    );
 }

@@ -1,6 +1,6 @@
 //! Housekeeping: expire held messages every second, sweep idle windows, strike logs
-//! and room admissions every ten seconds, off the runtime's workers, and try to open
-//! a store that could not be opened every five.
+//! and room admissions and save the price book's changes every ten seconds, off the
+//! runtime's workers, and try to open a store that could not be opened every five.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +53,14 @@ pub(super) async fn housekeeping(state: Arc<AppState>) {
             let idle_ms = state.limiter.config.room_idle_s * 1000;
             let removed = tokio::task::spawn_blocking(move || {
                 let now = now_ms();
-                s.engine.sweep(now) + s.limiter.rooms.sweep(now.saturating_sub(idle_ms))
+                let removed =
+                    s.engine.sweep(now) + s.limiter.rooms.sweep(now.saturating_sub(idle_ms));
+                // Price book items that changed are saved as often as the sweep runs:
+                // a crash forgets at most the last ten seconds of price history.
+                if let Some(store) = s.hub.store() {
+                    store.save_prices(s.engine.prices().take_changed());
+                }
+                removed
             })
             .await
             .unwrap_or(0);

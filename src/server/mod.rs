@@ -496,6 +496,7 @@ impl Server {
         // Everything judged is written before `run` returns: the process may exit next.
         // Closing also records the exact next seq, so a clean restart has no gap.
         if let Some(store) = state.hub.store().cloned() {
+            store.save_prices(state.engine.prices().take_changed());
             let _ = tokio::task::spawn_blocking(move || store.close()).await;
             tracing::info!("Evidence store flushed and closed.");
         }
@@ -739,10 +740,12 @@ impl AppState {
                 self.engine.set_tier(room, *tier);
             }
         }
+        let priced = self.engine.prices().restore(recovered.prices);
         tracing::info!(
             path = %store.path().display(),
             next_seq = recovered.next_seq,
             holds = recovered.holds.len(),
+            priced,
             "Evidence store open."
         );
         self.hub.attach(Arc::new(store));

@@ -234,6 +234,7 @@ enum Command {
     Feed(Vec<FeedRecord>, Option<OnWritten>),
     Tier(String, Tier, u64),
     Lexicon(LexiconRecord),
+    Prices(Vec<crate::price::ItemSnapshot>),
     Purge(u64, mpsc::Sender<usize>),
     Flush(mpsc::Sender<()>),
     /// Write what is queued, record the exact next seq, and stop.
@@ -290,7 +291,13 @@ pub struct Recovered {
     pub holds: Vec<HeldRow>,
     /// Room tiers.
     pub tiers: Vec<(String, Tier)>,
+    /// Saved price book items, the most recently seen first (at most
+    /// [`MAX_RESTORED_ITEMS`]).
+    pub prices: Vec<crate::price::ItemSnapshot>,
 }
+
+/// Most price book items read back at startup.
+pub const MAX_RESTORED_ITEMS: usize = 1_000_000;
 
 /// Seqs are reserved in blocks this large, ahead of use.
 pub const SEQ_BLOCK: u64 = 1 << 20;
@@ -501,6 +508,19 @@ impl Store {
         }
     }
 
+    /// Save price book items ([`crate::price::PriceBook::take_changed`]); best effort:
+    /// a full queue drops them, with a log line, and a restart then knows less of
+    /// those items' history.
+    pub fn save_prices(&self, items: Vec<crate::price::ItemSnapshot>) {
+        if items.is_empty() {
+            return;
+        }
+        let n = items.len();
+        if self.tx.try_send(Command::Prices(items)).is_err() {
+            tracing::error!(items = n, "Store queue full: price book changes not saved.");
+        }
+    }
+
     /// Record a lexicon version (best effort).
     pub fn record_lexicon(&self, record: LexiconRecord) {
         if self.tx.try_send(Command::Lexicon(record)).is_err() {
@@ -698,8 +718,7 @@ impl Writer {
     fn apply(&mut self, batch: Vec<Command>) -> Option<mpsc::Sender<()>> {
         let mut records = Vec::new();
         let mut waiters = Vec::new();
-        let mut tiers = Vec::new();
-        let mut lexicons = Vec::new();
+        let mut state = schema::StateRows::default();
         let mut acks = Vec::new();
         let mut purges = Vec::new();
         let mut close = None;
@@ -709,8 +728,9 @@ impl Writer {
                     records.extend(r);
                     waiters.extend(w);
                 }
-                Command::Tier(room, tier, ts) => tiers.push((room, tier, ts)),
-                Command::Lexicon(l) => lexicons.push(l),
+                Command::Tier(room, tier, ts) => state.tiers.push((room, tier, ts)),
+                Command::Lexicon(l) => state.lexicons.push(l),
+                Command::Prices(items) => state.prices.extend(items),
                 Command::Purge(now, ack) => purges.push((now, ack)),
                 Command::Flush(ack) => acks.push(ack),
                 Command::Close(ack) => close = Some(ack),
@@ -726,18 +746,10 @@ impl Writer {
         // batch's ids are remembered only if it commits.
         let mut batch_ids = std::collections::HashSet::new();
         let known = &self.action_ids;
-        let result = schema::write(
-            &mut self.conn,
-            &records,
-            &tiers,
-            &lexicons,
-            floor,
-            failing,
-            |id| {
-                let h = action_hash(id);
-                !known.contains(&h) && batch_ids.insert(h)
-            },
-        );
+        let result = schema::write(&mut self.conn, &records, &state, floor, failing, |id| {
+            let h = action_hash(id);
+            !known.contains(&h) && batch_ids.insert(h)
+        });
         if result.is_ok() {
             for h in batch_ids {
                 self.remember(h);

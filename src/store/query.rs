@@ -130,11 +130,20 @@ pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Rec
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    // A damaged row is skipped (the item's history starts over), never fatal.
+    let prices = conn
+        .prepare("SELECT history FROM price_book ORDER BY seen DESC LIMIT ?1")?
+        .query_map([super::MAX_RESTORED_ITEMS as i64], |r| {
+            r.get::<_, String>(0)
+        })?
+        .filter_map(|h| h.map(|h| serde_json::from_str(&h).ok()).transpose())
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Recovered {
         next_seq: next_seq(conn)?,
         history: rows,
         holds,
         tiers,
+        prices,
     })
 }
 

@@ -110,6 +110,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_id ON events (event_id);
     "#,
+    // 4: the price book (crate::price): each item's listed prices and recent daily
+    // lowest sales, saved with the sweep when they change, read back at startup so
+    // the 7-day low survives a restart. One row per item, rewritten in place.
+    r#"
+    CREATE TABLE price_book (
+        room    TEXT    NOT NULL,
+        item    TEXT    NOT NULL,
+        seen    INTEGER NOT NULL,             -- its latest listing or sale, ms
+        history TEXT    NOT NULL,             -- JSON: crate::price::ItemSnapshot
+        PRIMARY KEY (room, item)
+    );
+    CREATE INDEX price_book_seen ON price_book (seen);
+    "#,
 ];
 
 const SET_SEQ_FLOOR: &str = "INSERT INTO meta (key, value) VALUES ('seq_floor', ?1)
@@ -187,13 +200,21 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// What a batch writes besides feed records: room tiers, lexicon versions and price
+/// book items.
+#[derive(Debug, Default)]
+pub(crate) struct StateRows {
+    pub(crate) tiers: Vec<(String, Tier, u64)>,
+    pub(crate) lexicons: Vec<LexiconRecord>,
+    pub(crate) prices: Vec<crate::price::ItemSnapshot>,
+}
+
 /// Write one batch in one transaction. `fresh` says whether an action id has not been
 /// written before (retries repeat them).
 pub(crate) fn write(
     conn: &mut Connection,
     records: &[FeedRecord],
-    tiers: &[(String, Tier, u64)],
-    lexicons: &[LexiconRecord],
+    state: &StateRows,
     seq_floor: Option<u64>,
     probe: bool,
     mut fresh: impl FnMut(&str) -> bool,
@@ -214,14 +235,22 @@ pub(crate) fn write(
     for r in records {
         write_record(&tx, r, &mut fresh)?;
     }
-    for (room, tier, ts) in tiers {
+    for (room, tier, ts) in &state.tiers {
         tx.execute(
             "INSERT INTO room_tiers (room, tier, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (room) DO UPDATE SET tier = excluded.tier, updated_at = excluded.updated_at",
             params![room, tier.as_str(), *ts as i64],
         )?;
     }
-    for l in lexicons {
+    for item in &state.prices {
+        let history = serde_json::to_string(item).expect("a snapshot serializes");
+        tx.prepare_cached(
+            "INSERT INTO price_book (room, item, seen, history) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room, item) DO UPDATE SET seen = excluded.seen, history = excluded.history",
+        )?
+        .execute(params![item.room, item.item, item.seen as i64, history])?;
+    }
+    for l in &state.lexicons {
         tx.execute(
             "INSERT OR IGNORE INTO lexicons (version, hash, origin, loaded_at, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![l.version, l.hash, l.origin, l.loaded_at as i64, l.summary],
@@ -328,6 +357,7 @@ pub(crate) fn purge(conn: &mut Connection, cutoff: u64) -> rusqlite::Result<usiz
         [cutoff],
     )?;
     n += tx.execute("DELETE FROM reviews WHERE ts < ?1", [cutoff])?;
+    n += tx.execute("DELETE FROM price_book WHERE seen < ?1", [cutoff])?;
     tx.commit()?;
     Ok(n)
 }

@@ -368,3 +368,27 @@ async fn loadgen_mixes_listings_and_sales_without_errors() {
         "{listings} listings, {sales} sales"
     );
 }
+
+/// The price book is saved in the store and read back: after a restart the item is
+/// still known (its sales are taken) and its 7-day low still bounds a compared price.
+#[tokio::test]
+async fn the_price_history_survives_a_restart() {
+    let dir = data_dir("pricing-restart");
+    let mut server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    let r = "room-r";
+    judge(&mut platform, listing("l1", r, T - 2 * DAY, marked())).await;
+    judge(&mut platform, sale("s1", r, T - DAY, json!(79))).await;
+    server.shut_down();
+    (&mut server.handle).await.unwrap().unwrap();
+
+    let server = Server::start(config_at(&dir)).await;
+    let mut platform = server.ingest().await;
+    let (v, _) = judge(&mut platform, sale("s2", r, T, json!(99))).await;
+    assert_eq!(v["kind"], "verdict", "the item is still listed: {v}");
+    let compared = json!({"price":89,"unit":"条","compared_price":129,"compared_label":"原价"});
+    let (v, _) = judge(&mut platform, listing("l2", r, T + 1, compared)).await;
+    assert_eq!(rules(&v), ["price.compared_above_low"], "{v}");
+    assert_eq!(v["hits"][0]["price"]["limit"], 79);
+    assert_eq!(v["hits"][0]["price"]["evidence"][0]["id"], "s1");
+}

@@ -14,6 +14,15 @@ use serde_json::Value;
 
 const PROTOCOL: &str = include_str!("../docs/PROTOCOL.md");
 
+/// The doc's listing and sale examples, one a line, in doc order.
+static PRICED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    examples()
+        .into_iter()
+        .filter(|e| e.starts_with(r#"{"kind":"listing""#) || e.starts_with(r#"{"kind":"sale""#))
+        .collect::<Vec<_>>()
+        .join("\n")
+});
+
 /// The JSON objects of the doc: every object of its ```json blocks (which may span
 /// lines), and every inline `{"kind":…}` example.
 fn examples() -> Vec<String> {
@@ -95,10 +104,22 @@ fn merge(a: Shape, b: Shape) -> Shape {
 }
 
 /// What the engine answers for the doc's example event `id`, as JSON values: the
-/// verdict, its actions, and the alert the feed would publish with `seq`.
+/// verdict, its actions, and the alert the feed would publish with `seq`. The doc's
+/// listings and sales of the event's room that come before it are judged first: they
+/// are its price history.
 fn judged(events: &BTreeMap<String, String>, id: &str, seq: u64) -> (Value, Vec<Value>, Value) {
     let engine = Engine::new(Ruleset::embedded(), EngineConfig::default());
     let line = &events[id];
+    let room = serde_json::from_str::<Value>(line).unwrap()["room"].clone();
+    for earlier in PRICED
+        .lines()
+        .take_while(|l| !l.contains(&format!("\"id\":\"{id}\"")))
+    {
+        let ev = parse_event(earlier).unwrap();
+        if ev.room == room.as_str().unwrap_or_default() {
+            engine.process(&ev, 0, &mut Scratch::default());
+        }
+    }
     let ev = parse_event(line).expect("the doc's event parses");
     let outcome = engine.process(&ev, 0, &mut Scratch::default());
     let verdict = serde_json::to_value(outcome.verdict(&ev)).unwrap();
@@ -125,7 +146,7 @@ fn every_example_in_the_protocol_doc_is_what_the_code_reads_or_writes() {
     // The doc's events, by id (alerts carry theirs inside).
     let mut events: BTreeMap<String, String> = BTreeMap::new();
     for (text, v) in examples.iter().zip(&values) {
-        if v["kind"] == "chat" || v["kind"] == "transcript" {
+        if ["chat", "transcript", "listing", "sale"].contains(&v["kind"].as_str().unwrap_or("")) {
             parse_event(text).unwrap_or_else(|e| panic!("{e:?}: {text}"));
             events.insert(v["id"].as_str().unwrap().to_owned(), text.clone());
         }
@@ -140,7 +161,7 @@ fn every_example_in_the_protocol_doc_is_what_the_code_reads_or_writes() {
     for (text, v) in examples.iter().zip(&values) {
         let kind = v["kind"].as_str().expect("every example has a kind");
         match kind {
-            "chat" | "transcript" => {}
+            "chat" | "transcript" | "listing" | "sale" => {}
             "verdict" => {
                 let (real, _, _) = judged(&events, v["id"].as_str().unwrap(), 0);
                 assert_eq!(
@@ -150,7 +171,9 @@ fn every_example_in_the_protocol_doc_is_what_the_code_reads_or_writes() {
                 );
             }
             "action" => {
-                let event = v["evidence"][0].as_str().unwrap();
+                // The triggering event is the last of the evidence (oldest first).
+                let event = v["evidence"].as_array().unwrap().last().unwrap();
+                let event = event.as_str().unwrap();
                 let (_, actions, _) = judged(&events, event, 0);
                 let real = actions
                     .iter()
@@ -206,6 +229,8 @@ fn every_example_in_the_protocol_doc_is_what_the_code_reads_or_writes() {
     for kind in [
         "chat",
         "transcript",
+        "listing",
+        "sale",
         "verdict",
         "action",
         "error",

@@ -328,13 +328,18 @@ impl Dispatcher {
                     }
                 };
                 let ts = log[at].ts;
-                let within: Vec<&Strike> = log
-                    .iter()
-                    .take(at + 1)
-                    .filter(|s| s.ts + window_ms >= ts && s.ts <= ts)
-                    .collect();
-                let ids = within.iter().map(|s| s.event.to_string()).collect();
-                (within.len(), ids)
+                let within = || {
+                    log.iter()
+                        .take(at + 1)
+                        .filter(move |s| s.ts + window_ms >= ts && s.ts <= ts)
+                };
+                // Most strikes fire nothing: the evidence (up to MAX_STRIKES ids) is
+                // copied only for one that does.
+                let count = within().count();
+                if !fires(rung, j.tier, count) {
+                    return None;
+                }
+                (count, within().map(|s| s.event.to_string()).collect())
             }
         };
         self.fire(rung, j, matching, count, strikes)
@@ -352,18 +357,10 @@ impl Dispatcher {
     ) -> Option<Action> {
         let ev = j.event;
         let user = ev.user.as_deref();
-        let threshold = match j.tier {
-            Tier::Standard => rung.count,
-            Tier::Enhanced => rung
-                .enhanced_count
-                .unwrap_or_else(|| rung.count.saturating_sub(1).max(1)),
-        };
-        // A rung fires when the count is reached; beyond it, only rungs with a duration
-        // fire again (each time for twice as long), so a warning is given once while
-        // a mute grows with the offence.
-        if count < threshold || (count > threshold && rung.duration_s.is_none()) {
+        if !fires(rung, j.tier, count) {
             return None;
         }
+        let threshold = threshold(rung, j.tier);
         let excess = (count - threshold).min(32) as u32;
         let duration_s = rung.duration_s.map(|d| {
             let doubled = d.saturating_mul(1u64 << excess);
@@ -420,6 +417,24 @@ impl Dispatcher {
                 .is_some_and(|s| s.ts.saturating_add(max_window_ms) >= now_ms)
         })
     }
+}
+
+/// The strikes `rung` needs to fire in a room of `tier`.
+fn threshold(rung: &EscalateRule, tier: Tier) -> usize {
+    match tier {
+        Tier::Standard => rung.count,
+        Tier::Enhanced => rung
+            .enhanced_count
+            .unwrap_or_else(|| rung.count.saturating_sub(1).max(1)),
+    }
+}
+
+/// Whether `rung` fires at `count` strikes. It fires when the count is reached; beyond
+/// it, only rungs with a duration fire again (each time for twice as long), so a
+/// warning is given once while a mute grows with the offence.
+fn fires(rung: &EscalateRule, tier: Tier, count: usize) -> bool {
+    let threshold = threshold(rung, tier);
+    count == threshold || (count > threshold && rung.duration_s.is_some())
 }
 
 /// Whether `h` is a strike for `rung`. A mention (a hit with a context: negated,

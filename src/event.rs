@@ -480,6 +480,13 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
         EventKind::Chat | EventKind::Transcript => None,
         EventKind::Listing | EventKind::Sale => {
             let item = required(raw.item, "item")?;
+            if item.len() > MAX_ITEM_BYTES {
+                return Err(fail(EventErrorKind::TooLong {
+                    field: "item",
+                    len: item.len(),
+                    limit: MAX_ITEM_BYTES,
+                }));
+            }
             if let Some(c) = raw.currency.as_ref().map(|c| c.0.as_ref())
                 && !is_yuan(c)
             {
@@ -554,6 +561,9 @@ pub fn parse_event<'a>(line: &'a str) -> Result<Event<'a>, EventError> {
         pricing,
     })
 }
+
+/// The longest item id accepted: the price book keeps it per item.
+pub const MAX_ITEM_BYTES: usize = 256;
 
 /// The most items one sale may carry.
 pub const MAX_QUANTITY: u32 = 1_000_000;

@@ -439,7 +439,7 @@ async fn connection(
         })
     };
     let mix = Mix::default();
-    let mut commerce = Commerce::default();
+    let mut commerce = Commerce::new(conn);
     let mut rng = Rng::new(0x5eed ^ conn.wrapping_mul(0x9E37_79B9));
     let mut frame_no = 0u64;
     let mut due = first + offset;
@@ -577,70 +577,81 @@ fn request(
     Ok(request)
 }
 
-/// The listings and sales of `--commerce`: each room sells one item per connection;
-/// its first event is the item's listing (so no sale is of an unknown item), then
-/// nine sales in ten at the listed price and a re-listing in ten at a new price,
-/// some with a compared price and some titles with a claim the lexicon flags.
-#[derive(Debug, Default)]
+/// The listings and sales of `--commerce`, as a shop runs them: each connection sells
+/// its own item in each room, lists it first (so no sale is of an unknown item), then
+/// sends sales at the listed price, with now and then a re-listing (a title or stock
+/// change at the same price; one in five changes the price by up to 10%). A third of
+/// listings carry a 划线价 with its basis stated, and one title in eight has a claim the
+/// lexicon flags: most listings are honest, as on a real platform.
+#[derive(Debug)]
 struct Commerce {
-    /// The listed price, in fen, of each room's item (by room number).
+    /// Makes each connection's item ids its own.
+    conn: u64,
+    /// The listed price, in fen, of this connection's item in each room.
     listed: HashMap<usize, u64>,
 }
 
-const TITLES: [&str; 4] = [
+const TITLES: [&str; 8] = [
     "加厚羊毛围巾 冬季保暖",
     "山茶油洗发水 500ml",
     "全网最低价 保温杯 大容量",
     "有机五常大米 5kg",
+    "纯棉四件套 1.8米床",
+    "不锈钢炒锅 32cm",
+    "手工红糖 500g",
+    "儿童羽绒服 90-150码",
 ];
 
 impl Commerce {
+    fn new(conn: u64) -> Commerce {
+        Commerce {
+            conn,
+            listed: HashMap::new(),
+        }
+    }
+
     fn next(&mut self, rng: &mut Rng, id: &str, room: usize) -> Event<'static> {
-        let item = format!("sku-{room}");
-        let price = match self.listed.get(&room) {
-            Some(&price) if rng.below(10) > 0 => {
-                return Event {
-                    kind: EventKind::Sale,
-                    id: id.to_owned().into(),
-                    room: format!("room-{room}").into(),
-                    user: Some(format!("buyer-{}", rng.below(100_000)).into()),
-                    role: Role::Operator,
-                    ts: None,
-                    text: "".into(),
-                    is_final: true,
-                    pricing: Some(Box::new(crate::event::Pricing {
-                        item: item.into(),
-                        price: Some(crate::price::Fen(price)),
-                        unit: None,
-                        compared_price: None,
-                        compared_label: None,
-                        compared_basis: None,
-                        quantity: 1,
-                    })),
-                };
-            }
-            _ => 1_000 + 100 * rng.below(500) as u64,
+        let item = format!("sku-{room}-{}", self.conn);
+        let listed = self.listed.get(&room).copied();
+        let sell = listed.filter(|_| rng.below(20) > 0);
+        let pricing = |price: u64, listing: Option<(Option<u64>, bool)>| {
+            let (compared, basis) = listing.unwrap_or((None, false));
+            Some(Box::new(crate::event::Pricing {
+                item: item.clone().into(),
+                price: Some(crate::price::Fen(price)),
+                unit: listing.map(|_| "件".into()),
+                compared_price: compared.map(crate::price::Fen),
+                compared_label: compared.map(|_| "划线价".into()),
+                compared_basis: (compared.is_some() && basis).then(|| "品牌官方标价".into()),
+                quantity: 1,
+            }))
+        };
+        let mut event = Event {
+            kind: EventKind::Sale,
+            id: id.to_owned().into(),
+            room: format!("room-{room}").into(),
+            user: Some(format!("buyer-{}", rng.below(100_000)).into()),
+            role: Role::Operator,
+            ts: None,
+            text: "".into(),
+            is_final: true,
+            pricing: None,
+        };
+        if let Some(price) = sell {
+            event.pricing = pricing(price, None);
+            return event;
+        }
+        let price = match listed {
+            Some(p) if rng.below(5) == 0 => p * (90 + rng.below(21) as u64) / 100,
+            Some(p) => p,
+            None => 1_000 + 100 * rng.below(500) as u64,
         };
         self.listed.insert(room, price);
         let compared = (rng.below(3) == 0).then_some(price * 2);
-        Event {
-            kind: EventKind::Listing,
-            id: id.to_owned().into(),
-            room: format!("room-{room}").into(),
-            user: None,
-            role: Role::Operator,
-            ts: None,
-            text: TITLES[rng.below(TITLES.len())].into(),
-            is_final: true,
-            pricing: Some(Box::new(crate::event::Pricing {
-                item: item.into(),
-                price: Some(crate::price::Fen(price)),
-                unit: Some("件".into()),
-                compared_price: compared.map(crate::price::Fen),
-                compared_label: compared.map(|_| "划线价".into()),
-                compared_basis: None,
-                quantity: 1,
-            })),
-        }
+        event.kind = EventKind::Listing;
+        event.user = None;
+        event.text = TITLES[rng.below(TITLES.len())].into();
+        event.pricing = pricing(price, Some((compared, true)));
+        event
     }
 }

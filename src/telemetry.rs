@@ -52,6 +52,16 @@ pub const STRIKE_LOGS: &str = "liveguard_strike_logs";
 pub const STRIKES_REFUSED: &str = "liveguard_strike_logs_refused_total";
 /// New windows refused because `engine.windows.max_windows` were held.
 pub const WINDOWS_REFUSED: &str = "liveguard_windows_refused_total";
+/// Rooms the coordinated danmaku detector follows.
+pub const BURST_ROOMS: &str = "liveguard_burst_rooms";
+/// Messages of rooms the detector could not follow (`engine.burst.max_rooms` held).
+pub const BURST_REFUSED: &str = "liveguard_burst_rooms_refused_total";
+/// Coordinated bursts found.
+pub const BURSTS: &str = "liveguard_bursts_total";
+/// Items in the price book.
+pub const PRICE_ITEMS: &str = "liveguard_price_items";
+/// New price book items refused because `engine.price.max_items` were held.
+pub const PRICE_REFUSED: &str = "liveguard_price_items_refused_total";
 /// Requests refused for their token, by `reason` (missing, invalid, scope).
 pub const AUTH_DENIED: &str = "liveguard_auth_denied_total";
 /// Connections refused by a limit, by `limit` (connections, connections_per_token,
@@ -118,6 +128,9 @@ fn register_at_zero() {
         REVIEWS_UNDELIVERED,
         STRIKES_REFUSED,
         WINDOWS_REFUSED,
+        BURST_REFUSED,
+        BURSTS,
+        PRICE_REFUSED,
         STORE_WRITES,
         STORE_ERRORS,
         STORE_UNSTORED,
@@ -315,6 +328,20 @@ fn describe() {
     describe_counter!(
         WINDOWS_REFUSED,
         "New windows refused because engine.windows.max_windows were held."
+    );
+    describe_gauge!(
+        BURST_ROOMS,
+        "Rooms the coordinated danmaku detector follows."
+    );
+    describe_counter!(
+        BURST_REFUSED,
+        "Messages of rooms the burst detector could not follow (engine.burst.max_rooms)."
+    );
+    describe_counter!(BURSTS, "Coordinated danmaku bursts found.");
+    describe_gauge!(PRICE_ITEMS, "Items in the price book.");
+    describe_counter!(
+        PRICE_REFUSED,
+        "New price book items refused because engine.price.max_items were held."
     );
     describe_gauge!(
         STORE_UP,

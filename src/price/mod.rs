@@ -93,7 +93,7 @@ impl Default for PriceConfig {
             compare_days: 7,
             raise_window_s: 7 * 86_400,
             min_change_pct: 5,
-            max_items: 500_000,
+            max_items: 200_000,
             max_rooms: 200_000,
             forget_after_days: 60,
         }

@@ -71,6 +71,13 @@ pub(super) async fn housekeeping(state: Arc<AppState>) {
             let strikes = state.engine.dispatcher();
             metrics::gauge!(t::STRIKE_LOGS).set(strikes.len() as f64);
             metrics::counter!(t::STRIKES_REFUSED).absolute(strikes.refused());
+            let bursts = state.engine.bursts();
+            metrics::gauge!(t::BURST_ROOMS).set(bursts.rooms() as f64);
+            metrics::counter!(t::BURST_REFUSED).absolute(bursts.refused());
+            metrics::counter!(t::BURSTS).absolute(bursts.fired());
+            let prices = state.engine.prices();
+            metrics::gauge!(t::PRICE_ITEMS).set(prices.items() as f64);
+            metrics::counter!(t::PRICE_REFUSED).absolute(prices.refused());
         }
     }
 }

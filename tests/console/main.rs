@@ -472,3 +472,53 @@ async fn a_coordinated_burst_shows_as_one_grouped_alert() {
     assert_eq!(held, json!("2"), "the members from the burst on are held");
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_price_check_alert_shows_the_item_and_the_sale_it_was_compared_with() {
+    let _one = serial().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = Server::start(secured(data_dir("console-price"))).await;
+    sign_in(&browser, &server, "zhao").await;
+    let mut ws = platform(&server).await;
+    let day = 86_400_000u64;
+    let t = 1_764_561_600_000u64;
+    let listing = |id: &str, ts: u64, extra: Value| {
+        let mut ev = json!({"kind":"listing","id":id,"room":"r-p","item":"sku-7","title":"羊毛围巾","unit":"条","price":99,"ts":ts});
+        for (k, v) in extra.as_object().unwrap() {
+            ev[k] = v.clone();
+        }
+        ev.to_string()
+    };
+    let answers = ingest(
+        &mut ws,
+        &[
+            listing("l-1", t - 9 * day, json!({})),
+            json!({"kind":"sale","id":"s-1","room":"r-p","item":"sku-7","price":89,"ts":t - 2 * day})
+                .to_string(),
+            listing(
+                "l-2",
+                t,
+                json!({"compared_price":199,"compared_label":"划线价"}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(answers[2]["decision"], "block", "{answers:?}");
+    let line = browser
+        .wait_for(
+            "the price alert",
+            "const p = document.querySelector('#alert-list li.alert p.muted'); return p && p.textContent;",
+        )
+        .await;
+    let line = line.as_str().unwrap();
+    for part in [
+        "sku-7",
+        "划线价高于前7日最低成交价",
+        "¥199 against ¥89",
+        "sale s-1 ¥89",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+}

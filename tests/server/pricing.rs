@@ -142,6 +142,14 @@ async fn a_compared_price_and_a_host_claim_above_the_seven_day_low_are_disposed_
     assert_eq!(checks[1]["matched"], "今天只要99");
     let prompt = of_type(&actions, "prompt_host_correction");
     assert_eq!(strs(&prompt["evidence"]), ["s1", "l2", "l1", "t1"]);
+    // An honest claim: the original price is the 7-day low, and today's price is new.
+    let (v, _) = judge(
+        &mut platform,
+        said("t2", r, T + 120_000, "原价八十九，今天只要七十九"),
+    )
+    .await;
+    let checked = v["hits"].as_array().unwrap();
+    assert!(checked.iter().all(|h| h["via"] != "price"), "{v}");
 
     server.shut_down();
     (&mut server.handle).await.unwrap().unwrap();
@@ -311,6 +319,11 @@ async fn bad_listing_events_get_clear_errors_and_change_nothing() {
         (
             json!({"kind":"listing","id":"b11","room":r,"title":"围巾","price":1}).to_string(),
             "missing_field",
+            "item",
+        ),
+        (
+            json!({"kind":"sale","id":"b12","room":r,"item":"x".repeat(300),"price":1}).to_string(),
+            "too_long",
             "item",
         ),
     ];

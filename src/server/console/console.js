@@ -333,7 +333,24 @@
     const text = el('p', 'text');
     text.append(highlighted(ev.text || '', hitSpans(record)));
     row.append(head, text);
+    for (const h of verdict.hits || []) {
+      if (h.price) row.append(el('p', 'muted', priceLine(h)));
+    }
     return row;
+  }
+
+  // A price check in words: the item, what was found, the price judged against its
+  // limit, and the listings and sales it was compared with.
+  function priceLine(h) {
+    const p = h.price;
+    const judged = p.check === 'compared_above_low' ? p.compared_price : p.price;
+    const parts = [p.item + ': ' + h.term];
+    if (p.missing && p.missing.length) parts.push('missing ' + p.missing.join(', '));
+    if (judged != null && p.limit != null) parts.push('¥' + judged + ' against ¥' + p.limit);
+    for (const r of p.evidence || []) {
+      parts.push(r.kind + ' ' + r.id + (r.price != null ? ' ¥' + r.price : '') + ' ' + time(r.ts));
+    }
+    return parts.join(' · ');
   }
 
   function renderAlerts() {

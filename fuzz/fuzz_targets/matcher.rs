@@ -116,10 +116,12 @@ fn event<'a>(kind: EventKind, id: &'a str, text: &'a str, ts: u64) -> Event<'a> 
         role: match kind {
             EventKind::Chat => Role::Viewer,
             EventKind::Transcript => Role::Host,
+            EventKind::Listing | EventKind::Sale => Role::Operator,
         },
         ts: Some(ts),
         text: Cow::Borrowed(text),
         is_final: true,
+        pricing: None,
     }
 }
 

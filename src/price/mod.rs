@@ -644,9 +644,12 @@ impl PriceBook {
     /// segment or a chat line) against the room's item on sale: findings with the
     /// byte range of each claim.
     pub fn claims(&self, ev: &Event<'_>, ts: u64) -> Vec<(PriceFinding, usize, usize)> {
+        // A partial ASR hypothesis is judged again when final; `final` means nothing
+        // on chat, so it cannot exempt a typed claim.
+        let partial = ev.kind == EventKind::Transcript && !ev.is_final;
         if !self.config.enabled
             || ev.role == Role::Viewer
-            || !ev.is_final
+            || partial
             || !matches!(ev.kind, EventKind::Chat | EventKind::Transcript)
         {
             return Vec::new();

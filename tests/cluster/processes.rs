@@ -56,6 +56,27 @@ fn corpus() -> Vec<String> {
             1_767_750_100_000u64 + i * 1000
         ));
     }
+    // Clear pricing: a listing, a sale, a compared price above the 7-day low and the
+    // host's original price. The room's partition keeps the item's history, as scan
+    // does, and rebuilds it on takeover.
+    let (t, day) = (1_767_750_100_000u64, 86_400_000u64);
+    lines.extend([
+        format!(
+            r#"{{"kind":"listing","id":"price-0","room":"room-price","item":"sku-1","title":"羊毛围巾","price":99,"unit":"条","ts":{}}}"#,
+            t - 3 * day
+        ),
+        format!(
+            r#"{{"kind":"sale","id":"price-1","room":"room-price","item":"sku-1","price":89,"ts":{}}}"#,
+            t - 2 * day
+        ),
+        format!(
+            r#"{{"kind":"listing","id":"price-2","room":"room-price","item":"sku-1","title":"羊毛围巾","price":99,"unit":"条","compared_price":199,"compared_label":"划线价","ts":{t}}}"#
+        ),
+        format!(
+            r#"{{"kind":"transcript","id":"price-3","room":"room-price","speaker":"host","text":"原价五百九十九","ts":{}}}"#,
+            t + 1000
+        ),
+    ]);
     lines
 }
 
@@ -315,6 +336,11 @@ async fn one_gateway_and_one_two_or_four_workers_answer_as_one_process() {
         oracle["repeat-7"].1.len() > oracle["repeat-0"].1.len(),
         "the ladder climbs"
     );
+    assert_eq!(
+        oracle["price-2"].0, "block",
+        "the compared price is checked against the sale"
+    );
+    assert_ne!(oracle["price-3"].1.len(), 0, "the host's claim too");
     for (workers, config) in [(1, ""), (2, ""), (4, "[cluster]\nstreams = 4\n")] {
         let cluster = Cluster::start(&format!("same-{workers}"), workers, config).await;
         let mut ws = platform(&cluster.addr).await;

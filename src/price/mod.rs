@@ -730,26 +730,22 @@ impl PriceBook {
         out
     }
 
-    /// Put saved items back (at startup, from the store). An item the book already
-    /// follows keeps what it has (it is newer); beyond `max_items` the rest are left
-    /// out. Returns how many were restored.
-    pub fn restore(&self, items: impl IntoIterator<Item = ItemSnapshot>) -> usize {
-        let mut restored = 0;
-        for snap in items {
-            let key = self.item_key(&snap.room, &snap.item);
-            let mut fresh = false;
-            let Some(mut history) = self.items.get_or_insert_with(key, || {
-                fresh = true;
-                ItemHistory::default()
-            }) else {
-                break;
-            };
-            if fresh {
-                *history = ItemHistory::from_snapshot(snap);
-                restored += 1;
-            }
+    /// Put a saved item back (at startup, from the store). An item the book already
+    /// follows keeps what it has (it is newer); a full book takes no more. Returns
+    /// whether it was restored.
+    pub fn restore(&self, snap: ItemSnapshot) -> bool {
+        let key = self.item_key(&snap.room, &snap.item);
+        let mut fresh = false;
+        let Some(mut history) = self.items.get_or_insert_with(key, || {
+            fresh = true;
+            ItemHistory::default()
+        }) else {
+            return false;
+        };
+        if fresh {
+            *history = ItemHistory::from_snapshot(snap);
         }
-        restored
+        fresh
     }
 
     /// Forget items neither listed nor sold for `forget_after_days` before `now_ms`,

@@ -264,7 +264,7 @@ fn a_saved_book_restores_the_same_judgements() {
 
     let restarted = book();
     let back: Vec<ItemSnapshot> = serde_json::from_str(&json).unwrap();
-    assert_eq!(restarted.restore(back), 1);
+    assert!(back.into_iter().all(|item| restarted.restore(item)));
     assert_eq!(
         sale(&restarted, "s2", T, "150"),
         Ok(()),
@@ -279,8 +279,6 @@ fn a_saved_book_restores_the_same_judgements() {
         [PriceCheck::ComparedAboveLow, PriceCheck::RaisedThenCut]
     );
     // What the book follows live is newer than the store: it is kept.
-    assert_eq!(
-        restarted.restore(serde_json::from_str::<Vec<ItemSnapshot>>(&json).unwrap()),
-        0
-    );
+    let again: Vec<ItemSnapshot> = serde_json::from_str(&json).unwrap();
+    assert!(!restarted.restore(again.into_iter().next().unwrap()));
 }

@@ -740,7 +740,19 @@ impl AppState {
                 self.engine.set_tier(room, *tier);
             }
         }
-        let priced = self.engine.prices().restore(recovered.prices);
+        // The price book streams in, one saved item at a time.
+        let prices = self.engine.prices();
+        let priced = store
+            .reader()
+            .and_then(|r| {
+                r.price_book(config.engine.price.max_items, |item| {
+                    prices.restore(item);
+                })
+            })
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "Cannot read the saved price book: prices start over.");
+                0
+            });
         tracing::info!(
             path = %store.path().display(),
             next_seq = recovered.next_seq,

@@ -291,13 +291,7 @@ pub struct Recovered {
     pub holds: Vec<HeldRow>,
     /// Room tiers.
     pub tiers: Vec<(String, Tier)>,
-    /// Saved price book items, the most recently seen first (at most
-    /// [`MAX_RESTORED_ITEMS`]).
-    pub prices: Vec<crate::price::ItemSnapshot>,
 }
-
-/// Most price book items read back at startup.
-pub const MAX_RESTORED_ITEMS: usize = 1_000_000;
 
 /// Seqs are reserved in blocks this large, ahead of use.
 pub const SEQ_BLOCK: u64 = 1 << 20;

@@ -130,20 +130,11 @@ pub(crate) fn recover(conn: &Connection, history: usize) -> rusqlite::Result<Rec
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    // A damaged row is skipped (the item's history starts over), never fatal.
-    let prices = conn
-        .prepare("SELECT history FROM price_book ORDER BY seen DESC LIMIT ?1")?
-        .query_map([super::MAX_RESTORED_ITEMS as i64], |r| {
-            r.get::<_, String>(0)
-        })?
-        .filter_map(|h| h.map(|h| serde_json::from_str(&h).ok()).transpose())
-        .collect::<rusqlite::Result<_>>()?;
     Ok(Recovered {
         next_seq: next_seq(conn)?,
         history: rows,
         holds,
         tiers,
-        prices,
     })
 }
 
@@ -185,6 +176,32 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
+    /// Hand the saved price book items to `take`, the most recently seen first, at
+    /// most `limit`, one at a time (a full book does not sit in memory twice). A
+    /// damaged row is skipped: that item's history starts over. Returns how many
+    /// were handed over.
+    ///
+    /// # Errors
+    /// Reading the store failed.
+    pub fn price_book(
+        &self,
+        limit: usize,
+        mut take: impl FnMut(crate::price::ItemSnapshot),
+    ) -> rusqlite::Result<usize> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT history FROM price_book ORDER BY seen DESC LIMIT ?1")?;
+        let mut rows = stmt.query([limit as i64])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            if let Ok(item) = serde_json::from_str(&row.get::<_, String>(0)?) {
+                take(item);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     pub(crate) fn open(path: &Path) -> rusqlite::Result<Reader> {
         let conn = Connection::open_with_flags(
             path,

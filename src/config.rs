@@ -29,6 +29,7 @@
 //! | `engine.price.raise_window_s` | 604800 | a cut within this long of a raise is 先涨后降 (规定 Art 17) |
 //! | `engine.price.min_change_pct` | 5 | least change, in percent, that counts as a raise or a cut |
 //! | `engine.price.max_items` | 200,000 | items followed at once (about 2 KB each at most: 400 MB full); a new item beyond is judged without history and its sales refused |
+//! | `engine.price.max_items_per_room` | 2,000 | items of one room followed at once: a room listing more has its new items judged without history, other rooms keep their place |
 //! | `engine.price.max_rooms` | 200,000 | rooms whose item on sale is followed |
 //! | `engine.price.forget_after_days` | 60 | forget an item neither listed nor sold for this long |
 //! | `store.enabled` | true | keep evidence in `DATA/liveguard.db` |

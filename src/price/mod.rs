@@ -29,9 +29,10 @@
 //! moderator and an export can see why without the book.
 //!
 //! **Bounds and overflow policy.** At most `max_items` items (about 2 KB each with
-//! full history: [`ITEM_BYTES`]) and `max_rooms` rooms' current items; a listing for a
-//! new item when the book is full is judged on its own (checks 1 and 5 still run) and
-//! counted in [`PriceBook::refused`]; its sales are then refused as unknown. Items not
+//! full history: [`ITEM_BYTES`]), `max_items_per_room` of them in one room, and
+//! `max_rooms` rooms' current items; a listing for a new item when the book (or its
+//! room's share) is full is judged on its own (checks 1 and 5 still run) and counted
+//! in [`PriceBook::refused`]; its sales are then refused as unknown. Items not
 //! listed or sold for `forget_after_days` are swept.
 
 pub mod amount;
@@ -39,6 +40,7 @@ pub mod claim;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +82,9 @@ pub struct PriceConfig {
     pub min_change_pct: u64,
     /// Items followed at once (see the module docs for the overflow policy).
     pub max_items: usize,
+    /// Items of one room followed at once: a room listing more has its new items
+    /// judged without history (and their sales refused), the other rooms keep theirs.
+    pub max_items_per_room: usize,
     /// Rooms whose current item is followed at once.
     pub max_rooms: usize,
     /// Forget an item neither listed nor sold for this many days.
@@ -94,6 +99,7 @@ impl Default for PriceConfig {
             raise_window_s: 7 * 86_400,
             min_change_pct: 5,
             max_items: 200_000,
+            max_items_per_room: 2_000,
             max_rooms: 200_000,
             forget_after_days: 60,
         }
@@ -413,6 +419,8 @@ impl ItemHistory {
 struct OnSale {
     item: Box<str>,
     seen: u64,
+    /// Items of the room the book follows (at most `max_items_per_room`).
+    items: usize,
 }
 
 /// The price book: every followed item's history and every room's current item.
@@ -421,6 +429,8 @@ pub struct PriceBook {
     config: PriceConfig,
     items: StateMap<ItemHistory>,
     rooms: StateMap<OnSale>,
+    /// New items refused because their room had `max_items_per_room`.
+    room_full: AtomicU64,
 }
 
 /// A sale the book cannot take.
@@ -437,6 +447,7 @@ impl PriceBook {
         PriceBook {
             items: StateMap::new(config.max_items),
             rooms: StateMap::new(config.max_rooms),
+            room_full: AtomicU64::new(0),
             config,
         }
     }
@@ -451,9 +462,10 @@ impl PriceBook {
         self.items.len()
     }
 
-    /// New items refused so far because the book was full.
+    /// New items refused so far because the book, or their room's share of it, was
+    /// full.
     pub fn refused(&self) -> u64 {
-        self.items.refused() + self.rooms.refused()
+        self.items.refused() + self.rooms.refused() + self.room_full.load(Ordering::Relaxed)
     }
 
     fn item_key(&self, room: &str, item: &str) -> u64 {
@@ -497,11 +509,19 @@ impl PriceBook {
             return found;
         }
         let key = self.item_key(&ev.room, item);
+        let room_key = self.room_key(&ev.room);
+        // A new item needs room in its room's share of the book first: one tenant
+        // listing without end fills its rooms' shares, not the whole book.
+        let known = self.items.get_mut(key).is_some();
+        if !known && !self.admit_item(room_key, item, ts) {
+            return found;
+        }
         let Some(mut history) = self.items.get_or_insert_with(key, || ItemHistory {
             room: ev.room.as_ref().into(),
             item: item.into(),
             ..ItemHistory::default()
         }) else {
+            self.release_item(room_key);
             return found;
         };
         let earlier = history.before(&ev.id);
@@ -548,18 +568,49 @@ impl PriceBook {
         }
         history.seen = history.seen.max(ts);
         drop(history);
-        let room_key = self.rooms.key().write(ev.room.as_bytes()).finish();
-        if let Some(mut on_sale) = self.rooms.get_or_insert_with(room_key, || OnSale {
+        self.put_on_sale(room_key, item, ts);
+        found
+    }
+
+    fn room_key(&self, room: &str) -> u64 {
+        self.rooms.key().write(room.as_bytes()).finish()
+    }
+
+    /// Count a new item against its room's share; `false` (and one more refusal)
+    /// when the room has `max_items_per_room` already.
+    fn admit_item(&self, room_key: u64, item: &str, ts: u64) -> bool {
+        let Some(mut room) = self.rooms.get_or_insert_with(room_key, || OnSale {
             item: item.into(),
             seen: ts,
-        }) && ts >= on_sale.seen
+            items: 0,
+        }) else {
+            return false;
+        };
+        if room.items >= self.config.max_items_per_room {
+            self.room_full.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        room.items += 1;
+        true
+    }
+
+    /// Give back an item's place in its room's share.
+    fn release_item(&self, room_key: u64) {
+        if let Some(mut room) = self.rooms.get_mut(room_key) {
+            room.items = room.items.saturating_sub(1);
+        }
+    }
+
+    /// Make `item`, listed at `ts`, the room's item on sale unless a later listing is.
+    fn put_on_sale(&self, room_key: u64, item: &str, ts: u64) {
+        if let Some(mut on_sale) = self.rooms.get_mut(room_key)
+            && ts >= on_sale.seen
         {
             if *on_sale.item != *item {
                 on_sale.item = item.into();
             }
             on_sale.seen = ts;
         }
-        found
     }
 
     /// The latest significant raise among `listings` within the raise window before
@@ -658,8 +709,11 @@ impl PriceBook {
         if said.is_empty() {
             return Vec::new();
         }
-        let room_key = self.rooms.key().write(ev.room.as_bytes()).finish();
-        let Some(item) = self.rooms.get_mut(room_key).map(|s| s.item.clone()) else {
+        let Some(item) = self
+            .rooms
+            .get_mut(self.room_key(&ev.room))
+            .map(|s| s.item.clone())
+        else {
             return Vec::new();
         };
         let Some(history) = self.items.get_mut(self.item_key(&ev.room, &item)) else {
@@ -735,15 +789,31 @@ impl PriceBook {
     /// whether it was restored.
     pub fn restore(&self, snap: ItemSnapshot) -> bool {
         let key = self.item_key(&snap.room, &snap.item);
+        if self.items.get_mut(key).is_some() {
+            return false;
+        }
+        let room_key = self.room_key(&snap.room);
+        let listed = snap.listings.last().map_or(0, |l| l.ts);
+        if !self.admit_item(room_key, &snap.item, listed) {
+            return false;
+        }
+        let item = snap.item.clone();
         let mut fresh = false;
         let Some(mut history) = self.items.get_or_insert_with(key, || {
             fresh = true;
             ItemHistory::default()
         }) else {
+            self.release_item(room_key);
             return false;
         };
         if fresh {
             *history = ItemHistory::from_snapshot(snap);
+            drop(history);
+            // The room's item on sale is its most recently listed one.
+            self.put_on_sale(room_key, &item, listed);
+        } else {
+            drop(history);
+            self.release_item(room_key);
         }
         fresh
     }
@@ -752,7 +822,18 @@ impl PriceBook {
     /// and rooms whose item was listed as long ago; returns how many were removed.
     pub fn sweep(&self, now_ms: u64) -> usize {
         let horizon = now_ms.saturating_sub(self.config.forget_after_days * DAY_MS);
-        self.items.retain(|h| h.seen >= horizon) + self.rooms.retain(|r| r.seen >= horizon)
+        let mut gone = Vec::new();
+        let items = self.items.retain(|h| {
+            let keep = h.seen >= horizon;
+            if !keep {
+                gone.push(self.room_key(&h.room));
+            }
+            keep
+        });
+        for room_key in gone {
+            self.release_item(room_key);
+        }
+        items + self.rooms.retain(|r| r.items > 0 || r.seen >= horizon)
     }
 }
 

@@ -282,3 +282,51 @@ fn a_saved_book_restores_the_same_judgements() {
     let again: Vec<ItemSnapshot> = serde_json::from_str(&json).unwrap();
     assert!(!restarted.restore(again.into_iter().next().unwrap()));
 }
+
+#[test]
+fn a_room_that_lists_without_end_fills_only_its_own_share() {
+    let b = PriceBook::new(PriceConfig {
+        max_items_per_room: 2,
+        ..PriceConfig::default()
+    });
+    let list = |room: &str, item: &str, id: &str| {
+        let line = format!(
+            r#"{{"kind":"listing","id":"{id}","room":"{room}","item":"{item}","title":"t","price":9,"unit":"件","ts":{T0}}}"#
+        );
+        let ev = parse_event(&line).unwrap();
+        b.listing(&ev, ev.pricing.as_deref().unwrap(), T0);
+    };
+    let sells = |room: &str, item: &str| {
+        let line = format!(
+            r#"{{"kind":"sale","id":"s","room":"{room}","item":"{item}","price":9,"ts":{T0}}}"#
+        );
+        let ev = parse_event(&line).unwrap();
+        b.sale(&ev, ev.pricing.as_deref().unwrap(), T0).is_ok()
+    };
+    list("flood", "a", "1");
+    list("flood", "b", "2");
+    list("flood", "c", "3");
+    list("flood", "a", "4"); // a known item is always taken
+    list("shop", "x", "5");
+    assert!(sells("flood", "a") && sells("flood", "b"));
+    assert!(!sells("flood", "c"), "over the room's share");
+    assert!(sells("shop", "x"), "another room keeps its place");
+    assert_eq!(b.refused(), 1);
+    // Swept items give their places back.
+    assert_eq!(b.sweep(T0 + 61 * DAY), 5, "3 items and both idle rooms");
+    list("flood", "c", "6");
+    assert!(sells("flood", "c"));
+}
+
+#[test]
+fn a_restored_book_knows_each_rooms_item_on_sale() {
+    let b = book();
+    listing(&b, "l1", T - 2 * DAY, MARKED);
+    sale(&b, "s1", T - DAY, "89").unwrap();
+    let restarted = book();
+    for item in b.take_changed() {
+        assert!(restarted.restore(item));
+    }
+    let f = said(&restarted, "transcript", "host", T, "原价599");
+    assert_eq!(checks(&f), [PriceCheck::ClaimAboveLow]);
+}

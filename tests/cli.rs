@@ -265,3 +265,51 @@ fn token_prints_a_token_and_the_entry_that_admits_it() {
     auth.authorize(Some(token), liveguard::auth::Scope::Moderate)
         .unwrap();
 }
+
+/// The README's clear-pricing example, as `scan` answers it: the compared price above
+/// the 7-day low delists the item, the host's 吊牌价 above it prompts a correction.
+#[test]
+fn scan_checks_the_readme_listings_and_sales() {
+    let out = liveguard()
+        .args(["scan", "tests/fixtures/pricing-session.jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines = json_lines(out.stdout);
+    let verdict = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["kind"] == "verdict" && l["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(verdict("l-1")["decision"], "allow");
+    assert_eq!(verdict("s-1")["decision"], "allow");
+    assert_eq!(
+        verdict("l-2")["hits"][0]["rule"],
+        "price.compared_above_low"
+    );
+    let types: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "action")
+        .map(|l| l["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "delist_product",
+            "prompt_host_correction",
+            "hide_message",
+            "prompt_host_correction"
+        ]
+    );
+    let claim = verdict("t-9");
+    assert!(
+        claim["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["rule"] == "price.claim_above_low" && h["price"]["limit"] == 89),
+        "{claim}"
+    );
+}

@@ -94,6 +94,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `allow` with nothing found: a sale's outcome.
+    fn allowed(lexicon: Arc<str>, ts: u64) -> Outcome {
+        Outcome {
+            decision: Decision::Allow,
+            lexicon,
+            hits: Vec::new(),
+            masked: None,
+            actions: Vec::new(),
+            tier: Tier::Standard,
+            ts,
+            normalized: None,
+        }
+    }
+
     /// What to write for `ev`, judged as this outcome: its verdict and its actions.
     pub fn answer<'a>(&'a self, ev: &'a Event<'_>) -> crate::wire::Answer<'a> {
         crate::wire::Answer::Judged {
@@ -261,15 +275,9 @@ impl Engine {
     /// Judge one event, as [`Engine::judge`], for callers that send no sales (tests,
     /// benches): a sale the engine refuses is answered `allow` and changes nothing.
     pub fn process(&self, ev: &Event<'_>, now_ms: u64, scratch: &mut Scratch) -> Outcome {
-        self.judge(ev, now_ms, scratch).unwrap_or_else(|_| Outcome {
-            decision: Decision::Allow,
-            lexicon: self.rules.load().matcher.version().clone(),
-            hits: Vec::new(),
-            masked: None,
-            actions: Vec::new(),
-            tier: Tier::Standard,
-            ts: ev.ts.unwrap_or(now_ms),
-            normalized: None,
+        self.judge(ev, now_ms, scratch).unwrap_or_else(|_| {
+            let lexicon = self.rules.load().matcher.version().clone();
+            Outcome::allowed(lexicon, ev.ts.unwrap_or(now_ms))
         })
     }
 
@@ -314,16 +322,7 @@ impl Engine {
                     SaleError::UnknownItem(item) => EventErrorKind::UnknownItem(item),
                 })?;
             }
-            return Ok(Outcome {
-                decision: Decision::Allow,
-                lexicon: matcher.version().clone(),
-                hits: Vec::new(),
-                masked: None,
-                actions: Vec::new(),
-                tier: Tier::Standard,
-                ts,
-                normalized: None,
-            });
+            return Ok(Outcome::allowed(matcher.version().clone(), ts));
         }
 
         // The window (if any) stays locked while the event is normalized after it

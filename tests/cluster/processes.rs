@@ -902,8 +902,18 @@ async fn workers_and_the_archiver_export_their_metrics() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
     };
-    let (status, text) = http(&metrics_addr(&worker), "GET", "/metrics", "").await;
-    assert_eq!(status, 200);
+    // A lone worker takes its partitions a few at a time (each lease, then each
+    // rebuild): wait until it holds all 64 (events of partitions it had not taken yet
+    // were answered once it had).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let (status, text) = http(&metrics_addr(&worker), "GET", "/metrics", "").await;
+        assert_eq!(status, 200);
+        if value(&text, "liveguard_cluster_partitions") == 64.0 || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(value(&text, "liveguard_cluster_partitions"), 64.0);
     assert_eq!(value(&text, "liveguard_cluster_takeovers_total"), 64.0);
     assert_eq!(value(&text, "liveguard_cluster_events_total"), 100.0);

@@ -410,16 +410,8 @@ impl Engine {
                     ev.role,
                     &ev.text,
                 );
-                decision = decision.max(rules.policy.decide(HitContext {
-                    category: entry.category,
-                    severity: entry.severity,
-                    role: ev.role,
-                    kind: ev.kind,
-                    tier,
-                    via: hit.via,
-                    context: hit.context,
-                    review: entry.review,
-                }));
+                let context = HitContext::of(&hit, ev, tier, entry.review);
+                decision = decision.max(rules.policy.decide(context));
                 hits.push(hit);
             }
         }
@@ -430,16 +422,7 @@ impl Engine {
             tier = self.tier(&ev.room);
         }
         for hit in price_hits {
-            decision = decision.max(rules.policy.decide(HitContext {
-                category: hit.category,
-                severity: hit.severity,
-                role: ev.role,
-                kind: ev.kind,
-                tier,
-                via: hit.via,
-                context: hit.context,
-                review: false,
-            }));
+            decision = decision.max(rules.policy.decide(HitContext::of(&hit, ev, tier, false)));
             hits.push(hit);
         }
         // A viewer's message that many accounts are posting at once: held, whatever

@@ -79,6 +79,23 @@ pub struct HitContext {
     pub review: bool,
 }
 
+impl HitContext {
+    /// The context of `hit`, found in `ev` in a room of `tier`; `review` when its
+    /// entry is a claim lawful when true.
+    pub fn of(hit: &Hit, ev: &crate::event::Event<'_>, tier: Tier, review: bool) -> HitContext {
+        HitContext {
+            category: hit.category,
+            severity: hit.severity,
+            role: ev.role,
+            kind: ev.kind,
+            tier,
+            via: hit.via,
+            context: hit.context,
+            review,
+        }
+    }
+}
+
 impl Policy {
     /// The table of `lexicon`.
     pub fn from_lexicon(lexicon: &Lexicon) -> Policy {

@@ -49,6 +49,7 @@ use claim::ClaimKind;
 
 use crate::event::{Category, Event, EventKind, Pricing, Role, Severity};
 use crate::state::StateMap;
+use dashmap::mapref::one::RefMut;
 
 /// Listed prices kept per item (the newest; a raise older than these is forgotten).
 pub const MAX_LISTINGS: usize = 8;
@@ -396,7 +397,8 @@ impl ItemHistory {
                 ts: r.ts,
             })
             .collect();
-        listings.truncate(MAX_LISTINGS);
+        // Oldest first: more than the book keeps leaves the newest.
+        listings.drain(..listings.len().saturating_sub(MAX_LISTINGS));
         ItemHistory {
             room: snap.room.into(),
             item: snap.item.into(),
@@ -412,6 +414,11 @@ impl ItemHistory {
             seen: snap.seen,
         }
     }
+}
+
+/// Whether a listing's text field says something (present and not blank).
+fn stated(field: &Option<std::borrow::Cow<'_, str>>) -> bool {
+    field.as_deref().is_some_and(|s| !s.trim().is_empty())
 }
 
 /// A room's item on sale now: its latest listing.
@@ -486,7 +493,7 @@ impl PriceBook {
         if p.price.is_none() {
             missing.push("price".to_owned());
         }
-        if p.unit.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        if !stated(&p.unit) {
             missing.push("unit".to_owned());
         }
         if !missing.is_empty() {
@@ -495,11 +502,7 @@ impl PriceBook {
             f.missing = missing;
             found.push(f);
         }
-        let labelled = p
-            .compared_label
-            .as_deref()
-            .is_some_and(|l| !l.trim().is_empty());
-        if p.compared_price.is_some() && !labelled {
+        if p.compared_price.is_some() && !stated(&p.compared_label) {
             let mut f = PriceFinding::new(PriceCheck::ComparedUnlabelled, item);
             f.price = p.price;
             f.compared_price = p.compared_price;
@@ -508,28 +511,11 @@ impl PriceBook {
         if !self.config.enabled {
             return found;
         }
-        let key = self.item_key(&ev.room, item);
-        let room_key = self.room_key(&ev.room);
-        // A new item needs room in its room's share of the book first: one tenant
-        // listing without end fills its rooms' shares, not the whole book.
-        let known = self.items.get_mut(key).is_some();
-        if !known && !self.admit_item(room_key, item, ts) {
-            return found;
-        }
-        let Some(mut history) = self.items.get_or_insert_with(key, || ItemHistory {
-            room: ev.room.as_ref().into(),
-            item: item.into(),
-            ..ItemHistory::default()
-        }) else {
-            self.release_item(room_key);
+        let Some((mut history, _)) = self.follow(&ev.room, item, ts) else {
             return found;
         };
         let earlier = history.before(&ev.id);
-        let stated = p
-            .compared_basis
-            .as_deref()
-            .is_some_and(|b| !b.trim().is_empty());
-        if let Some(compared) = p.compared_price.filter(|_| !stated)
+        if let Some(compared) = p.compared_price.filter(|_| !stated(&p.compared_basis))
             && let Some(low) = history.reference_low(ts, self.config.compare_days)
             && compared > low.price
         {
@@ -541,9 +527,9 @@ impl PriceBook {
             found.push(f);
         }
         if let Some(price) = p.price
-            && let Some((before_raise, raised)) = self.raise_before(earlier, ts)
-            && self.is_change(price, raised.price.unwrap_or_default())
-            && price < raised.price.unwrap_or_default()
+            && let Some((before_raise, raised, raised_price)) = self.raise_before(earlier, ts)
+            && price < raised_price
+            && self.is_change(price, raised_price)
         {
             let mut f = PriceFinding::new(PriceCheck::RaisedThenCut, item);
             f.price = Some(price);
@@ -568,8 +554,42 @@ impl PriceBook {
         }
         history.seen = history.seen.max(ts);
         drop(history);
-        self.put_on_sale(room_key, item, ts);
+        self.put_on_sale(self.room_key(&ev.room), item, ts);
         found
+    }
+
+    /// The history of `item` in `room`, made if it is new (counted against the room's
+    /// share first: one tenant listing without end fills its rooms' shares, not the
+    /// whole book), with whether it is new; `None` when the book or the room's share
+    /// is full.
+    fn follow(
+        &self,
+        room: &str,
+        item: &str,
+        ts: u64,
+    ) -> Option<(RefMut<'_, u64, ItemHistory>, bool)> {
+        let key = self.item_key(room, item);
+        if let Some(known) = self.items.get_mut(key) {
+            return Some((known, false));
+        }
+        let room_key = self.room_key(room);
+        if !self.admit_item(room_key, item, ts) {
+            return None;
+        }
+        let mut fresh = false;
+        let history = self.items.get_or_insert_with(key, || {
+            fresh = true;
+            ItemHistory {
+                room: room.into(),
+                item: item.into(),
+                ..ItemHistory::default()
+            }
+        });
+        if !fresh {
+            // Another event made it meanwhile and counted it.
+            self.release_item(room_key);
+        }
+        Some((history?, fresh))
     }
 
     fn room_key(&self, room: &str) -> u64 {
@@ -614,13 +634,13 @@ impl PriceBook {
     }
 
     /// The latest significant raise among `listings` within the raise window before
-    /// `ts`: the listing before it and the raised one. The raised price must still
+    /// `ts`: the listing before it, the raised one and its price. The raised price must still
     /// stand (the last listing), or the cut already happened.
     fn raise_before<'h>(
         &self,
         listings: &'h [Listed],
         ts: u64,
-    ) -> Option<(&'h Listed, &'h Listed)> {
+    ) -> Option<(&'h Listed, &'h Listed, Fen)> {
         let window = self.config.raise_window_s.saturating_mul(1000);
         let current = listings.last()?;
         let current_price = current.price?;
@@ -635,7 +655,7 @@ impl PriceBook {
         (current_price > before_price
             && self.is_change(current_price, before_price)
             && ts.saturating_sub(raised.ts) <= window)
-            .then_some((before, raised))
+            .then_some((before, raised, current_price))
     }
 
     /// Whether going from `old` to `new` is a change of at least `min_change_pct`.
@@ -788,34 +808,16 @@ impl PriceBook {
     /// follows keeps what it has (it is newer); a full book takes no more. Returns
     /// whether it was restored.
     pub fn restore(&self, snap: ItemSnapshot) -> bool {
-        let key = self.item_key(&snap.room, &snap.item);
-        if self.items.get_mut(key).is_some() {
-            return false;
-        }
-        let room_key = self.room_key(&snap.room);
         let listed = snap.listings.last().map_or(0, |l| l.ts);
-        if !self.admit_item(room_key, &snap.item, listed) {
-            return false;
-        }
-        let item = snap.item.clone();
-        let mut fresh = false;
-        let Some(mut history) = self.items.get_or_insert_with(key, || {
-            fresh = true;
-            ItemHistory::default()
-        }) else {
-            self.release_item(room_key);
+        let Some((mut history, true)) = self.follow(&snap.room, &snap.item, listed) else {
             return false;
         };
-        if fresh {
-            *history = ItemHistory::from_snapshot(snap);
-            drop(history);
-            // The room's item on sale is its most recently listed one.
-            self.put_on_sale(room_key, &item, listed);
-        } else {
-            drop(history);
-            self.release_item(room_key);
-        }
-        fresh
+        let (room_key, item) = (self.room_key(&snap.room), snap.item.clone());
+        *history = ItemHistory::from_snapshot(snap);
+        drop(history);
+        // The room's item on sale is its most recently listed one.
+        self.put_on_sale(room_key, &item, listed);
+        true
     }
 
     /// Forget items neither listed nor sold for `forget_after_days` before `now_ms`,

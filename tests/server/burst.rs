@@ -12,12 +12,10 @@ fn chat_at(id: &str, room: &str, user: &str, text: &str, ts: u64) -> String {
 }
 
 /// Send one event and return its answer's verdict and actions.
-async fn judge(ws: &mut Ws, line: String) -> (Value, Vec<Value>) {
-    send(ws, line).await;
-    let answer = answer(ws).await;
-    let verdict = answer[0].clone();
-    assert_eq!(verdict["kind"], "verdict", "{answer:?}");
-    (verdict, answer[1..].to_vec())
+async fn judged(ws: &mut Ws, line: String) -> (Value, Vec<Value>) {
+    let (verdict, actions) = judge(ws, line).await;
+    assert_eq!(verdict["kind"], "verdict", "{verdict} {actions:?}");
+    (verdict, actions)
 }
 
 fn types(actions: &[Value]) -> Vec<&str> {
@@ -44,7 +42,7 @@ async fn a_burst_is_held_recorded_warned_and_confirmed_once_by_a_moderator() {
     for (i, text) in PAID.iter().enumerate() {
         let id = format!("p-{i}");
         let line = chat_at(&id, "r-b", &format!("u{i}"), text, 1_000 + i as u64 * 1_500);
-        verdicts.push(judge(&mut platform, line).await);
+        verdicts.push(judged(&mut platform, line).await);
     }
     for (verdict, actions) in &verdicts[..3] {
         assert_eq!(verdict["decision"], "allow", "{verdict}");
@@ -163,7 +161,7 @@ async fn an_approved_member_limits_nothing_and_complaints_never_form_a_burst() {
             text,
             1_000 * i as u64,
         );
-        judge(&mut platform, line).await;
+        judged(&mut platform, line).await;
     }
     let alert = &collect(&mut moderator, "alert", 1).await[0];
     let seq = alert["seq"].as_u64().unwrap();
@@ -187,7 +185,7 @@ async fn an_approved_member_limits_nothing_and_complaints_never_form_a_burst() {
             "我收到的是假货，要退款",
             1_000 * i,
         );
-        let (verdict, _) = judge(&mut platform, line).await;
+        let (verdict, _) = judged(&mut platform, line).await;
         assert!(
             verdict["hits"]
                 .as_array()
@@ -216,7 +214,7 @@ async fn an_enhanced_room_is_watched_more_closely() {
             text,
             1_000 * i as u64,
         );
-        decisions.push(judge(&mut platform, line).await.0["decision"].clone());
+        decisions.push(judged(&mut platform, line).await.0["decision"].clone());
     }
     assert_eq!(
         decisions,

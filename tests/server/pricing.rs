@@ -30,13 +30,6 @@ fn said(id: &str, room: &str, ts: u64, text: &str) -> String {
         .to_string()
 }
 
-/// Send one event; its answer: the verdict (or error) and its actions.
-async fn judge(ws: &mut Ws, line: String) -> (Value, Vec<Value>) {
-    send(ws, line).await;
-    let answer = answer(ws).await;
-    (answer[0].clone(), answer[1..].to_vec())
-}
-
 fn rules(verdict: &Value) -> Vec<&str> {
     verdict["hits"]
         .as_array()

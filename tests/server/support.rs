@@ -304,6 +304,14 @@ where
 }
 
 /// Objects until `n` of kind `kind` have arrived (others are kept too).
+/// Send one event and return its answer: the verdict (or error frame) and the
+/// actions after it.
+pub async fn judge(ws: &mut Ws, line: String) -> (Value, Vec<Value>) {
+    send(ws, line).await;
+    let answer = answer(ws).await;
+    (answer[0].clone(), answer[1..].to_vec())
+}
+
 pub async fn collect(ws: &mut Ws, kind: &str, n: usize) -> Vec<Value> {
     let mut out = Vec::new();
     while out.iter().filter(|v: &&Value| v["kind"] == kind).count() < n {

@@ -9,13 +9,13 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
 use crate::burst::{BurstConfig, Bursts};
-use crate::channel::emoji;
+
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};
 use crate::event::{Decision, Event, EventError, EventErrorKind, EventKind, Role, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
-use crate::normalize::NormText;
+use crate::normalize::{EmojiView, NormText};
 use crate::policy::{HitContext, Policy, WindowPart};
 use crate::price::{PriceBook, PriceConfig, SaleError};
 use crate::window::{SegmentIds, WindowConfig, Windows};
@@ -141,6 +141,9 @@ pub struct Scratch {
     /// emoji that stands for a word).
     emoji_text: NormText,
     emoji_raw: Vec<RawHit>,
+    /// The event with each such emoji read as its word, and the hits only that finds.
+    reading_text: NormText,
+    reading_raw: Vec<RawHit>,
     matcher: matcher::Scratch,
 }
 
@@ -364,11 +367,12 @@ impl Engine {
         // The emoji channel reads its own view of the event, built only when an emoji
         // that stands for a word was seen; a term the other channels found stays theirs.
         scratch.emoji_raw.clear();
+        scratch.reading_raw.clear();
         if text.has_word_emoji() {
             scratch.emoji_text.clear();
             scratch
                 .emoji_text
-                .push_segment_keeping(&ev.text, emoji::is_table_emoji);
+                .push_segment_emoji(&ev.text, EmojiView::Keep);
             matcher.scan_emoji(
                 &scratch.emoji_text,
                 ev.role,
@@ -379,21 +383,48 @@ impl Engine {
             scratch
                 .emoji_raw
                 .retain(|h| !found.iter().any(|f| f.entry == h.entry));
+            // Rules and templates see the emoji's word (五⭐好评返🧧).
+            scratch.reading_text.clear();
+            scratch
+                .reading_text
+                .push_segment_emoji(&ev.text, EmojiView::Read);
+            matcher.scan_readings(
+                &scratch.reading_text,
+                &ev.text,
+                ev.role,
+                &mut scratch.matcher,
+                &mut scratch.reading_raw,
+            );
+            let (found, kept) = (&scratch.raw, &scratch.emoji_raw);
+            scratch
+                .reading_raw
+                .retain(|h| !found.iter().chain(kept.iter()).any(|f| f.entry == h.entry));
         }
 
-        let tier = if scratch.raw.is_empty() && scratch.emoji_raw.is_empty() {
+        let tier = if scratch.raw.is_empty()
+            && scratch.emoji_raw.is_empty()
+            && scratch.reading_raw.is_empty()
+        {
             Tier::Standard
         } else {
             self.tier(&ev.room)
         };
         let mut decision = Decision::Allow;
-        let mut hits = Vec::with_capacity(scratch.raw.len() + scratch.emoji_raw.len());
+        let mut hits = Vec::with_capacity(
+            scratch.raw.len() + scratch.emoji_raw.len() + scratch.reading_raw.len(),
+        );
         let views = [
             (text, current, &scratch.raw, &scratch.ids),
             (
                 &scratch.emoji_text,
                 0,
                 &scratch.emoji_raw,
+                &SegmentIds::default(),
+            ),
+            (
+                &scratch.reading_text,
+                0,
+                &scratch.reading_raw,
                 &SegmentIds::default(),
             ),
         ];

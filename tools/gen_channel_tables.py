@@ -417,7 +417,7 @@ MAX_WORDS = 5
 # liveguard supplement: meanings the CLDR names and keywords lack, or that chat uses first.
 # "+" puts the words before the CLDR-derived ones, "=" replaces them.
 SUPPLEMENT = {
-    "💰": ("+", "钱"), "💲": ("=", "钱 价 美元"), "💵": ("+", "钱"), "💴": ("+", "钱"),
+    "💰": ("+", "钱"), "💲": ("=", "价 钱 美元"), "💵": ("+", "钱"), "💴": ("+", "钱"),
     "💶": ("+", "钱"), "💷": ("+", "钱"), "💸": ("+", "钱 花钱"), "🪙": ("+", "钱 硬币"),
     "💳": ("+", "卡 银行卡"), "🧧": ("+", "红包 钱"), "💹": ("=", "涨 汇率"),
     "💱": ("+", "汇率 换钱"),

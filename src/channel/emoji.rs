@@ -28,6 +28,8 @@ struct Table {
     /// A syllable (toneless pinyin, main reading) to the emoji whose one-character
     /// word has it.
     by_sound: HashMap<&'static str, Vec<char>>,
+    /// An emoji to its first word (lower case): what it reads as in text.
+    reading: HashMap<char, String>,
 }
 
 /// The main reading of `c`, toneless.
@@ -42,10 +44,14 @@ fn table() -> &'static Table {
         let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
         let mut by_word: HashMap<String, Vec<char>> = HashMap::new();
         let mut by_sound: HashMap<&'static str, Vec<char>> = HashMap::new();
+        let mut reading: HashMap<char, String> = HashMap::new();
         for (e, rest) in EMOJI.lines().filter_map(table_line) {
             let cp = e as usize;
             if (0x2000..0x2_0000).contains(&cp) {
                 bits[(cp - 0x2000) / 64] |= 1 << ((cp - 0x2000) % 64);
+            }
+            if let Some(first) = rest.split(' ').find(|w| !w.is_empty()) {
+                reading.entry(e).or_insert_with(|| first.to_lowercase());
             }
             // Lower-cased, not normalized: normalizing collapses `QQ` to `q`.
             for w in rest
@@ -72,6 +78,7 @@ fn table() -> &'static Table {
             bits,
             by_word,
             by_sound,
+            reading,
         }
     })
 }
@@ -81,6 +88,12 @@ pub fn is_table_emoji(c: char) -> bool {
     let cp = c as usize;
     (0x2000..0x2_0000).contains(&cp)
         && table().bits[(cp - 0x2000) / 64] & (1 << ((cp - 0x2000) % 64)) != 0
+}
+
+/// The word an emoji of the table reads as in running text: the first of its row,
+/// the most useful (`🐟` 鱼, `💲` 价, `🧧` 红包, `🔟` 10).
+pub fn reading(c: char) -> Option<&'static str> {
+    table().reading.get(&c).map(String::as_str)
 }
 
 /// Emoji spellings of `literal` (a normalized term): one character, or a run of two or
@@ -164,5 +177,9 @@ mod tests {
             variants("淘宝").contains(&"🍑宝".to_owned()),
             "by the sound of 桃"
         );
+        assert_eq!(reading('🐟'), Some("鱼"));
+        assert_eq!(reading('💲'), Some("价"), "the supplement puts 价 first");
+        assert_eq!(reading('🔟'), Some("10"));
+        assert_eq!(reading('❤'), None);
     }
 }

@@ -257,6 +257,34 @@ fn every_hit_says_how_it_matched() {
 }
 
 #[test]
+fn rules_and_templates_read_an_emoji_as_its_word() {
+    let e = engine();
+    let mut s = Scratch::default();
+    // 瘦N斤 and 原价…只要… are regex rules: they have no emoji spellings.
+    for (i, (text, term, emoji)) in [
+        ("酵素喝一周瘦🔟斤 姐妹们亲测的", "瘦N斤", "🔟"),
+        ("原💲599 今天直播间只要79", "原价X只要Y", "💲"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = e.process(&chat(&format!("r{i}"), "u", "host", 1000, text), 0, &mut s);
+        let hit = o.hits.iter().find(|h| &*h.term == term);
+        let hit = hit.unwrap_or_else(|| panic!("{text}: {:?}", o.hits));
+        assert_eq!(hit.via, Via::Emoji, "{text}");
+        // The hit's range is in the text as written, emoji included.
+        assert!(text[hit.start..hit.end].contains(emoji), "{text}: {hit:?}");
+    }
+    // An emoji that reads as a word forms nothing by itself.
+    let o = e.process(
+        &chat("r9", "u", "viewer", 1000, "我家猫爱吃🐟 给主播点个⭐"),
+        0,
+        &mut s,
+    );
+    assert_eq!(o.decision, Decision::Allow, "{:?}", o.hits);
+}
+
+#[test]
 fn a_guess_is_held_and_never_suspends_a_stream() {
     let e = engine();
     let mut s = Scratch::default();

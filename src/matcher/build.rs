@@ -12,7 +12,7 @@ use super::{
 };
 use crate::channel::{self, Via, emoji, shape, sound};
 use crate::lexicon::{Lexicon, Matching, pinyin, template};
-use crate::normalize::NormText;
+use crate::normalize::{EmojiView, NormText};
 
 /// Latin abbreviations chat uses for other things, never read as a term's initials
 /// (`qq` is not 气枪, `sf` is the courier, `yyds` praise). A term that has one of them
@@ -102,7 +102,7 @@ impl Collector {
     fn add(&mut self, s: &str, target: Target) -> usize {
         let mut nt = NormText::new();
         if self.keep_emoji {
-            nt.push_segment_keeping(s, emoji::is_table_emoji);
+            nt.push_segment_emoji(s, EmojiView::Keep);
         } else {
             nt.push_segment(s);
         }

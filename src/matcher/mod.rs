@@ -421,7 +421,7 @@ impl Matcher {
     }
 
     /// Find the emoji channel's hits in `view`, an event normalized with the emoji of
-    /// [`crate::channel::emoji`] kept as characters (see [`NormText::push_segment_keeping`]),
+    /// [`crate::channel::emoji`] kept as characters (see [`NormText::push_segment_emoji`]),
     /// as its only segment. Only hits spelled with an emoji are reported: the rest are
     /// [`Matcher::scan`]'s.
     pub fn scan_emoji(
@@ -441,6 +441,38 @@ impl Matcher {
         self.collect(&self.main, view, 0, scratch);
         scratch.candidates.clear();
         self.collect(p, view, 0, scratch);
+        self.judge(role, scratch, out);
+    }
+
+    /// The emoji channel's second reading: `view` is the event normalized with every
+    /// emoji of the table read as its first word ([`crate::normalize::EmojiView::Read`]:
+    /// `闲🐟` as 闲鱼, `原💲599` as 原价599), so that regex rules and templated terms,
+    /// which have no emoji spellings, see the word. Only hits that cover such a word
+    /// are reported, as [`Via::Emoji`]; `src` is the event's text.
+    pub fn scan_readings(
+        &self,
+        view: &NormText,
+        src: &str,
+        role: Role,
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        scratch.candidates.clear();
+        scratch.allows.clear();
+        reset_bits(&mut scratch.groups, self.groups.len());
+        reset_bits(&mut scratch.anchors, self.rules.len());
+        self.collect(&self.main, view, 0, scratch);
+        self.run_rules(view, 0, scratch);
+        let read = |c: &crate::normalize::NormChar| {
+            src.get(c.src_start as usize..)
+                .and_then(|s| s.chars().next())
+                .is_some_and(crate::channel::emoji::is_table_emoji)
+        };
+        let chars = view.chars();
+        scratch.candidates.retain_mut(|h| {
+            h.via = Via::Emoji;
+            chars[h.start..h.end].iter().any(read)
+        });
         self.judge(role, scratch, out);
     }
 

@@ -102,6 +102,19 @@ pub struct NormChar {
     pub split_run: bool,
 }
 
+/// How [`NormText::push_segment_emoji`] reads an emoji that stands for a word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmojiView {
+    /// A separator, like every other emoji (`最❤好` is 最好): the plain text.
+    Separator,
+    /// The emoji itself, as a character: the emoji channel's view, matched against
+    /// the terms' emoji spellings (`💊到病除`).
+    Keep,
+    /// The emoji's first word in its place (`闲🐟` reads 闲鱼, `原💲599` 原价599): what
+    /// regex rules and templated terms, which have no emoji spellings, read.
+    Read,
+}
+
 /// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
 /// allocations, so the hot path does not allocate per event.
 #[derive(Clone, Debug, Default)]
@@ -354,12 +367,13 @@ impl NormText {
     /// (see `Displayed`), each character keeping its own source range: within such a
     /// run, source offsets go backwards.
     pub fn push_segment(&mut self, src: &str) -> usize {
-        self.push_segment_keeping(src, |_| false)
+        self.push_segment_emoji(src, EmojiView::Separator)
     }
 
-    /// [`NormText::push_segment`], except that the separators `keep` accepts stay in the
-    /// text as characters (the emoji channel's view keeps emoji that stand for words).
-    pub fn push_segment_keeping(&mut self, src: &str, keep: impl Fn(char) -> bool) -> usize {
+    /// [`NormText::push_segment`], except that the emoji that stand for words
+    /// ([`crate::channel::emoji::is_table_emoji`]) are read as `view` says rather than as
+    /// separators.
+    pub fn push_segment_emoji(&mut self, src: &str, view: EmojiView) -> usize {
         let seg = self.next_segment();
         let pending = if self.chars.is_empty() {
             Gap::None
@@ -373,14 +387,14 @@ impl NormText {
             self.digits,
             self.numeral_runs,
         );
-        if !self.push_chars(src, None, seg, pending, &keep) {
+        if !self.push_chars(src, None, seg, pending, view) {
             // An override: start again on the order a chat window shows. Rare, so the
             // common text pays nothing for it but a comparison on invisible characters.
             self.text.truncate(mark.0);
             self.chars.truncate(mark.1);
             (self.letters, self.digits, self.numeral_runs) = (mark.2, mark.3, mark.4);
             let shown = Displayed::of(src);
-            self.push_chars(&shown.text, Some(&shown.source), seg, pending, &keep);
+            self.push_chars(&shown.text, Some(&shown.source), seg, pending, view);
         }
         seg as usize
     }
@@ -395,7 +409,7 @@ impl NormText {
         source: Option<&[(u32, u32)]>,
         seg: u8,
         pending: Gap,
-        keep: &impl Fn(char) -> bool,
+        view: EmojiView,
     ) -> bool {
         let mut w = Writer {
             out: self,
@@ -430,11 +444,22 @@ impl NormText {
                     }
                 }
                 Fold::Soft if c as u32 >= 0x2000 && crate::channel::emoji::is_table_emoji(c) => {
-                    if keep(c) {
-                        w.emit(c, false, i, end);
-                    } else {
-                        w.out.word_emoji = true;
-                        w.gap(Gap::Soft);
+                    let reading = || crate::channel::emoji::reading(c);
+                    match view {
+                        EmojiView::Keep => w.emit(c, false, i, end),
+                        EmojiView::Read if let Some(word) = reading() => {
+                            for f in word.chars() {
+                                if f.is_ascii_digit() {
+                                    w.digit(f, false, i, end);
+                                } else {
+                                    w.emit(f, false, i, end);
+                                }
+                            }
+                        }
+                        _ => {
+                            w.out.word_emoji = true;
+                            w.gap(Gap::Soft);
+                        }
                     }
                 }
                 Fold::Soft => w.gap(Gap::Soft),

@@ -19,11 +19,11 @@ use crate::normalize::{EmojiView, NormText};
 /// as an established short form lists it as a variant.
 const COMMON_ABBREVIATIONS: &[&str] = &[
     "aa", "bb", "cc", "dd", "ee", "gg", "hh", "jj", "ll", "mm", "nn", "oo", "pp", "qq", "ss", "tt",
-    "ww", "xx", "yy", "zz", "ok", "nb", "sf", "jd", "tb", "dy", "ks", "pdd", "xhs", "cp", "pk",
-    "dj", "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg",
-    "u1s1", "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx", "xl", "xs", "xxl", "sm", "ml",
-    "kg", "cm", "mm", "sb", "tm", "nm", "jk", "lv", "ck", "ps", "gd", "mc", "bt", "ad", "hr",
-    "ppt", "pdf", "app", "gif", "ktv", "ceo", "diy", "cpu", "gps", "usb", "led",
+    "ww", "xx", "yy", "ok", "nb", "sf", "jd", "tb", "dy", "ks", "pdd", "xhs", "cp", "pk", "dj",
+    "ip", "id", "tv", "pc", "ai", "up", "mv", "vip", "yyds", "xswl", "awsl", "hhh", "zqsg", "u1s1",
+    "nsdd", "dbq", "bhys", "xjj", "xgg", "zfb", "wx", "vx", "xl", "xs", "xxl", "sm", "ml", "kg",
+    "cm", "mm", "sb", "tm", "nm", "jk", "lv", "ck", "ps", "gd", "mc", "bt", "ad", "hr", "ppt",
+    "pdf", "app", "gif", "ktv", "ceo", "diy", "cpu", "gps", "usb", "led",
 ];
 
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the

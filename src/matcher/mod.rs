@@ -551,7 +551,13 @@ impl Matcher {
                     Target::Term(e, via) => {
                         if !ends_here
                             || (via == Via::Initials
-                                && !initials_in_context(text, ci, cj, &p.shapes[k]))
+                                && !initials_in_context(
+                                    text,
+                                    ci,
+                                    cj,
+                                    &p.shapes[k],
+                                    self.entries[e as usize].category,
+                                ))
                             || straddled(text, ci, cj)
                         {
                             continue;
@@ -1012,10 +1018,18 @@ fn word_across(text: &NormText, inner: usize, outer: usize) -> Option<(u32, u32)
 }
 
 /// Initials of two letters (`sd`, `xq`) are everyday abbreviations too (SF is a courier):
-/// they count only after a word that makes them an offer or a contact (加sd, 卖fq, 可以mj),
-/// or before one (kk号, xq有吗, sl我, zz给我). Longer initials need only the strict Latin edges of every
-/// Latin pattern.
-fn initials_in_context(text: &NormText, ci: usize, cj: usize, shape: &Shape) -> bool {
+/// they count only after a word that makes them an offer or a contact (加sd, 卖fq, 可以mj,
+/// 专业kp), or before one (kk号, xq有吗, sl我, zz给我, yd还有没). A claim about a product
+/// or a product on offer also reads from the product named after it (jf奶昔, zy胶囊,
+/// sq模型, sw产品). Longer initials need only the strict Latin edges of every Latin
+/// pattern.
+fn initials_in_context(
+    text: &NormText,
+    ci: usize,
+    cj: usize,
+    shape: &Shape,
+    category: Category,
+) -> bool {
     let letters: usize = text.chars()[ci..cj]
         .iter()
         .map(|c| usize::from(c.run))
@@ -1041,10 +1055,34 @@ fn initials_in_context(text: &NormText, ci: usize, cj: usize, shape: &Shape) -> 
     // An object or a recipient after them makes them a verb or a thing on offer
     // (sl我, zz给我, jq领券, gf包包, 接sj单).
     const AFTER: &[char] = &['号', '群', '有', '卖', '吗', '我', '给', '领', '包', '单'];
+    const BEFORE_WORDS: &[&str] = &["专业"];
+    const AFTER_WORDS: &[&str] = &["还有"];
+    // What a claimed effect or a prohibited thing is sold as.
+    const PRODUCTS: &[&str] = &[
+        "茶", "药", "丸", "片", "胶囊", "精油", "奶昔", "霜", "膏", "贴", "液", "叶", "产品",
+        "模型", "配件", "套装",
+    ];
     let chars = text.chars();
     let ch = |i: usize| text.char_at(i);
-    (ci > 0 && chars[ci].gap <= Gap::Soft && BEFORE.contains(&ch(ci - 1)))
-        || (cj < chars.len() && chars[cj].gap <= Gap::Soft && AFTER.contains(&ch(cj)))
+    let touches = |i: usize| i < chars.len() && chars[i].gap <= Gap::Soft;
+    let ends_with = |w: &str| {
+        let n = w.chars().count();
+        ci >= n && w.chars().enumerate().all(|(k, c)| ch(ci - n + k) == c)
+    };
+    let starts_with = |w: &str| {
+        cj + w.chars().count() <= chars.len() && w.chars().enumerate().all(|(k, c)| ch(cj + k) == c)
+    };
+    let product = matches!(
+        category,
+        Category::FalsePublicity | Category::ProhibitedProduct | Category::Slander
+    );
+    (ci > 0
+        && touches(ci)
+        && (BEFORE.contains(&ch(ci - 1)) || BEFORE_WORDS.iter().any(|w| ends_with(w))))
+        || (touches(cj)
+            && (AFTER.contains(&ch(cj))
+                || AFTER_WORDS.iter().any(|w| starts_with(w))
+                || (product && PRODUCTS.iter().any(|w| starts_with(w)))))
 }
 
 /// Below this frequency (jieba's counts) a dictionary word is noise (接转 4, 想进 3):

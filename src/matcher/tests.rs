@@ -510,3 +510,31 @@ note = \"n\"
     // `pdd` (拼多多) is not pd with a doubled d.
     assert!(vias(&m, "这个pdd有").is_empty());
 }
+
+#[test]
+fn two_letter_initials_read_from_the_product_they_name() {
+    let cat = "category = \"false_publicity\"
+[[entry]]
+id = \"t.slim\"
+term = \"减肥\"
+severity = \"medium\"
+note = \"n\"
+";
+    let m = matcher_of(cat);
+    assert_eq!(vias(&m, "这款jf奶昔 不运动也能掉秤"), [Via::Initials]);
+    assert_eq!(vias(&m, "jf胶囊"), [Via::Initials]);
+    // Without a product, an offer or a contact, two letters are just two letters.
+    assert!(vias(&m, "jf失败了").is_empty());
+    assert!(vias(&m, "今天jf").is_empty());
+    // A product names a claim or a prohibited thing, not a contact.
+    let contact = "category = \"diversion\"
+[[entry]]
+id = \"t.transfer\"
+term = \"转账\"
+severity = \"high\"
+note = \"n\"
+";
+    let m = matcher_of(contact);
+    assert_eq!(vias(&m, "zz给我 直接发"), [Via::Initials]);
+    assert!(vias(&m, "zz产品").is_empty());
+}

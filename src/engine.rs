@@ -10,6 +10,7 @@ use dashmap::DashMap;
 
 use crate::burst::{BurstConfig, Bursts};
 
+use crate::channel::emoji::READINGS;
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};
 use crate::event::{Decision, Event, EventError, EventErrorKind, EventKind, Role, Tier};
@@ -141,9 +142,10 @@ pub struct Scratch {
     /// emoji that stands for a word).
     emoji_text: NormText,
     emoji_raw: Vec<RawHit>,
-    /// The event with each such emoji read as its word, and the hits only that finds.
-    reading_text: NormText,
-    reading_raw: Vec<RawHit>,
+    /// The event with each such emoji read as one of its words (one view per word,
+    /// see [`crate::channel::emoji::reading`]), and the hits only they find.
+    reading_text: [NormText; READINGS],
+    reading_raw: [Vec<RawHit>; READINGS],
     matcher: matcher::Scratch,
 }
 
@@ -367,7 +369,7 @@ impl Engine {
         // The emoji channel reads its own view of the event, built only when an emoji
         // that stands for a word was seen; a term the other channels found stays theirs.
         scratch.emoji_raw.clear();
-        scratch.reading_raw.clear();
+        scratch.reading_raw.iter_mut().for_each(Vec::clear);
         if text.has_word_emoji() {
             scratch.emoji_text.clear();
             scratch
@@ -383,51 +385,47 @@ impl Engine {
             scratch
                 .emoji_raw
                 .retain(|h| !found.iter().any(|f| f.entry == h.entry));
-            // Rules and templates see the emoji's word (五⭐好评返🧧).
-            scratch.reading_text.clear();
-            scratch
-                .reading_text
-                .push_segment_emoji(&ev.text, EmojiView::Read);
-            matcher.scan_readings(
-                &scratch.reading_text,
-                &ev.text,
-                ev.role,
-                &mut scratch.matcher,
-                &mut scratch.reading_raw,
-            );
-            let (found, kept) = (&scratch.raw, &scratch.emoji_raw);
-            scratch
-                .reading_raw
-                .retain(|h| !found.iter().chain(kept.iter()).any(|f| f.entry == h.entry));
+            // Rules, templates and whole terms see the emoji's words (五⭐好评返🧧,
+            // 就是💩), one pass per word.
+            for k in 0..text.emoji_readings().min(READINGS) {
+                let view = &mut scratch.reading_text[k];
+                view.clear();
+                view.push_segment_emoji(&ev.text, EmojiView::Read(k as u8));
+                let (done, rest) = scratch.reading_raw.split_at_mut(k);
+                let raws = &mut rest[0];
+                matcher.scan_readings(view, &ev.text, ev.role, &mut scratch.matcher, raws);
+                let (found, kept) = (&scratch.raw, &scratch.emoji_raw);
+                raws.retain(|h| {
+                    !found
+                        .iter()
+                        .chain(kept)
+                        .chain(done.iter().flatten())
+                        .any(|f| f.entry == h.entry)
+                });
+            }
         }
 
         let tier = if scratch.raw.is_empty()
             && scratch.emoji_raw.is_empty()
-            && scratch.reading_raw.is_empty()
+            && scratch.reading_raw.iter().all(Vec::is_empty)
         {
             Tier::Standard
         } else {
             self.tier(&ev.room)
         };
         let mut decision = Decision::Allow;
-        let mut hits = Vec::with_capacity(
-            scratch.raw.len() + scratch.emoji_raw.len() + scratch.reading_raw.len(),
-        );
-        let views = [
-            (text, current, &scratch.raw, &scratch.ids),
-            (
-                &scratch.emoji_text,
-                0,
-                &scratch.emoji_raw,
-                &SegmentIds::default(),
-            ),
-            (
-                &scratch.reading_text,
-                0,
-                &scratch.reading_raw,
-                &SegmentIds::default(),
-            ),
-        ];
+        let mut hits = Vec::with_capacity(scratch.raw.len() + scratch.emoji_raw.len());
+        let no_ids = SegmentIds::default();
+        let views = [(text, current, &scratch.raw, &scratch.ids)]
+            .into_iter()
+            .chain([(&scratch.emoji_text, 0, &scratch.emoji_raw, &no_ids)])
+            .chain(
+                scratch
+                    .reading_text
+                    .iter()
+                    .zip(&scratch.reading_raw)
+                    .map(|(view, raws)| (view, 0, raws, &no_ids)),
+            );
         for (view, seg, raws, ids) in views {
             for raw in raws.iter() {
                 let entry = matcher.entry(raw.entry);

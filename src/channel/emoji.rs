@@ -28,8 +28,9 @@ struct Table {
     /// A syllable (toneless pinyin, main reading) to the emoji whose one-character
     /// word has it.
     by_sound: HashMap<&'static str, Vec<char>>,
-    /// An emoji to its first word (lower case): what it reads as in text.
-    reading: HashMap<char, String>,
+    /// An emoji to its first [`READINGS`] words (lower case): what it may read as in
+    /// text, most useful first.
+    reading: HashMap<char, Vec<String>>,
 }
 
 /// The main reading of `c`, toneless.
@@ -44,15 +45,19 @@ fn table() -> &'static Table {
         let mut bits = vec![0u64; (0x2_0000 - 0x2000) / 64].into_boxed_slice();
         let mut by_word: HashMap<String, Vec<char>> = HashMap::new();
         let mut by_sound: HashMap<&'static str, Vec<char>> = HashMap::new();
-        let mut reading: HashMap<char, String> = HashMap::new();
+        let mut reading: HashMap<char, Vec<String>> = HashMap::new();
         for (e, rest) in EMOJI.lines().filter_map(table_line) {
             let cp = e as usize;
             if (0x2000..0x2_0000).contains(&cp) {
                 bits[(cp - 0x2000) / 64] |= 1 << ((cp - 0x2000) % 64);
             }
-            if let Some(first) = rest.split(' ').find(|w| !w.is_empty()) {
-                reading.entry(e).or_insert_with(|| first.to_lowercase());
-            }
+            reading.entry(e).or_insert_with(|| {
+                rest.split(' ')
+                    .filter(|w| !w.is_empty())
+                    .take(READINGS)
+                    .map(str::to_lowercase)
+                    .collect()
+            });
             // Lower-cased, not normalized: normalizing collapses `QQ` to `q`.
             for w in rest
                 .split(' ')
@@ -90,10 +95,19 @@ pub fn is_table_emoji(c: char) -> bool {
         && table().bits[(cp - 0x2000) / 64] & (1 << ((cp - 0x2000) % 64)) != 0
 }
 
-/// The word an emoji of the table reads as in running text: the first of its row,
-/// the most useful (`🐟` 鱼, `💲` 价, `🧧` 红包, `🔟` 10).
-pub fn reading(c: char) -> Option<&'static str> {
-    table().reading.get(&c).map(String::as_str)
+/// Most words an emoji is read as ([`reading`]): each needs a pass of its own.
+pub const READINGS: usize = 3;
+
+/// The `k`-th word an emoji of the table reads as in running text, or its first when
+/// it has fewer (`🐟` 鱼; `💩` 屎, 垃圾; `☠` 骷髅, 死, 毒).
+pub fn reading(c: char, k: usize) -> Option<&'static str> {
+    let words = table().reading.get(&c)?;
+    words.get(k).or(words.first()).map(String::as_str)
+}
+
+/// How many words `c` is read as (0 when it is no emoji of the table).
+pub fn readings(c: char) -> usize {
+    table().reading.get(&c).map_or(0, Vec::len)
 }
 
 /// Emoji spellings of `literal` (a normalized term): one character, or a run of two or
@@ -177,9 +191,12 @@ mod tests {
             variants("淘宝").contains(&"🍑宝".to_owned()),
             "by the sound of 桃"
         );
-        assert_eq!(reading('🐟'), Some("鱼"));
-        assert_eq!(reading('💲'), Some("价"), "the supplement puts 价 first");
-        assert_eq!(reading('🔟'), Some("10"));
-        assert_eq!(reading('❤'), None);
+        assert_eq!(reading('🐟', 0), Some("鱼"));
+        assert_eq!(reading('🐟', 2), Some("鱼"), "one word, read in every pass");
+        assert_eq!(reading('💲', 0), Some("价"), "the supplement puts 价 first");
+        assert_eq!(reading('🔟', 0), Some("10"));
+        assert_eq!(reading('☠', 2), Some("毒"));
+        assert_eq!(readings('☠'), 3);
+        assert_eq!(reading('❤', 0), None);
     }
 }

@@ -264,11 +264,17 @@ fn rules_and_templates_read_an_emoji_as_its_word() {
     for (i, (text, term, emoji)) in [
         ("酵素喝一周瘦🔟斤 姐妹们亲测的", "瘦N斤", "🔟"),
         ("原💲599 今天直播间只要79", "原价X只要Y", "💲"),
+        // A whole term, by the emoji's second word (屎, 垃圾).
+        ("隔壁那个牌子的纸尿裤就是💩", "垃圾", "💩"),
     ]
     .into_iter()
     .enumerate()
     {
-        let o = e.process(&chat(&format!("r{i}"), "u", "host", 1000, text), 0, &mut s);
+        let o = e.process(
+            &chat(&format!("r{i}"), &format!("u{i}"), "host", 1000, text),
+            0,
+            &mut s,
+        );
         let hit = o.hits.iter().find(|h| &*h.term == term);
         let hit = hit.unwrap_or_else(|| panic!("{text}: {:?}", o.hits));
         assert_eq!(hit.via, Via::Emoji, "{text}");

@@ -110,9 +110,10 @@ pub enum EmojiView {
     /// The emoji itself, as a character: the emoji channel's view, matched against
     /// the terms' emoji spellings (`💊到病除`).
     Keep,
-    /// The emoji's first word in its place (`闲🐟` reads 闲鱼, `原💲599` 原价599): what
-    /// regex rules and templated terms, which have no emoji spellings, read.
-    Read,
+    /// The emoji's `k`-th word in its place (its first when it has fewer: `闲🐟` reads
+    /// 闲鱼, `原💲599` 原价599, `就是💩` 就是垃圾 in the second pass): what regex rules,
+    /// templated terms and whole terms, which have no emoji spellings, read.
+    Read(u8),
 }
 
 /// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
@@ -129,9 +130,9 @@ pub struct NormText {
     letters: u32,
     /// ASCII digits in `text` (gates digit rules).
     digits: u32,
-    /// Whether some separator was an emoji that can stand for a word (gates the emoji
-    /// channel, see [`crate::channel::emoji`]).
-    word_emoji: bool,
+    /// The most words a separator that was an emoji of the table can be read as; 0
+    /// when there was none (gates the emoji channel, see [`crate::channel::emoji`]).
+    emoji_readings: u8,
 }
 
 /// Most segments one text may hold; windows are far shorter.
@@ -158,12 +159,18 @@ impl NormText {
         self.numeral_runs = false;
         self.letters = 0;
         self.digits = 0;
-        self.word_emoji = false;
+        self.emoji_readings = 0;
     }
 
     /// Whether a separator of the text was an emoji that can stand for a word.
     pub fn has_word_emoji(&self) -> bool {
-        self.word_emoji
+        self.emoji_readings > 0
+    }
+
+    /// The most words one such emoji of the text is read as (see
+    /// [`crate::channel::emoji::reading`]): the passes [`EmojiView::Read`] needs.
+    pub fn emoji_readings(&self) -> usize {
+        usize::from(self.emoji_readings)
     }
 
     /// How many ASCII letters the normalized text has.
@@ -444,10 +451,10 @@ impl NormText {
                     }
                 }
                 Fold::Soft if c as u32 >= 0x2000 && crate::channel::emoji::is_table_emoji(c) => {
-                    let reading = || crate::channel::emoji::reading(c);
+                    let reading = |k: u8| crate::channel::emoji::reading(c, usize::from(k));
                     match view {
                         EmojiView::Keep => w.emit(c, false, i, end),
-                        EmojiView::Read if let Some(word) = reading() => {
+                        EmojiView::Read(k) if let Some(word) = reading(k) => {
                             for f in word.chars() {
                                 if f.is_ascii_digit() {
                                     w.digit(f, false, i, end);
@@ -457,7 +464,8 @@ impl NormText {
                             }
                         }
                         _ => {
-                            w.out.word_emoji = true;
+                            let n = crate::channel::emoji::readings(c) as u8;
+                            w.out.emoji_readings = w.out.emoji_readings.max(n);
                             w.gap(Gap::Soft);
                         }
                     }

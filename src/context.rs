@@ -402,6 +402,10 @@ fn lexicon() -> &'static Lexicon {
         ]),
         carriers: words(&[
             "走",
+            // 也不会拉大家进群: whom the host would have pulled in.
+            "拉",
+            "大家",
+            "你们",
             "指望",
             "它",
             "售卖",
@@ -672,6 +676,11 @@ fn lexicon() -> &'static Lexicon {
             "踢出去",
             "不是我们",
             "都不是",
+            // A platform's warning: the thing is named to say it is unsafe.
+            "不受保护",
+            "不受平台保护",
+            "没有保障",
+            "无保障",
             "忽悠",
             "会被删",
             "会被踢",
@@ -882,6 +891,8 @@ struct Around<'a> {
     after: &'a str,
     /// The original text of the whole clause, with the punctuation that ends it.
     clause_src: &'a str,
+    /// The original text of the event after the clause.
+    rest_src: &'a str,
     /// The hit's bytes in the original text, relative to `clause_src`.
     hit_src: std::ops::Range<usize>,
 }
@@ -909,19 +920,101 @@ pub fn mark(
     } else {
         a.after_starts_any(&l.after, 8) || a.after_starts_any(&l.after_far, REACH)
     };
-    if negated_before(l, &a.before) || denied_after {
+    if negated_before(l, &a.before) || denied_after || denied_next(&a) {
         set.insert(Context::Negated);
     }
-    if l.report.contains(&a.before) || a.after_starts_any(&l.report, 10) {
+    let viewer = role == Role::Viewer;
+    if l.report.contains(&a.before)
+        || a.after_starts_any(&l.report, 10)
+        || (viewer && reports_a_scam(src))
+    {
         set.insert(Context::Reported);
     }
     if quoted(l, &a) {
         set.insert(Context::Quoted);
     }
-    if role == Role::Viewer && questioned(l, &a) {
+    let claim = matches!(
+        category,
+        Category::FalsePublicity | Category::PriceFraud | Category::Slander
+    );
+    if viewer && (questioned(l, &a) || (claim && doubts(src))) {
         set.insert(Context::Questioned);
     }
     set
+}
+
+/// A question answered at once with a denial (`犀牛角？没有没有，这是牦牛角`): the
+/// clause of the hit ends in a question mark and the next one begins by saying no.
+/// `没有的话` is a condition, not an answer.
+fn denied_next(a: &Around<'_>) -> bool {
+    if !a.clause_src.trim_end().ends_with(['？', '?']) {
+        return false;
+    }
+    let next = a.rest_src.trim_start_matches(|c: char| {
+        c.is_whitespace() || c.is_ascii_punctuation() || "？！，。、".contains(c)
+    });
+    ["没有", "没", "不是", "并没有", "不卖", "没卖", "不不"]
+        .iter()
+        .any(|w| next.starts_with(w))
+        && !["没有的话", "没的话", "不是的话"]
+            .iter()
+            .any(|w| next.starts_with(w))
+}
+
+/// The message's original text without what trails its last word (punctuation,
+/// emoji, spaces).
+fn last_words(src: &str) -> &str {
+    src.trim_end_matches(|c: char| !c.is_alphanumeric())
+}
+
+/// A viewer who doubts a claim at the end of the message (`真有那么神？一周瘦十斤我不信`,
+/// `…是真的吗`) is asking about it, whatever clause it stands in. Only claims
+/// (efficacy, prices, slander) can be doubted: an offer with 真的假的 after it is
+/// still an offer.
+fn doubts(src: &str) -> bool {
+    const DOUBTS: &[&str] = &[
+        "我不信",
+        "不信",
+        "是真的吗",
+        "真的吗",
+        "真的假的",
+        "靠谱吗",
+        "可信吗",
+        "能信吗",
+        "吹的吧",
+        "骗人的吧",
+        "谁信啊",
+        "谁信",
+        "信你才怪",
+        "我才不信",
+    ];
+    let end = last_words(src);
+    DOUBTS.iter().any(|w| end.ends_with(w))
+}
+
+/// A viewer telling what someone else sent them and asking whether it is true
+/// (`有人私信说是你们客服，让我扫码退款，是真的吗`): a report of a scam, not the scam.
+fn reports_a_scam(src: &str) -> bool {
+    const OPENERS: &[&str] = &[
+        "有人私信",
+        "收到私信",
+        "刚才有人",
+        "有人说",
+        "有个人",
+        "有人让我",
+        "有人叫我",
+        "有人加我",
+        "有人打电话",
+        "收到短信",
+        "收到一条",
+    ];
+    let start = src.trim_start();
+    let end = last_words(src);
+    OPENERS.iter().any(|w| start.starts_with(w))
+        && (src.trim_end().ends_with(['？', '?'])
+            || ["吗", "真的假的", "是骗子吧", "是骗局吧", "骗子吧"]
+                .iter()
+                .any(|w| end.ends_with(w)))
 }
 
 fn around<'a>(
@@ -992,6 +1085,7 @@ fn around<'a>(
         before,
         after,
         clause_src,
+        rest_src: src.get(src_to..).unwrap_or(""),
         hit_src: hit_from.saturating_sub(src_from)..hit_to.saturating_sub(src_from),
     })
 }
@@ -1096,7 +1190,15 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     // guess.
     let exclaims = (bare.ends_with("了吧") && (bare.contains('太') || bare.contains("真的")))
         || bare.ends_with("我吧");
+    // 能喝不, 好用不, 管用不 ask; 我才不, 一点都不 refuse.
+    let v_not = bare.strip_suffix('不').is_some_and(|head| {
+        let tail: String = head.chars().rev().take(3).collect();
+        ['能', '会', '好', '管', '行', '可']
+            .iter()
+            .any(|&c| tail.contains(c))
+    });
     let ends_question = (bare.ends_with(['吗', '嗎', '吧', '么', '麼', '没']) && !exclaims)
+        || v_not
         || chunk.ends_with(['吗', '嗎', '么', '麼'])
         || (chunk.ends_with('吧') && a.before.contains('是'))
         || after_hit.contains(['？', '?', '吗', '嗎'])
@@ -1105,6 +1207,21 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     let asks = l.ask.contains(&a.before) || l.ask.contains(a.after);
     if !(ends_question || asks) {
         return false;
+    }
+    // Whether it may be sold here is a question about the rules (电子烟能在直播间卖吗).
+    let rule_question = [
+        "能在",
+        "能卖",
+        "可以在",
+        "可以卖",
+        "能不能在",
+        "能不能卖",
+        "允许",
+    ]
+    .iter()
+    .any(|w| a.after.starts_with(w));
+    if rule_question && ends_question {
+        return true;
     }
     // Asking *for* the thing is a request, not a question about it.
     let request = l.request_before.contains(&a.before)
@@ -1186,6 +1303,50 @@ mod tests {
         assert!(!q("抹了十来天冒了一层小绒毛 太神了吧", "冒了一层小绒毛"));
         assert!(!q("姐直接转账给我吧", "转账"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
+        // V不 asks; a rule question is no request; a doubt at the end covers a claim.
+        assert!(q("这个减肥茶孕妇能喝不", "减肥"));
+        assert!(!q("我才不减肥", "减肥"));
+        assert!(q("电子烟能在直播间卖吗？我记得不行", "电子烟"));
+        assert!(q("真有那么神？一周瘦十斤我不信", "一周瘦十斤"));
+        let offer = |t, term| {
+            ctx_of(t, term, Category::Diversion, Role::Viewer).contains(Context::Questioned)
+        };
+        assert!(
+            !offer("加我微信发你图，你们不信", "微信"),
+            "an offer is not doubted"
+        );
+        assert!(!q("b弹 能打穿易拉罐那种 有卖吗", "b弹"), "asks for it");
+    }
+
+    #[test]
+    fn answers_and_scam_reports() {
+        let c = |t, term, category| ctx_of(t, term, category, Role::Viewer);
+        assert!(
+            c(
+                "犀牛角？没有没有，这是牦牛角的梳子",
+                "犀牛角",
+                Category::ProhibitedProduct
+            )
+            .contains(Context::Negated)
+        );
+        assert!(
+            !c(
+                "有犀牛角吗？没有的话我走了",
+                "犀牛角",
+                Category::ProhibitedProduct
+            )
+            .contains(Context::Negated),
+            "a condition is no answer"
+        );
+        assert!(
+            c(
+                "有人私信说是你们客服，让我扫码退款，是真的吗",
+                "扫码",
+                Category::Diversion
+            )
+            .contains(Context::Reported)
+        );
+        assert!(!c("扫码加我 有福利", "扫码", Category::Diversion).contains(Context::Reported));
     }
 
     #[test]

@@ -1226,7 +1226,7 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     // Asking *for* the thing is a request, not a question about it.
     let request = l.request_before.contains(&a.before)
         || a.before
-            .ends_with(['有', '卖', '要', '买', '收', '求', '找'])
+            .ends_with(['有', '卖', '要', '买', '收', '求', '找', '办'])
         || a.before.starts_with(['卖', '买', '收', '求'])
         || a.before == "有人"
         || a.before.starts_with("有人来")
@@ -1316,6 +1316,7 @@ mod tests {
             "an offer is not doubted"
         );
         assert!(!q("b弹 能打穿易拉罐那种 有卖吗", "b弹"), "asks for it");
+        assert!(!q("能办假证吗 急用", "假证"), "asks for the service");
     }
 
     #[test]

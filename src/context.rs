@@ -917,6 +917,9 @@ pub fn mark(
     // denial of it: only a negator before it denies a slander.
     let denied_after = if category == Category::Slander {
         a.after_starts_any(&l.rumour, 8)
+    } else if category == Category::PriceFraud && a.after.contains("再也") {
+        // 最后一单…再也不返场 is the pressure itself, not a denial of it.
+        false
     } else {
         a.after_starts_any(&l.after, 8) || a.after_starts_any(&l.after_far, REACH)
     };

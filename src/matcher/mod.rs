@@ -1060,7 +1060,7 @@ fn initials_in_context(
     // What a claimed effect or a prohibited thing is sold as.
     const PRODUCTS: &[&str] = &[
         "茶", "药", "丸", "片", "胶囊", "精油", "奶昔", "霜", "膏", "贴", "液", "叶", "产品",
-        "模型", "配件", "套装",
+        "模型", "配件", "套装", "整条",
     ];
     let chars = text.chars();
     let ch = |i: usize| text.char_at(i);
@@ -1076,9 +1076,11 @@ fn initials_in_context(
         category,
         Category::FalsePublicity | Category::ProhibitedProduct | Category::Slander
     );
+    // (加)我kk: a contact after 我 is the speaker's own.
+    let mine = category == Category::Diversion && ci > 0 && ch(ci - 1) == '我';
     (ci > 0
         && touches(ci)
-        && (BEFORE.contains(&ch(ci - 1)) || BEFORE_WORDS.iter().any(|w| ends_with(w))))
+        && (mine || BEFORE.contains(&ch(ci - 1)) || BEFORE_WORDS.iter().any(|w| ends_with(w))))
         || (touches(cj)
             && (AFTER.contains(&ch(cj))
                 || AFTER_WORDS.iter().any(|w| starts_with(w))

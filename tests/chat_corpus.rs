@@ -5,8 +5,9 @@
 //! trip naive filters (negation, questions, everyday senses, complaints, ordinary
 //! chat). `chat-dev.jsonl` is the half the lexicon and the channels were tuned on,
 //! `chat-dev2.jsonl` a second round written later by other writers;
-//! `chat-test.jsonl` was scored only when the work was done: its floors keep what was
-//! reached, below the issue's targets. `chat-benign.jsonl` is 1,000 ordinary lines
+//! `chat-test.jsonl`, `chat-test2.jsonl` and `chat-test3.jsonl` were each scored once,
+//! unseen, at the end of a round (and the first two tuned on after): their floors keep
+//! what was reached, below the issue's targets. `chat-benign.jsonl` is 1,000 ordinary lines
 //! (everyday chat, honest product talk, and near-misses: 虎皮凤爪, 减肥 as a wish) that
 //! measure noise. docs/QUALITY.md reports each per class, with the misses left.
 //!
@@ -162,16 +163,16 @@ fn chat_dev_half_meets_its_floors() {
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.90),
-            ("c2-lookalike", 0.70),
-            ("c3-emoji", 0.80),
-            ("c4-initials", 0.65),
-            ("c5-codeword", 0.90),
-            ("c6-tricks", 0.85),
-            ("c7-split", 0.80),
-            ("c8-clause", 0.75),
+            ("c1-homophone", 1.00),
+            ("c2-lookalike", 0.96),
+            ("c3-emoji", 1.00),
+            ("c4-initials", 0.75),
+            ("c5-codeword", 1.00),
+            ("c6-tricks", 0.94),
+            ("c7-split", 0.94),
+            ("c8-clause", 0.95),
         ],
-        0.02,
+        0.005,
         0,
     );
 }
@@ -184,37 +185,37 @@ fn chat_second_dev_round_meets_its_floors() {
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.80),
-            ("c2-lookalike", 0.85),
-            ("c3-emoji", 0.86),
-            ("c4-initials", 0.68),
-            ("c5-codeword", 0.95),
-            ("c8-clause", 0.97),
+            ("c1-homophone", 0.90),
+            ("c2-lookalike", 0.91),
+            ("c3-emoji", 0.93),
+            ("c4-initials", 0.82),
+            ("c5-codeword", 1.00),
+            ("c8-clause", 1.00),
         ],
-        0.01,
+        0.007,
         0,
     );
 }
 
 /// The first test half: held out during the first round of the real-chat issue, then
-/// its misses were published (docs/QUALITY.md) and the second round tuned on it. Its
-/// floors now keep what the second round reached.
+/// its misses were published (docs/QUALITY.md) and the second and third rounds tuned
+/// on it. Its floors keep what the third round reached.
 #[test]
 fn chat_test_half_keeps_what_was_reached() {
     let s = score(include_str!("fixtures/chat-test.jsonl"));
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.82),
-            ("c2-lookalike", 0.84),
-            ("c3-emoji", 0.71),
-            ("c4-initials", 0.57),
-            ("c5-codeword", 0.95),
+            ("c1-homophone", 0.85),
+            ("c2-lookalike", 0.90),
+            ("c3-emoji", 0.92),
+            ("c4-initials", 0.68),
+            ("c5-codeword", 1.00),
             ("c6-tricks", 1.00),
-            ("c7-split", 0.95),
-            ("c8-clause", 0.81),
+            ("c7-split", 1.00),
+            ("c8-clause", 0.86),
         ],
-        0.01,
+        0.009,
         0,
     );
 }
@@ -231,23 +232,48 @@ fn ordinary_chat_is_left_alone() {
 
 /// The second test half (`chat-test2.jsonl`, 637 events), written for the second round
 /// by writers who saw neither the engine nor the lexicon, and scored once when the
-/// round was done (docs/QUALITY.md). The floors keep what that score reached.
+/// round was done (docs/QUALITY.md); the third round tuned on its published misses.
+/// The floors keep what the third round reached.
 #[test]
 fn chat_second_test_half_keeps_what_was_reached() {
     let s = score(include_str!("fixtures/chat-test2.jsonl"));
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.84),
-            ("c2-lookalike", 0.80),
-            ("c3-emoji", 0.65),
-            ("c4-initials", 0.65),
-            ("c5-codeword", 0.41),
+            ("c1-homophone", 0.86),
+            ("c2-lookalike", 0.82),
+            ("c3-emoji", 0.95),
+            ("c4-initials", 0.85),
+            ("c5-codeword", 0.92),
             ("c6-tricks", 1.00),
-            ("c7-split", 0.88),
-            ("c8-clause", 0.88),
+            ("c7-split", 0.96),
+            ("c8-clause", 0.97),
         ],
-        0.05,
-        6,
+        0.007,
+        0,
+    );
+}
+
+/// The third test half (`chat-test3.jsonl`, 777 events), written at the start of the
+/// third round by a writer who saw neither the engine, the lexicon nor the other
+/// corpora, and scored once when the round was done (docs/QUALITY.md). The floors
+/// keep what that score reached; they are below the issue's targets.
+#[test]
+fn chat_third_test_half_keeps_what_was_reached() {
+    let s = score(include_str!("fixtures/chat-test3.jsonl"));
+    assert_floors(
+        &s,
+        &[
+            ("c1-homophone", 0.79),
+            ("c2-lookalike", 0.73),
+            ("c3-emoji", 0.72),
+            ("c4-initials", 0.58),
+            ("c5-codeword", 0.57),
+            ("c6-tricks", 0.90),
+            ("c7-split", 0.85),
+            ("c8-clause", 0.89),
+        ],
+        0.034,
+        3,
     );
 }

@@ -869,6 +869,16 @@ fn validate(entries: &[Entry], groups: &[Group], problems: &mut Vec<Problem>) {
                 if let Err(err) = regex::Regex::new(pattern) {
                     problems.push(Problem::error(&e.file, id, format!("bad regex: {err}")));
                 }
+                if let Some(pair) = doubled_literal(pattern) {
+                    problems.push(Problem::error(
+                        &e.file,
+                        id,
+                        format!(
+                            "pattern spells `{pair}`, which normalized text never holds \
+                             (repeats collapse): write it once"
+                        ),
+                    ));
+                }
                 strings.extend(anchors.iter().map(String::as_str));
             }
         }
@@ -878,6 +888,40 @@ fn validate(entries: &[Entry], groups: &[Group], problems: &mut Vec<Problem>) {
             }
         }
     }
+}
+
+/// A character written twice in a row in a regex, outside a character class: the
+/// normalizer collapses repeats (`瘦瘦针` is `瘦针`, `app` is `ap`), so such a literal
+/// never matches. Chinese numerals are spelled out again for rules and may repeat.
+fn doubled_literal(pattern: &str) -> Option<String> {
+    const NUMERALS: &str = "〇零一二三四五六七八九十百千万两";
+    let mut class = false;
+    let mut escaped = false;
+    let mut last: Option<char> = None;
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            last = None;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            _ if class => {}
+            _ => {
+                let letter =
+                    c.is_ascii_lowercase() || (crate::channel::is_han(c) && !NUMERALS.contains(c));
+                if letter && last == Some(c) {
+                    return Some(format!("{c}{c}"));
+                }
+                last = Some(c);
+                continue;
+            }
+        }
+        last = None;
+    }
+    None
 }
 
 #[cfg(test)]

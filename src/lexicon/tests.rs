@@ -100,3 +100,18 @@ fn refuses_missing_policy_and_unknown_keys() {
     .unwrap_err();
     assert!(err.to_string().contains("colour"), "{err}");
 }
+
+#[test]
+fn a_doubled_character_in_a_pattern_is_refused() {
+    assert_eq!(
+        super::doubled_literal("(?:橙色)(?:软件|app)"),
+        Some("pp".to_owned())
+    );
+    assert_eq!(super::doubled_literal("瘦瘦针"), Some("瘦瘦".to_owned()));
+    assert_eq!(super::doubled_literal("瘦[0-9十百]+斤"), None);
+    assert_eq!(
+        super::doubled_literal("[瘦瘦]|八八|\\d\\d"),
+        None,
+        "classes, numerals, escapes"
+    );
+}

@@ -739,7 +739,10 @@ fn lexicon() -> &'static Lexicon {
             "有人说",
             "评论区有人",
             "公屏有人",
-            "管管",
+            // Not 管管: repeats collapse, and 管 alone is in 管够 and 管用.
+            "管1下",
+            "管1管",
+            "快管",
             "房管",
             "踢了",
             "封了他",
@@ -1366,5 +1369,13 @@ mod tests {
                 .contains(Context::Reported)
         );
         assert!(ctx("这是“全网最低价”", "全网最低价", Role::Host).is_empty());
+        assert!(
+            ctx("评论区有人卖电子烟 房管管一下", "电子烟", Role::Viewer)
+                .contains(Context::Reported)
+        );
+        assert!(
+            ctx("电子烟 烟弹管够", "电子烟", Role::Viewer).is_empty(),
+            "管够 is plenty, not a call to the moderators"
+        );
     }
 }

@@ -498,14 +498,7 @@ note = \"n\"
 
 #[test]
 fn initials_are_spelled_letter_for_letter() {
-    let cat = "category = \"prohibited_product\"
-[[entry]]
-id = \"t.invoice\"
-term = \"票点\"
-severity = \"high\"
-note = \"n\"
-";
-    let m = matcher_of(cat);
+    let m = matcher_of(&one_term("prohibited_product", "票点"));
     assert_eq!(vias(&m, "收pd"), [Via::Initials]);
     // `pdd` (拼多多) is not pd with a doubled d.
     assert!(vias(&m, "这个pdd有").is_empty());
@@ -513,28 +506,21 @@ note = \"n\"
 
 #[test]
 fn two_letter_initials_read_from_the_product_they_name() {
-    let cat = "category = \"false_publicity\"
-[[entry]]
-id = \"t.slim\"
-term = \"减肥\"
-severity = \"medium\"
-note = \"n\"
-";
-    let m = matcher_of(cat);
+    let m = matcher_of(&one_term("false_publicity", "减肥"));
     assert_eq!(vias(&m, "这款jf奶昔 不运动也能掉秤"), [Via::Initials]);
     assert_eq!(vias(&m, "jf胶囊"), [Via::Initials]);
     // Without a product, an offer or a contact, two letters are just two letters.
     assert!(vias(&m, "jf失败了").is_empty());
     assert!(vias(&m, "今天jf").is_empty());
     // A product names a claim or a prohibited thing, not a contact.
-    let contact = "category = \"diversion\"
-[[entry]]
-id = \"t.transfer\"
-term = \"转账\"
-severity = \"high\"
-note = \"n\"
-";
-    let m = matcher_of(contact);
+    let m = matcher_of(&one_term("diversion", "转账"));
     assert_eq!(vias(&m, "zz给我 直接发"), [Via::Initials]);
     assert!(vias(&m, "zz产品").is_empty());
+}
+
+/// A category file of one entry: `term`, severity high.
+fn one_term(category: &str, term: &str) -> String {
+    format!(
+        "category = \"{category}\"\n[[entry]]\nid = \"t.one\"\nterm = \"{term}\"\nseverity = \"high\"\nnote = \"n\"\n"
+    )
 }

@@ -9,7 +9,6 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
 use crate::burst::{BurstConfig, Bursts};
-
 use crate::channel::emoji::READINGS;
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};

@@ -825,6 +825,23 @@ fn validate(entries: &[Entry], groups: &[Group], problems: &mut Vec<Problem>) {
         if g.words.is_empty() {
             problems.push(Problem::error(&g.file, Some(&g.id), "group has no words"));
         }
+        // Group words are matched as normalized substrings: 谢谢 is 谢, and counts
+        // wherever 谢 stands (感谢, 谢绝). Write such a word as what it matches.
+        for w in &g.words {
+            let n = crate::normalize::NormText::normalized(w);
+            if n.as_str().chars().count() == 1 && w.chars().count() > 1 {
+                problems.push(Problem::warning(
+                    &g.file,
+                    Some(&g.id),
+                    format!(
+                        "group word `{w}` normalizes to `{}` and counts wherever that \
+                         character stands: write `{}` if that is meant",
+                        n.as_str(),
+                        n.as_str()
+                    ),
+                ));
+            }
+        }
     }
     let mut ids = HashSet::new();
     for e in entries {

@@ -978,10 +978,9 @@ fn last_words(src: &str) -> &str {
 /// (efficacy, prices, slander) can be doubted: an offer with 真的假的 after it is
 /// still an offer.
 fn doubts(src: &str) -> bool {
+    // Suffixes: 不信 covers 我不信 and 我才不信, 真的吗 covers 是真的吗.
     const DOUBTS: &[&str] = &[
-        "我不信",
         "不信",
-        "是真的吗",
         "真的吗",
         "真的假的",
         "靠谱吗",
@@ -992,7 +991,6 @@ fn doubts(src: &str) -> bool {
         "谁信啊",
         "谁信",
         "信你才怪",
-        "我才不信",
     ];
     let end = last_words(src);
     DOUBTS.iter().any(|w| end.ends_with(w))

@@ -397,10 +397,7 @@ impl Matcher {
         scratch.earlier.clear();
         scratch.earlier.extend_from_slice(earlier);
         scratch.here.clear();
-        scratch.candidates.clear();
-        scratch.allows.clear();
-        reset_bits(&mut scratch.groups, self.groups.len());
-        reset_bits(&mut scratch.anchors, self.rules.len());
+        self.start_view(scratch);
         if text.is_empty() {
             return;
         }
@@ -434,21 +431,19 @@ impl Matcher {
         let Some(p) = &self.emoji else {
             return;
         };
-        scratch.candidates.clear();
-        scratch.allows.clear();
-        reset_bits(&mut scratch.groups, self.groups.len());
-        reset_bits(&mut scratch.anchors, self.rules.len());
+        self.start_view(scratch);
         self.collect(&self.main, view, 0, scratch);
         scratch.candidates.clear();
         self.collect(p, view, 0, scratch);
         self.judge(role, scratch, out);
     }
 
-    /// The emoji channel's second reading: `view` is the event normalized with every
-    /// emoji of the table read as its first word ([`crate::normalize::EmojiView::Read`]:
-    /// `闲🐟` as 闲鱼, `原💲599` as 原价599), so that regex rules and templated terms,
-    /// which have no emoji spellings, see the word. Only hits that cover such a word
-    /// are reported, as [`Via::Emoji`]; `src` is the event's text.
+    /// The emoji channel's reading views: `view` is the event normalized with every
+    /// emoji of the table read as one of its words ([`crate::normalize::EmojiView::Read`]:
+    /// `闲🐟` as 闲鱼, `原💲599` as 原价599, `就是💩` as 就是垃圾), so that regex rules,
+    /// templated terms and whole terms, which have no emoji spellings, see the word.
+    /// Only hits that cover such a word are reported, as [`Via::Emoji`]; `src` is the
+    /// event's text.
     pub fn scan_readings(
         &self,
         view: &NormText,
@@ -457,10 +452,7 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<RawHit>,
     ) {
-        scratch.candidates.clear();
-        scratch.allows.clear();
-        reset_bits(&mut scratch.groups, self.groups.len());
-        reset_bits(&mut scratch.anchors, self.rules.len());
+        self.start_view(scratch);
         self.collect(&self.main, view, 0, scratch);
         self.run_rules(view, 0, scratch);
         let read = |c: &crate::normalize::NormChar| {
@@ -474,6 +466,15 @@ impl Matcher {
             chars[h.start..h.end].iter().any(read)
         });
         self.judge(role, scratch, out);
+    }
+
+    /// Forget the last view's candidates, allow ranges, groups and rule anchors
+    /// before matching another (the sender's earlier groups stay for the event).
+    fn start_view(&self, scratch: &mut Scratch) {
+        scratch.candidates.clear();
+        scratch.allows.clear();
+        reset_bits(&mut scratch.groups, self.groups.len());
+        reset_bits(&mut scratch.anchors, self.rules.len());
     }
 
     /// The homophone channel: the terms' syllables over the text's sound view. A match

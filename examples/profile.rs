@@ -1,6 +1,8 @@
 //! A fixed, repeatable workload for profilers: the bench message mix through the whole
 //! pipeline, `N` times (default 200); `LIVEGUARD_AUTOMATON=dfa|nfa` selects another
-//! automaton than the default double array, `LIVEGUARD_NO_WINDOWS=1` turns windows off. Run under perf or callgrind:
+//! automaton than the default double array, `LIVEGUARD_NO_WINDOWS=1` turns windows off,
+//! `LIVEGUARD_NO_BURSTS=1` the coordinated danmaku detector, `LIVEGUARD_ROOMS=N` spreads
+//! the messages over N rooms. Run under perf or callgrind:
 //!
 //! ```sh
 //! cargo build --release --example profile
@@ -23,9 +25,18 @@ fn main() {
         transcript_pct: 0,
     };
     let mut rng = Rng::new(7);
-    let lines: Vec<String> = (0..1000)
+    // LIVEGUARD_ROOMS=N: the messages spread over N rooms, N ms apart: each room hears
+    // 1,000/N² messages a second (one room by default: a thousand a second, a flood in
+    // which the burst detector can find nothing; 10 rooms: ten a second each, where it
+    // compares every message).
+    let rooms: u64 = std::env::var("LIVEGUARD_ROOMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let lines: Vec<String> = (0..1000u64)
         .map(|i| {
-            serde_json::json!({"kind":"chat","id":format!("e{i}"),"room":"r","user":format!("u{i}"),"ts":1_767_750_000_000u64 + i,"text":mix.draw(&mut rng).text}).to_string()
+            let room = format!("r{}", i % rooms);
+            serde_json::json!({"kind":"chat","id":format!("e{i}"),"room":room,"user":format!("u{i}"),"ts":1_767_750_000_000u64 + i * rooms,"text":mix.draw(&mut rng).text}).to_string()
         })
         .collect();
     // LIVEGUARD_FRESH=1: events without `ts` and a clock a minute ahead per round, so
@@ -58,6 +69,9 @@ fn main() {
     if std::env::var_os("LIVEGUARD_NO_WINDOWS").is_some() {
         config.windows.chat.events = 0;
         config.windows.transcript.events = 0;
+    }
+    if std::env::var_os("LIVEGUARD_NO_BURSTS").is_some() {
+        config.burst.enabled = false;
     }
     let engine = Engine::new(rules, config);
     let mut scratch = Scratch::default();

@@ -137,6 +137,28 @@ pub struct BurstLimits {
     pub min_users: usize,
     /// Least share of the room's chat in the window that the cluster's messages are.
     pub min_share: f32,
+    /// A cluster one account short of `min_users` (three accounts at least) is a
+    /// burst already when its messages are at least this share of the room's chat
+    /// over its span: in a quiet room, a few accounts saying the same thing within
+    /// seconds is all the room says, and waiting for one more costs seconds of
+    /// detection. Absent: no early burst.
+    #[serde(default)]
+    pub early_share: Option<f32>,
+}
+
+/// Fewest accounts an early burst (see [`BurstLimits::early_share`]) needs: two
+/// viewers echoing each other is ordinary chat.
+const MIN_EARLY_USERS: usize = 3;
+
+impl BurstLimits {
+    /// Whether `users` distinct accounts whose messages are `share` of the room's
+    /// chat over their span make a burst.
+    fn reached(&self, users: usize, share: f32) -> bool {
+        (users >= self.min_users && share >= self.min_share)
+            || self.early_share.is_some_and(|early| {
+                users + 1 >= self.min_users && users >= MIN_EARLY_USERS && share >= early
+            })
+    }
 }
 
 /// `[engine.burst]`: the coordinated danmaku detector.
@@ -169,12 +191,14 @@ impl Default for BurstConfig {
             standard: BurstLimits {
                 min_users: 4,
                 min_share: 0.1,
+                early_share: Some(0.7),
             },
             // Watched rooms: found a member sooner, at the price of about one false
             // burst in two room-hours.
             enhanced: BurstLimits {
                 min_users: 3,
                 min_share: 0.2,
+                early_share: None,
             },
             max_rooms: 200_000,
         }
@@ -184,7 +208,10 @@ impl Default for BurstConfig {
 impl BurstConfig {
     /// Why the configuration cannot run, if it cannot.
     pub fn problem(&self) -> Option<String> {
-        let bad_share = |l: &BurstLimits| !(0.0..=1.0).contains(&l.min_share);
+        let bad_share = |l: &BurstLimits| {
+            !(0.0..=1.0).contains(&l.min_share)
+                || l.early_share.is_some_and(|e| !(0.0..=1.0).contains(&e))
+        };
         if !(0.05..=1.0).contains(&self.similarity) {
             return Some("engine.burst.similarity must be within 0.05..=1".into());
         }
@@ -195,7 +222,7 @@ impl BurstConfig {
             return Some("engine.burst.*.min_users must be at least 2".into());
         }
         if bad_share(&self.standard) || bad_share(&self.enhanced) {
-            return Some("engine.burst.*.min_share must be within 0..=1".into());
+            return Some("engine.burst.*.min_share and early_share must be within 0..=1".into());
         }
         None
     }
@@ -316,31 +343,42 @@ impl Default for RoomChat {
 }
 
 impl RoomChat {
-    fn count(&mut self, second: u64) {
+    /// Count a message in `second`; returns the second's count so far.
+    fn count(&mut self, second: u64) -> u16 {
         let second = second as u32;
         let slot = &mut self.counts[second as usize % SECONDS];
         if slot.0 != second {
             *slot = (second, 0);
         }
         slot.1 = slot.1.saturating_add(1);
+        slot.1
     }
 
     /// Chat messages from second `from` to second `to`, both included.
     fn chat_between(&self, from: u64, to: u64) -> u32 {
-        let (from, to) = (from as u32, to as u32);
-        self.counts
-            .iter()
-            .filter(|(s, _)| *s != u32::MAX && (from..=to).contains(s))
-            .map(|(_, n)| u32::from(*n))
+        // Only the span's own slots: a cluster's span is seconds, the ring 64.
+        let from = from.max(to.saturating_sub(SECONDS as u64 - 1));
+        (from..=to)
+            .map(|second| {
+                let (at, n) = self.counts[second as usize % SECONDS];
+                if at == second as u32 { u32::from(n) } else { 0 }
+            })
             .sum()
     }
 
     /// Keep a message in the ring, overwriting the oldest once full.
-    fn remember(&mut self, sig: Sig, user: u64, ts: u64, cluster: Option<u64>, who: [&str; 3]) {
+    fn remember(
+        &mut self,
+        (sig, bits): (Sig, u16),
+        user: u64,
+        ts: u64,
+        cluster: Option<u64>,
+        who: [&str; 3],
+    ) {
         let slot = if self.recent.len() < RING {
             self.recent.push(Recent {
                 sig,
-                bits: sig_bits(sig),
+                bits,
                 user,
                 ts,
                 cluster,
@@ -351,7 +389,7 @@ impl RoomChat {
             let slot = self.next;
             self.next = (self.next + 1) % RING;
             let r = &mut self.recent[slot];
-            (r.sig, r.bits, r.user, r.ts, r.cluster) = (sig, sig_bits(sig), user, ts, cluster);
+            (r.sig, r.bits, r.user, r.ts, r.cluster) = (sig, bits, user, ts, cluster);
             slot
         };
         let evidence = &mut self.recent[slot].evidence;
@@ -431,7 +469,8 @@ fn signature(normalized: &str) -> Option<Sig> {
     let (mut low, mut high) = (0u128, 0u128);
     let mut chars = 0;
     let mut prev = u64::MAX;
-    for c in normalized.chars().filter(|c| !c.is_whitespace()) {
+    // Normalized text has no separators left: every character counts.
+    for c in normalized.chars() {
         chars += 1;
         let c = u64::from(u32::from(c));
         if prev != u64::MAX {
@@ -514,9 +553,22 @@ impl Bursts {
         let mut chat = self.rooms.get_or_insert_with(key, RoomChat::default)?;
         let window_ms = self.config.window_s * 1000;
         let second = ts / 1000;
-        chat.count(second);
+        let this_second = chat.count(second);
         chat.last_ts = chat.last_ts.max(ts);
         let sig = sig?;
+        // A cluster keeps at most MAX_MEMBERS members and its span holds this second:
+        // once this second's chat alone puts MAX_MEMBERS under the least share a burst
+        // needs, no cluster can become one now, and comparing is wasted work (a room
+        // of hundreds of messages a second). A burst already found keeps its members.
+        let limits = self.config.limits(tier);
+        let least_share = limits
+            .early_share
+            .map_or(limits.min_share, |e| e.min(limits.min_share));
+        if (MAX_MEMBERS as f32) < least_share * f32::from(this_second)
+            && chat.clusters.iter().all(|c| c.burst.is_none())
+        {
+            return None;
+        }
         let user_hash = hash64(user.as_bytes());
         let member = |similarity: f32| Member {
             id: id.to_owned(),
@@ -536,13 +588,11 @@ impl Bursts {
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                let seed = similar(sig, bits, c.seed, c.seed_bits, threshold);
-                let last = similar(sig, bits, c.last, c.last_bits, threshold);
-                let best = match (seed, last) {
-                    (Some(a), Some(b)) => a.max(b),
-                    (a, b) => a.or(b)?,
-                };
-                Some((i, best))
+                // Its first member, or failing that its latest (a cluster drifts as
+                // its members paraphrase each other).
+                let similarity = similar(sig, bits, c.seed, c.seed_bits, threshold)
+                    .or_else(|| similar(sig, bits, c.last, c.last_bits, threshold))?;
+                Some((i, similarity))
             })
             .max_by(|a, b| a.1.total_cmp(&b.1));
         // Complaints and questions never join a campaign; checked only for a message
@@ -567,7 +617,7 @@ impl Bursts {
                     .filter_map(|(i, r)| Some((i, similar(sig, bits, r.sig, r.bits, threshold)?)))
                     .max_by(|a, b| a.1.total_cmp(&b.1));
                 let Some((i, similarity)) = pair else {
-                    chat.remember(sig, user_hash, ts, None, [id, user, cut(text)]);
+                    chat.remember((sig, bits), user_hash, ts, None, [id, user, cut(text)]);
                     return None;
                 };
                 if never(normalized) {
@@ -575,7 +625,7 @@ impl Bursts {
                 }
                 if never(&chat.recent[i].evidence) {
                     // The earlier message was a complaint or a question: not a seed.
-                    chat.remember(sig, user_hash, ts, None, [id, user, cut(text)]);
+                    chat.remember((sig, bits), user_hash, ts, None, [id, user, cut(text)]);
                     return None;
                 }
                 if chat.clusters.len() >= MAX_CLUSTERS {
@@ -631,7 +681,6 @@ impl Bursts {
         let (first_ts, already) = (cluster.first_ts, cluster.burst.clone());
         let room_chat = chat.chat_between(since / 1000, second).max(1);
         let share = members_in_span as f32 / room_chat as f32;
-        let limits = self.config.limits(tier);
         let finding = match already {
             Some(burst) => Some(BurstFinding {
                 id: burst,
@@ -642,7 +691,7 @@ impl Bursts {
                 fired_now: false,
                 earlier: Vec::new(),
             }),
-            None if in_window >= limits.min_users && share >= limits.min_share => {
+            None if limits.reached(in_window, share) => {
                 let cluster = &mut chat.clusters[at];
                 let first_id = cluster.members.first().map_or(id, |m| m.id.as_str());
                 let burst = format!(
@@ -665,7 +714,13 @@ impl Bursts {
             }
             None => None,
         };
-        chat.remember(sig, user_hash, ts, Some(cluster_id), [id, user, cut(text)]);
+        chat.remember(
+            (sig, bits),
+            user_hash,
+            ts,
+            Some(cluster_id),
+            [id, user, cut(text)],
+        );
         finding
     }
 
@@ -687,9 +742,16 @@ mod tests {
         b.observe(room, user, &id, text, &normalize(text), ts, Tier::Standard)
     }
 
+    /// The defaults without early bursts: four accounts, always.
+    fn four_accounts() -> BurstConfig {
+        let mut config = BurstConfig::default();
+        config.standard.early_share = None;
+        config
+    }
+
     #[test]
     fn paraphrases_from_four_accounts_fire_once_and_later_members_join() {
-        let b = Bursts::new(BurstConfig::default());
+        let b = Bursts::new(four_accounts());
         assert!(feed(&b, "r", "u1", "已下单，质量真好", 1_000).is_none());
         assert!(feed(&b, "r", "u2", "已下单了，质量真好！！", 2_500).is_none());
         assert!(feed(&b, "r", "u3", "已下单 质量真的好👍", 4_000).is_none());
@@ -771,6 +833,79 @@ mod tests {
             .filter_map(|i| feed(&quiet, "q", &format!("p{i}"), "已下单，质量真好", i * 2_000))
             .next();
         assert!(found.is_some_and(|f| f.fired_now));
+    }
+
+    #[test]
+    fn three_accounts_are_enough_when_they_are_most_of_the_rooms_chat() {
+        // Nothing else said: the third account is a burst.
+        let quiet = Bursts::new(BurstConfig::default());
+        assert!(feed(&quiet, "q", "p1", "已下单，质量真好", 1_000).is_none());
+        assert!(feed(&quiet, "q", "p2", "已下单了，质量真好！！", 2_500).is_none());
+        let fired = feed(&quiet, "q", "p3", "已下单 质量真的好👍", 4_000).expect("a burst");
+        assert!(fired.fired_now);
+        assert_eq!(fired.users, 3);
+        // The same three among a line a second of other chat are under 70% of it:
+        // the fourth account decides.
+        let b = Bursts::new(BurstConfig::default());
+        let paid = [
+            "已下单，质量真好",
+            "已下单了，质量真好！！",
+            "已下单 质量真的好👍",
+            "已經下單，質量真好",
+        ];
+        let organic = [
+            "这个颜色好显白啊",
+            "主播穿得真好看",
+            "我想要那个黑色款",
+            "今天的福利力度大",
+        ];
+        let mut fired_at = None;
+        for (k, text) in paid.iter().enumerate() {
+            let ts = 1_000 + k as u64 * 1_500;
+            feed(&b, "r", &format!("o{k}"), organic[k], ts - 700);
+            if feed(&b, "r", &format!("p{k}"), text, ts).is_some_and(|f| f.fired_now) {
+                fired_at = Some(k + 1);
+            }
+        }
+        assert_eq!(fired_at, Some(4));
+        // Two accounts are never enough, however quiet the room.
+        let pair = Bursts::new(BurstConfig {
+            enhanced: BurstLimits {
+                min_users: 3,
+                min_share: 0.2,
+                early_share: Some(0.1),
+            },
+            ..BurstConfig::default()
+        });
+        let id = |u: &str| format!("{u}-x");
+        for (u, ts) in [("a", 1_000), ("b", 2_000)] {
+            let n = normalize("已下单，质量真好");
+            let found = pair.observe("e", u, &id(u), "已下单，质量真好", &n, ts, Tier::Enhanced);
+            assert!(found.is_none());
+        }
+    }
+
+    #[test]
+    fn a_flood_second_skips_comparing_but_a_found_burst_keeps_its_members() {
+        let b = Bursts::new(BurstConfig::default());
+        // Four hundred lines in one second: 32 members could never be a tenth of it.
+        for i in 0..400u64 {
+            feed(&b, "busy", &format!("o{i}"), "这个颜色好显白啊", 1_000 + i);
+        }
+        for i in 0..6u64 {
+            let found = feed(&b, "busy", &format!("p{i}"), "已下单，质量真好", 1_500 + i);
+            assert!(found.is_none(), "nothing can fire in a flood second");
+        }
+        // A burst found before the flood still takes new members during it.
+        let b = Bursts::new(BurstConfig::default());
+        let first = (0..4u64)
+            .find_map(|i| feed(&b, "r", &format!("p{i}"), "已下单，质量真好", i * 2_000))
+            .expect("a burst");
+        for i in 0..400u64 {
+            feed(&b, "r", &format!("o{i}"), "今天的福利力度大", 10_000 + i);
+        }
+        let later = feed(&b, "r", "p9", "已下单了，质量真好！！", 10_500).expect("a member");
+        assert_eq!(later.id, first.id);
     }
 
     #[test]

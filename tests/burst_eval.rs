@@ -523,8 +523,16 @@ fn sweep_of_settings_on_the_tune_half() {
             let mut config = BurstConfig::default();
             config.standard.min_users = users;
             config.standard.min_share = share;
+            config.standard.early_share = None;
             let run = evaluate(config, &messages, ROOMS, MINUTES);
             report(&format!("users {users} share {share}"), &run);
         }
+    }
+    // Four accounts, or three that are this much of the room's chat.
+    for early in [0.3f32, 0.4, 0.5, 0.6, 0.7] {
+        let mut config = BurstConfig::default();
+        config.standard.early_share = Some(early);
+        let run = evaluate(config, &messages, ROOMS, MINUTES);
+        report(&format!("users 4 share 0.1, 3 at {early}"), &run);
     }
 }

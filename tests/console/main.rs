@@ -284,15 +284,19 @@ async fn a_server_restart_mid_session_leaves_no_gap_and_no_duplicate() {
     let mut server = Server::start(secured(data.clone())).await;
     let addr = server.addr;
     sign_in(&browser, &server, "li").await;
+    // Three accounts, each with its own line: the same line from three accounts in a
+    // quiet room would be a coordinated burst, shown as one grouped row.
     let flagged = |prefix: &str| -> Vec<String> {
-        (0..3)
-            .map(|i| {
+        ["加微信私聊", "加我vx发你链接", "去淘宝搜我同名"]
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
                 chat(
                     &format!("{prefix}-{i}"),
                     "r-7",
                     &format!("u-{i}"),
                     "viewer",
-                    "加微信私聊",
+                    text,
                 )
             })
             .collect()
@@ -443,13 +447,28 @@ async fn a_coordinated_burst_shows_as_one_grouped_alert() {
         "已經下單，質量真好",
         "已下单，质量真好冲冲冲",
     ];
+    // A line of other chat before each paid one keeps the burst at four accounts
+    // (three that are most of a quiet room's chat would be one already).
+    let organic = [
+        "这个颜色好显白啊",
+        "主播穿得真好看",
+        "我想要那个黑色款",
+        "今天的福利力度大",
+        "刚刚抢到了好开心",
+    ];
     let lines: Vec<String> = paid
         .iter()
+        .zip(organic)
         .enumerate()
-        .map(|(i, text)| {
-            json!({"kind":"chat","id":format!("p-{i}"),"room":"r-9","user":format!("fan-{i}"),
-                   "role":"viewer","text":text,"ts":1_000 + 1_500 * i as u64})
-            .to_string()
+        .flat_map(|(i, (text, other))| {
+            let ts = 1_000 + 1_500 * i as u64;
+            [
+                json!({"kind":"chat","id":format!("o-{i}"),"room":"r-9","user":format!("viewer-{i}"),
+                       "role":"viewer","text":other,"ts":ts - 700}),
+                json!({"kind":"chat","id":format!("p-{i}"),"room":"r-9","user":format!("fan-{i}"),
+                       "role":"viewer","text":text,"ts":ts}),
+            ]
+            .map(|v| v.to_string())
         })
         .collect();
     ingest(&mut ws, &lines).await;

@@ -33,6 +33,14 @@ const PAID: [&str; 5] = [
     "已下单，质量真好冲冲冲",
 ];
 
+const ORGANIC: [&str; 5] = [
+    "这个颜色好显白啊",
+    "主播穿得真好看",
+    "我想要那个黑色款",
+    "今天的福利力度大",
+    "刚刚抢到了好开心",
+];
+
 #[tokio::test]
 async fn a_burst_is_held_recorded_warned_and_confirmed_once_by_a_moderator() {
     let server = Server::default().await;
@@ -40,8 +48,19 @@ async fn a_burst_is_held_recorded_warned_and_confirmed_once_by_a_moderator() {
     let mut moderator = server.alerts("?moderator=mod-1").await;
     let mut verdicts = Vec::new();
     for (i, text) in PAID.iter().enumerate() {
+        // A line of other chat before each paid one: the paid lines are half of what
+        // the room says, short of an early burst (three accounts at 70%).
+        let ts = 1_000 + i as u64 * 1_500;
+        let other = chat_at(
+            &format!("o-{i}"),
+            "r-b",
+            &format!("o{i}"),
+            ORGANIC[i],
+            ts - 700,
+        );
+        judged(&mut platform, other).await;
         let id = format!("p-{i}");
-        let line = chat_at(&id, "r-b", &format!("u{i}"), text, 1_000 + i as u64 * 1_500);
+        let line = chat_at(&id, "r-b", &format!("u{i}"), text, ts);
         verdicts.push(judged(&mut platform, line).await);
     }
     for (verdict, actions) in &verdicts[..3] {

@@ -10,12 +10,13 @@ use dashmap::DashMap;
 
 use crate::burst::{BurstConfig, Bursts};
 use crate::channel::emoji::READINGS;
+use crate::channel::shape;
 use crate::context::{self, ContextSet};
 use crate::dispatch::{Dispatcher, Judged};
 use crate::event::{Decision, Event, EventError, EventErrorKind, EventKind, Role, Tier};
 use crate::lexicon::Lexicon;
 use crate::matcher::{self, BuildError, BuildOptions, Matcher, RawHit};
-use crate::normalize::{EmojiView, NormText};
+use crate::normalize::{NormText, View};
 use crate::policy::{HitContext, Policy, WindowPart};
 use crate::price::{PriceBook, PriceConfig, SaleError};
 use crate::window::{SegmentIds, WindowConfig, Windows};
@@ -145,6 +146,10 @@ pub struct Scratch {
     /// see [`crate::channel::emoji::reading`]), and the hits only they find.
     reading_text: [NormText; READINGS],
     reading_raw: [Vec<RawHit>; READINGS],
+    /// The look-alike channel's recomposed view (only for events with components side
+    /// by side or a rare look-alike) and the hits only it finds.
+    recomposed_text: NormText,
+    recomposed_raw: Vec<RawHit>,
     matcher: matcher::Scratch,
 }
 
@@ -373,7 +378,7 @@ impl Engine {
             scratch.emoji_text.clear();
             scratch
                 .emoji_text
-                .push_segment_emoji(&ev.text, EmojiView::Keep);
+                .push_segment_view(&ev.text, View::EmojiKept);
             matcher.scan_emoji(
                 &scratch.emoji_text,
                 ev.role,
@@ -389,24 +394,33 @@ impl Engine {
             for k in 0..text.emoji_readings().min(READINGS) {
                 let view = &mut scratch.reading_text[k];
                 view.clear();
-                view.push_segment_emoji(&ev.text, EmojiView::Read(k as u8));
+                view.push_segment_view(&ev.text, View::EmojiRead(k as u8));
                 let (done, rest) = scratch.reading_raw.split_at_mut(k);
                 let raws = &mut rest[0];
                 matcher.scan_readings(view, &ev.text, ev.role, &mut scratch.matcher, raws);
-                let (found, kept) = (&scratch.raw, &scratch.emoji_raw);
-                raws.retain(|h| {
-                    !found
-                        .iter()
-                        .chain(kept)
-                        .chain(done.iter().flatten())
-                        .any(|f| f.entry == h.entry)
-                });
+                let found = scratch.raw.iter().chain(&scratch.emoji_raw);
+                keep_new(raws, found.chain(done.iter().flatten()));
             }
+        }
+
+        // The look-alike channel's recomposed view, for rules and templated terms
+        // (氵匋宝, 门木鱼, 厡价): built only when the event has two components side by side
+        // or a rare look-alike.
+        scratch.recomposed_raw.clear();
+        if shape::needs_recomposing(&text.as_str()[text.byte_of(first_char)..]) {
+            let view = &mut scratch.recomposed_text;
+            view.clear();
+            view.push_segment_view(&ev.text, View::Recomposed);
+            let raws = &mut scratch.recomposed_raw;
+            matcher.scan_recomposed(view, &ev.text, ev.role, &mut scratch.matcher, raws);
+            let found = scratch.raw.iter().chain(&scratch.emoji_raw);
+            keep_new(raws, found.chain(scratch.reading_raw.iter().flatten()));
         }
 
         let tier = if scratch.raw.is_empty()
             && scratch.emoji_raw.is_empty()
             && scratch.reading_raw.iter().all(Vec::is_empty)
+            && scratch.recomposed_raw.is_empty()
         {
             Tier::Standard
         } else {
@@ -424,7 +438,13 @@ impl Engine {
                     .iter()
                     .zip(&scratch.reading_raw)
                     .map(|(view, raws)| (view, 0, raws, &no_ids)),
-            );
+            )
+            .chain([(
+                &scratch.recomposed_text,
+                0,
+                &scratch.recomposed_raw,
+                &no_ids,
+            )]);
         for (view, seg, raws, ids) in views {
             for raw in raws.iter() {
                 let entry = matcher.entry(raw.entry);
@@ -525,6 +545,12 @@ impl Engine {
             _ => Vec::new(),
         }
     }
+}
+
+/// Keep the hits of a view whose entries no earlier view found: a term the other
+/// channels found stays theirs.
+fn keep_new<'a>(raws: &mut Vec<RawHit>, found: impl Iterator<Item = &'a RawHit> + Clone) {
+    raws.retain(|h| !found.clone().any(|f| f.entry == h.entry));
 }
 
 /// Turn a hit over normalized characters into byte offsets of the current event.

@@ -186,7 +186,7 @@ fn chat_second_dev_round_meets_its_floors() {
         &s,
         &[
             ("c1-homophone", 0.90),
-            ("c2-lookalike", 0.91),
+            ("c2-lookalike", 0.97),
             ("c3-emoji", 0.93),
             ("c4-initials", 0.82),
             ("c5-codeword", 1.00),
@@ -207,7 +207,7 @@ fn chat_test_half_keeps_what_was_reached() {
         &s,
         &[
             ("c1-homophone", 0.85),
-            ("c2-lookalike", 0.90),
+            ("c2-lookalike", 0.93),
             ("c3-emoji", 0.92),
             ("c4-initials", 0.68),
             ("c5-codeword", 1.00),
@@ -241,7 +241,7 @@ fn chat_second_test_half_keeps_what_was_reached() {
         &s,
         &[
             ("c1-homophone", 0.86),
-            ("c2-lookalike", 0.82),
+            ("c2-lookalike", 0.90),
             ("c3-emoji", 0.95),
             ("c4-initials", 0.85),
             ("c5-codeword", 0.92),
@@ -265,7 +265,7 @@ fn chat_third_test_half_keeps_what_was_reached() {
         &s,
         &[
             ("c1-homophone", 0.79),
-            ("c2-lookalike", 0.73),
+            ("c2-lookalike", 0.84),
             ("c3-emoji", 0.72),
             ("c4-initials", 0.58),
             ("c5-codeword", 0.57),
@@ -276,4 +276,17 @@ fn chat_third_test_half_keeps_what_was_reached() {
         0.034,
         3,
     );
+}
+
+/// Split characters and rare look-alikes inside words that only regex rules list, or
+/// past the variants a term gets (`氵匋宝`, `门木鱼`, `讠正`, `厡价`), beside ordinary
+/// lines whose neighbouring characters happen to make one (门口, 木子李, 弓长张): the
+/// recomposed view's data (docs/QUALITY.md, round 4). The dev half was tuned on; the
+/// test half was written with it, held out, and scored once.
+#[test]
+fn split_characters_are_read_back_without_joining_ordinary_words() {
+    let dev = score(include_str!("fixtures/chat-shapes-dev.jsonl"));
+    assert_floors(&dev, &[("c2-lookalike", 1.0)], 0.0, 0);
+    let test = score(include_str!("fixtures/chat-shapes-test.jsonl"));
+    assert_floors(&test, &[("c2-lookalike", 0.81)], 0.0, 0);
 }

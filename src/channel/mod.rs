@@ -6,7 +6,7 @@
 //! | `exact` | the term as written, through every fold of [`crate::normalize`] | the main automaton |
 //! | `pinyin` | the term spelled (partly) in pinyin: `xiao量第一` | spellings in the pinyin automaton |
 //! | `initials` | the initials of its pinyin: `jwx` for 加微信 | spellings in the pinyin automaton, strict edges |
-//! | `lookalike` | a visually similar character (冣 for 最) or a character split into its parts (弓单 for 弹) | variants in the main automaton |
+//! | `lookalike` | a visually similar character (冣 for 最) or a character split into its parts (弓单 for 弹, 门木 for 闲) | variants in the main automaton; for rules and templates, a recomposed view of the event (see [`shape`]) |
 //! | `emoji` | an emoji standing for a character or word (💊 for 药) | variants matched over an emoji-keeping view, only for events with such an emoji |
 //! | `homophone` | characters of the same sound (递一 for 第一) | the term's syllables matched over the text's syllables |
 //!

@@ -44,7 +44,8 @@ struct Words {
     rank: FastMap<char, u32>,
 }
 
-fn key(a: char, b: char) -> u64 {
+/// `a` followed by `b` as one map key.
+pub(super) fn key(a: char, b: char) -> u64 {
     (u64::from(a as u32) << 32) | u64::from(b as u32)
 }
 

@@ -256,20 +256,12 @@ fn every_hit_says_how_it_matched() {
     }
 }
 
-#[test]
-fn rules_and_templates_read_an_emoji_as_its_word() {
+/// Each host line `(text, term, written)` is caught as `term` through `via`, and the
+/// hit's range, in the text as written, holds `written` (the disguise read back).
+fn assert_read_back(cases: &[(&str, &str, &str)], via: Via) {
     let e = engine();
     let mut s = Scratch::default();
-    // 瘦N斤 and 原价…只要… are regex rules: they have no emoji spellings.
-    for (i, (text, term, emoji)) in [
-        ("酵素喝一周瘦🔟斤 姐妹们亲测的", "瘦N斤", "🔟"),
-        ("原💲599 今天直播间只要79", "原价X只要Y", "💲"),
-        // A whole term, by the emoji's second word (屎, 垃圾).
-        ("隔壁那个牌子的纸尿裤就是💩", "垃圾", "💩"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, &(text, term, written)) in cases.iter().enumerate() {
         let o = e.process(
             &chat(&format!("r{i}"), &format!("u{i}"), "host", 1000, text),
             0,
@@ -277,17 +269,60 @@ fn rules_and_templates_read_an_emoji_as_its_word() {
         );
         let hit = o.hits.iter().find(|h| &*h.term == term);
         let hit = hit.unwrap_or_else(|| panic!("{text}: {:?}", o.hits));
-        assert_eq!(hit.via, Via::Emoji, "{text}");
-        // The hit's range is in the text as written, emoji included.
-        assert!(text[hit.start..hit.end].contains(emoji), "{text}: {hit:?}");
+        assert_eq!(hit.via, via, "{text}");
+        assert!(
+            text[hit.start..hit.end].contains(written),
+            "{text}: {hit:?}"
+        );
     }
-    // An emoji that reads as a word forms nothing by itself.
-    let o = e.process(
-        &chat("r9", "u", "viewer", 1000, "我家猫爱吃🐟 给主播点个⭐"),
-        0,
-        &mut s,
+}
+
+/// Each viewer line is allowed.
+fn assert_allowed(texts: &[&str]) {
+    let e = engine();
+    let mut s = Scratch::default();
+    for text in texts {
+        let o = e.process(&chat("b", "u", "viewer", 1000, text), 0, &mut s);
+        assert_eq!(o.decision, Decision::Allow, "{text}: {:?}", o.hits);
+    }
+}
+
+#[test]
+fn rules_and_templates_read_an_emoji_as_its_word() {
+    // 瘦N斤 and 原价…只要… are regex rules: they have no emoji spellings.
+    assert_read_back(
+        &[
+            ("酵素喝一周瘦🔟斤 姐妹们亲测的", "瘦N斤", "🔟"),
+            ("原💲599 今天直播间只要79", "原价X只要Y", "💲"),
+            // A whole term, by the emoji's second word (屎, 垃圾).
+            ("隔壁那个牌子的纸尿裤就是💩", "垃圾", "💩"),
+        ],
+        Via::Emoji,
     );
-    assert_eq!(o.decision, Decision::Allow, "{:?}", o.hits);
+    // An emoji that reads as a word forms nothing by itself.
+    assert_allowed(&["我家猫爱吃🐟 给主播点个⭐"]);
+}
+
+#[test]
+fn rules_and_templates_read_split_and_look_alike_characters_back() {
+    // 原价X只要Y is a regex rule, and 国家认证's variants stop before its third
+    // character (its file has look-alike spellings off, too): both read the
+    // recomposed view.
+    assert_read_back(
+        &[
+            ("厡价八百 今天直播间只要一百二", "原价X只要Y", "厡"),
+            ("这是国家认讠正的 放心买", "国家认证", "讠正"),
+            ("隔壁主播就是个马扁子 别买", "骗子", "马扁"),
+        ],
+        Via::Lookalike,
+    );
+    // Components that are a word of their own, or that make nothing a term needs,
+    // stay what they are.
+    assert_allowed(&[
+        "我在门口等快递 到了没",
+        "我姓弓长张 主播记住我",
+        "女子天团的同款吗",
+    ]);
 }
 
 #[test]

@@ -546,8 +546,14 @@ pub struct Entry {
     /// Legal basis cited in actions.
     pub basis: String,
     /// The match channels this entry uses (the lexicon's `[channels]` less the entry's
-    /// own switches).
+    /// own switches and its file's defaults).
     pub channels: ChannelSet,
+    /// The channels whose read-back views (the emoji reading views, the look-alike
+    /// channel's recomposed view) may report this entry: the lexicon's `[channels]`
+    /// less the entry's own switches. A file's `[channels]` defaults only save
+    /// spellings (automaton size); a view reads the event, not the terms, and costs
+    /// nothing per entry, so it still reads the file's entries.
+    pub read_back: ChannelSet,
     /// A claim that is lawful when true (独家, 老字号, 获奖): a moderator verifies it
     /// rather than the engine correcting it. Decision rows can select these with
     /// `review = true`.
@@ -663,6 +669,7 @@ impl Lexicon {
         let lexicon_channels = policy.channels.set();
         for e in &mut entries {
             e.channels = e.channels.intersect(lexicon_channels);
+            e.read_back = e.read_back.intersect(lexicon_channels);
         }
         validate(&entries, &groups, &mut problems);
         validate_escalation(&policy.escalate, &mut problems);
@@ -738,6 +745,9 @@ fn entry_from_def(
         .with(Via::Emoji, on(e.emoji, f.emoji))
         .with(Via::Homophone, on(e.homophone, f.homophone))
         .with(Via::Clause, on(e.clause, f.clause));
+    let read_back = ChannelSet::all()
+        .with(Via::Lookalike, e.lookalike.unwrap_or(true))
+        .with(Via::Emoji, e.emoji.unwrap_or(true));
     let matching = match (e.term, e.pattern) {
         (Some(term), _) => Matching::Terms {
             term,
@@ -769,6 +779,7 @@ fn entry_from_def(
         note: e.note,
         basis: e.basis.unwrap_or_else(|| file_basis.to_owned()),
         channels,
+        read_back,
         review: e.review,
         suggest: e.suggest,
     }

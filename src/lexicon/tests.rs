@@ -66,6 +66,7 @@ id = "fp.b"
 term = "抗敏"
 severity = "high"
 homophone = true
+emoji = false
 note = "n"
 [[trap]]
 text = "手机号脱敏处理"
@@ -82,6 +83,10 @@ role = "host"
         "the entry's own switch wins"
     );
     assert!(!b.channels.contains(Via::Lookalike));
+    // The file's defaults save spellings; the read-back views still read its entries,
+    // unless the entry itself says no.
+    assert!(a.read_back.contains(Via::Lookalike) && a.read_back.contains(Via::Emoji));
+    assert!(b.read_back.contains(Via::Lookalike) && !b.read_back.contains(Via::Emoji));
     assert_eq!(lex.traps.len(), 1);
     assert_eq!(lex.traps[0].role, Role::Host);
 }

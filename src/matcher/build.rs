@@ -12,7 +12,7 @@ use super::{
 };
 use crate::channel::{self, Via, emoji, shape, sound};
 use crate::lexicon::{Lexicon, Matching, pinyin, template};
-use crate::normalize::{EmojiView, NormText};
+use crate::normalize::{NormText, View};
 
 /// Latin abbreviations chat uses for other things, never read as a term's initials
 /// (`qq` is not 气枪, `sf` is the courier, `yyds` praise). A term that has one of them
@@ -102,7 +102,7 @@ impl Collector {
     fn add(&mut self, s: &str, target: Target) -> usize {
         let mut nt = NormText::new();
         if self.keep_emoji {
-            nt.push_segment_emoji(s, EmojiView::Keep);
+            nt.push_segment_view(s, View::EmojiKept);
         } else {
             nt.push_segment(s);
         }
@@ -360,6 +360,7 @@ impl Matcher {
             }
             entries.push(CompiledEntry {
                 channels: e.channels,
+                read_back: e.read_back,
                 review: e.review,
                 id: e.id.as_str().into(),
                 term: label.as_str().into(),

@@ -52,6 +52,9 @@ pub struct CompiledEntry {
     pub basis: Arc<str>,
     /// The match channels the entry uses.
     pub channels: ChannelSet,
+    /// The channels whose read-back views may report it (see
+    /// [`crate::lexicon::Entry::read_back`]).
+    pub read_back: ChannelSet,
     /// A claim lawful when true, for a moderator to verify.
     pub review: bool,
     /// The explanation for reviewers (the lexicon's `note`).
@@ -418,7 +421,7 @@ impl Matcher {
     }
 
     /// Find the emoji channel's hits in `view`, an event normalized with the emoji of
-    /// [`crate::channel::emoji`] kept as characters (see [`NormText::push_segment_emoji`]),
+    /// [`crate::channel::emoji`] kept as characters (see [`NormText::push_segment_view`]),
     /// as its only segment. Only hits spelled with an emoji are reported: the rest are
     /// [`Matcher::scan`]'s.
     pub fn scan_emoji(
@@ -439,7 +442,7 @@ impl Matcher {
     }
 
     /// The emoji channel's reading views: `view` is the event normalized with every
-    /// emoji of the table read as one of its words ([`crate::normalize::EmojiView::Read`]:
+    /// emoji of the table read as one of its words ([`crate::normalize::View::EmojiRead`]:
     /// `闲🐟` as 闲鱼, `原💲599` as 原价599, `就是💩` as 就是垃圾), so that regex rules,
     /// templated terms and whole terms, which have no emoji spellings, see the word.
     /// Only hits that cover such a word are reported, as [`Via::Emoji`]; `src` is the
@@ -452,18 +455,54 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<RawHit>,
     ) {
-        self.start_view(scratch);
-        self.collect(&self.main, view, 0, scratch);
-        self.run_rules(view, 0, scratch);
-        let read = |c: &crate::normalize::NormChar| {
-            src.get(c.src_start as usize..)
+        let chars = view.chars();
+        let read = |i: usize| {
+            src.get(chars[i].src_start as usize..)
                 .and_then(|s| s.chars().next())
                 .is_some_and(crate::channel::emoji::is_table_emoji)
         };
-        let chars = view.chars();
+        self.scan_read_back(view, Via::Emoji, read, role, scratch, out);
+    }
+
+    /// The look-alike channel's recomposed view: `view` is the event normalized with
+    /// components written side by side read as the character they make and rare
+    /// look-alikes as what they imitate ([`crate::normalize::View::Recomposed`]: `氵匋宝`
+    /// as 淘宝, `门木鱼` as 闲鱼, `厡价` as 原价), so that regex rules and templated terms,
+    /// which have no look-alike spellings, and terms whose variants were cut
+    /// ([`crate::channel::shape::MAX_VARIANTS`]) see the character. Only hits that cover
+    /// a read-back character are reported, as [`Via::Lookalike`]; `src` is the event's
+    /// text.
+    pub fn scan_recomposed(
+        &self,
+        view: &NormText,
+        src: &str,
+        role: Role,
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        let read = |i: usize| view.recomposed_at(i, src);
+        self.scan_read_back(view, Via::Lookalike, read, role, scratch, out);
+    }
+
+    /// Match a view in which disguises were read back (the event as its only segment):
+    /// keep the hits that cover a character `read_back` says was, as `via`, for the
+    /// entries that have that channel on.
+    fn scan_read_back(
+        &self,
+        view: &NormText,
+        via: Via,
+        read_back: impl Fn(usize) -> bool,
+        role: Role,
+        scratch: &mut Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
+        self.start_view(scratch);
+        self.collect(&self.main, view, 0, scratch);
+        self.run_rules(view, 0, scratch);
+        let entries = &self.entries;
         scratch.candidates.retain_mut(|h| {
-            h.via = Via::Emoji;
-            chars[h.start..h.end].iter().any(read)
+            h.via = via;
+            entries[h.entry as usize].read_back.contains(via) && (h.start..h.end).any(&read_back)
         });
         self.judge(role, scratch, out);
     }

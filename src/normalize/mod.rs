@@ -102,18 +102,25 @@ pub struct NormChar {
     pub split_run: bool,
 }
 
-/// How [`NormText::push_segment_emoji`] reads an emoji that stands for a word.
+/// Which view of an event [`NormText::push_segment_view`] writes: the plain text, or
+/// one in which a disguise is read back (the emoji and look-alike channels' views).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmojiView {
-    /// A separator, like every other emoji (`最❤好` is 最好): the plain text.
-    Separator,
-    /// The emoji itself, as a character: the emoji channel's view, matched against
-    /// the terms' emoji spellings (`💊到病除`).
-    Keep,
+pub enum View {
+    /// The plain text: an emoji is a separator, like every other emoji (`最❤好` is
+    /// 最好).
+    Plain,
+    /// An emoji that stands for a word kept as a character: the emoji channel's view,
+    /// matched against the terms' emoji spellings (`💊到病除`).
+    EmojiKept,
     /// The emoji's `k`-th word in its place (its first when it has fewer: `闲🐟` reads
     /// 闲鱼, `原💲599` 原价599, `就是💩` 就是垃圾 in the second pass): what regex rules,
     /// templated terms and whole terms, which have no emoji spellings, read.
-    Read(u8),
+    EmojiRead(u8),
+    /// Two components written side by side read as the character they make (`氵匋宝`
+    /// as 淘宝, `门木鱼` as 闲鱼), and a rare look-alike as the character it imitates
+    /// (`厡价` as 原价): the look-alike channel's view, read by regex rules and
+    /// templated terms (see [`crate::channel::shape::composed`]). Emoji are separators.
+    Recomposed,
 }
 
 /// Normalized text with its offset map. Reusable: [`NormText::clear`] keeps the
@@ -168,7 +175,7 @@ impl NormText {
     }
 
     /// The most words one such emoji of the text is read as (see
-    /// [`crate::channel::emoji::reading`]): the passes [`EmojiView::Read`] needs.
+    /// [`crate::channel::emoji::reading`]): the passes [`View::EmojiRead`] needs.
     pub fn emoji_readings(&self) -> usize {
         usize::from(self.emoji_readings)
     }
@@ -374,19 +381,22 @@ impl NormText {
     /// (see `Displayed`), each character keeping its own source range: within such a
     /// run, source offsets go backwards.
     pub fn push_segment(&mut self, src: &str) -> usize {
-        self.push_segment_emoji(src, EmojiView::Separator)
+        self.push_segment_view(src, View::Plain)
     }
 
-    /// [`NormText::push_segment`], except that the emoji that stand for words
-    /// ([`crate::channel::emoji::is_table_emoji`]) are read as `view` says rather than as
-    /// separators.
-    pub fn push_segment_emoji(&mut self, src: &str, view: EmojiView) -> usize {
+    /// [`NormText::push_segment`] as `view` reads it: the emoji that stand for words
+    /// ([`crate::channel::emoji::is_table_emoji`]) read as words or kept, or split and
+    /// look-alike characters read back.
+    pub fn push_segment_view(&mut self, src: &str, view: View) -> usize {
+        if view == View::Recomposed {
+            let seg = self.next_segment();
+            let pending = self.pending_gap();
+            let shown = Displayed::recomposed(src);
+            self.push_chars(&shown.text, Some(&shown.source), seg, pending, View::Plain);
+            return seg as usize;
+        }
         let seg = self.next_segment();
-        let pending = if self.chars.is_empty() {
-            Gap::None
-        } else {
-            Gap::Event
-        };
+        let pending = self.pending_gap();
         let mark = (
             self.text.len(),
             self.chars.len(),
@@ -406,6 +416,29 @@ impl NormText {
         seg as usize
     }
 
+    /// The gap before a new segment's first character.
+    fn pending_gap(&self) -> Gap {
+        if self.chars.is_empty() {
+            Gap::None
+        } else {
+            Gap::Event
+        }
+    }
+
+    /// Whether character `i` of a [`View::Recomposed`] view of `src` (its only
+    /// segment) was read back: it stands for characters of `src` none of which folds to
+    /// it (`淘` for `氵匋`, `原` for `厡`).
+    pub fn recomposed_at(&self, i: usize, src: &str) -> bool {
+        let c = &self.chars[i];
+        let Some(written) = src.get(c.src_start as usize..c.src_end as usize) else {
+            return false;
+        };
+        let Some(read) = self.text[c.byte as usize..].chars().next() else {
+            return false;
+        };
+        !written.chars().any(|w| fold(w) == Fold::Char(read))
+    }
+
     /// Normalize `src` into segment `seg`. Without a `source` map, `src` is the
     /// original text, and the pass stops at a right-to-left override, returning false
     /// (having written part of the segment). With one, `src` is a displayed text and
@@ -416,7 +449,7 @@ impl NormText {
         source: Option<&[(u32, u32)]>,
         seg: u8,
         pending: Gap,
-        view: EmojiView,
+        view: View,
     ) -> bool {
         let mut w = Writer {
             out: self,
@@ -453,8 +486,8 @@ impl NormText {
                 Fold::Soft if c as u32 >= 0x2000 && crate::channel::emoji::is_table_emoji(c) => {
                     let reading = |k: u8| crate::channel::emoji::reading(c, usize::from(k));
                     match view {
-                        EmojiView::Keep => w.emit(c, false, i, end),
-                        EmojiView::Read(k) if let Some(word) = reading(k) => {
+                        View::EmojiKept => w.emit(c, false, i, end),
+                        View::EmojiRead(k) if let Some(word) = reading(k) => {
                             for f in word.chars() {
                                 if f.is_ascii_digit() {
                                     w.digit(f, false, i, end);
@@ -545,10 +578,72 @@ impl Displayed {
     }
 
     fn push(&mut self, at: usize, c: char) {
+        self.push_span(c, (at as u32, (at + c.len_utf8()) as u32));
+    }
+
+    fn push_span(&mut self, c: char, span: (u32, u32)) {
         let b = self.text.len();
         self.text.push(c);
         self.source.resize(self.text.len(), (0, 0));
-        self.source[b] = (at as u32, (at + c.len_utf8()) as u32);
+        self.source[b] = span;
+    }
+
+    /// `src` as shown (see [`Displayed::of`]), with each pair of components written
+    /// side by side replaced by the character they make, repeatedly (a made character
+    /// may be the first part of another), and each rare look-alike by the character it
+    /// imitates ([`View::Recomposed`]). A read-back character's span covers all it was
+    /// read from.
+    fn recomposed(src: &str) -> Displayed {
+        let shown = if src.contains(RLO) {
+            Displayed::of(src)
+        } else {
+            let mut d = Displayed {
+                text: String::with_capacity(src.len()),
+                source: Vec::with_capacity(src.len()),
+            };
+            for (at, c) in src.char_indices() {
+                d.push(at, c);
+            }
+            d
+        };
+        let han = |c: char| match fold(c) {
+            Fold::Char(f) if crate::channel::is_han(f) => Some(f),
+            _ => None,
+        };
+        let chars: Vec<(char, (u32, u32))> = shown
+            .text
+            .char_indices()
+            .map(|(b, c)| (c, shown.source[b]))
+            .collect();
+        let mut out = Displayed {
+            text: String::with_capacity(shown.text.len()),
+            source: Vec::with_capacity(shown.source.len()),
+        };
+        let mut k = 0;
+        while let Some(&(c, span)) = chars.get(k) {
+            k += 1;
+            let Some(mut read) = han(c) else {
+                out.push_span(c, span);
+                continue;
+            };
+            let (mut from, mut to) = span;
+            while let Some(&(n, (a, z))) = chars.get(k)
+                && let Some(made) = han(n).and_then(|g| crate::channel::shape::composed(read, g))
+            {
+                read = made;
+                (from, to) = (from.min(a), to.max(z));
+                k += 1;
+            }
+            if (from, to) == span {
+                match crate::channel::shape::original(read) {
+                    Some(o) => out.push_span(o, span),
+                    None => out.push_span(c, span),
+                }
+            } else {
+                out.push_span(read, (from, to));
+            }
+        }
+        out
     }
 }
 

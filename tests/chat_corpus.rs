@@ -288,5 +288,37 @@ fn split_characters_are_read_back_without_joining_ordinary_words() {
     let dev = score(include_str!("fixtures/chat-shapes-dev.jsonl"));
     assert_floors(&dev, &[("c2-lookalike", 1.0)], 0.0, 0);
     let test = score(include_str!("fixtures/chat-shapes-test.jsonl"));
-    assert_floors(&test, &[("c2-lookalike", 0.81)], 0.0, 0);
+    assert_floors(&test, &[("c2-lookalike", 0.93)], 0.0, 0);
+}
+
+/// Other platforms and their chat apps as chat names them: spelled in pinyin, in
+/// fullwidth or spaced letters, half in pinyin (`淘bao`), rivals' live apps (快手,
+/// 点淘), 旺旺 and 钉钉 as contacts; beside lines where the same names are snacks,
+/// recipes, office tools or plain talk (旺旺雪饼, 快手菜, 钉钉打卡, 转转身): the
+/// platform group's data (docs/QUALITY.md, round 5). The dev half was tuned on; the
+/// test half was written with it, held out, and scored once.
+#[test]
+fn platforms_are_read_however_they_are_spelled_without_flagging_their_everyday_senses() {
+    let dev = score(include_str!("fixtures/chat-platforms-dev.jsonl"));
+    assert_floors(
+        &dev,
+        &[
+            ("c4-initials", 0.5),
+            ("c5-codeword", 0.71),
+            ("c6-tricks", 0.87),
+        ],
+        0.0,
+        0,
+    );
+    let test = score(include_str!("fixtures/chat-platforms-test.jsonl"));
+    assert_floors(
+        &test,
+        &[
+            ("c4-initials", 0.5),
+            ("c5-codeword", 0.87),
+            ("c6-tricks", 0.85),
+        ],
+        0.0,
+        0,
+    );
 }

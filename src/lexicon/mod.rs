@@ -894,10 +894,23 @@ fn validate(entries: &[Entry], groups: &[Group], problems: &mut Vec<Problem>) {
             Matching::Pattern {
                 pattern, anchors, ..
             } => {
-                if let Err(err) = regex::Regex::new(pattern) {
+                for (_, g) in template::pattern_refs(pattern) {
+                    if !group_ids.contains(g) {
+                        problems.push(Problem::error(
+                            &e.file,
+                            id,
+                            format!("pattern names unknown group `{{{g}}}`"),
+                        ));
+                    }
+                }
+                let words = |g: &str| groups.iter().find(|x| x.id == g).map(|x| x.words.clone());
+                if let Err(err) = regex::Regex::new(&template::expand_pattern(pattern, words)) {
                     problems.push(Problem::error(&e.file, id, format!("bad regex: {err}")));
                 }
-                if let Some(pair) = doubled_literal(pattern) {
+                // Group words are normalized before they reach a pattern: only the
+                // pattern's own literals can hold a dead doubled character.
+                let own = template::expand_pattern(pattern, |_| Some(Vec::new()));
+                if let Some(pair) = doubled_literal(&own) {
                     problems.push(Problem::error(
                         &e.file,
                         id,

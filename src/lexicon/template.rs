@@ -52,6 +52,77 @@ pub fn expand<'g>(s: &str, words: impl Fn(&str) -> Option<&'g [String]>) -> Vec<
     out
 }
 
+/// The `{group}` references of a regex pattern, as (byte range, group id): a brace
+/// that opens a lowercase identifier (`{platform}`), outside a character class, not
+/// escaped and not part of `\p{..}`. Regex repetitions (`{2}`, `{0,6}`) open with a
+/// digit, so the two never meet.
+pub fn pattern_refs(pattern: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let bytes = pattern.as_bytes();
+    let mut refs = Vec::new();
+    let (mut i, mut class) = (0, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            // An escape takes the next character with it (`\{`, `\]`, and `\p` whose
+            // brace is then skipped below).
+            b'\\' => {
+                i += 2;
+                if bytes.get(i - 1).is_some_and(|b| matches!(b, b'p' | b'P'))
+                    && bytes.get(i) == Some(&b'{')
+                    && let Some(close) = pattern[i..].find('}')
+                {
+                    i += close + 1;
+                }
+                continue;
+            }
+            b'[' => class += 1,
+            b']' if class > 0 => class -= 1,
+            b'{' if class == 0 => {
+                let name_len = pattern[i + 1..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+                    .count();
+                let name = &pattern[i + 1..i + 1 + name_len];
+                if name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && bytes.get(i + 1 + name_len) == Some(&b'}')
+                {
+                    refs.push((i..i + name_len + 2, name));
+                    i += name_len + 2;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    refs
+}
+
+/// `pattern` with each `{group}` reference (see [`pattern_refs`]) replaced by a
+/// non-capturing alternation of the strings `words` gives for the group, longest
+/// first (a regex alternation prefers its first branch), each escaped. A reference
+/// `words` does not know is left as written, which no regex compiles.
+pub fn expand_pattern(pattern: &str, words: impl Fn(&str) -> Option<Vec<String>>) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut at = 0;
+    for (range, group) in pattern_refs(pattern) {
+        out.push_str(&pattern[at..range.start]);
+        match words(group) {
+            Some(mut ws) => {
+                ws.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+                ws.dedup();
+                let alternatives: Vec<String> = ws.iter().map(|w| regex::escape(w)).collect();
+                out.push_str("(?:");
+                out.push_str(&alternatives.join("|"));
+                out.push(')');
+            }
+            None => out.push_str(&pattern[range.clone()]),
+        }
+        at = range.end;
+    }
+    out.push_str(&pattern[at..]);
+    out
+}
+
 enum Piece<'a> {
     Text(&'a str),
     Group(&'a str),
@@ -107,6 +178,26 @@ mod tests {
         );
         assert_eq!(expand("plain", words), ["plain"]);
         assert!(expand("{nope}", words).is_empty());
+    }
+
+    #[test]
+    fn pattern_references_expand_to_alternations() {
+        let refs: Vec<&str> = pattern_refs(r"去{fiber}[{x}]\{add}\p{Han}{2}a{0,6}{add}")
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect();
+        assert_eq!(
+            refs,
+            ["fiber", "add"],
+            "not in a class, escaped, \\p or a repetition"
+        );
+        let words = |g: &str| words(g).map(<[String]>::to_vec);
+        assert_eq!(
+            expand_pattern(r"去{fiber}搜{0,2}", words),
+            r"去(?:真丝|棉)搜{0,2}"
+        );
+        assert_eq!(expand_pattern("{add}v", words), r"(?:加|\+)v");
+        assert_eq!(expand_pattern("{nope}", words), "{nope}");
     }
 
     #[test]

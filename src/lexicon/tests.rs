@@ -120,3 +120,23 @@ fn a_doubled_character_in_a_pattern_is_refused() {
         "classes, numerals, escapes"
     );
 }
+
+#[test]
+fn a_pattern_may_name_only_known_groups_and_their_words_may_repeat() {
+    let lexicon = |pattern: &str| {
+        Lexicon::parse(&source(&[
+            ("policy.toml", "version = \"v\"\n"),
+            (
+                "d.toml",
+                &format!(
+                    "category = \"diversion\"\n[[group]]\nid = \"shop\"\nwords = [\"拼多多\"]\n\
+                     [[entry]]\nid = \"a\"\npattern = '{pattern}'\nseverity = \"high\"\nnote = \"n\"\n"
+                ),
+            ),
+        ]))
+    };
+    // A group word is normalized before it reaches the pattern: 拼多多 is fine there.
+    assert!(lexicon("去{shop}搜我").is_ok());
+    let err = lexicon("去{shops}搜我").unwrap_err();
+    assert!(err.to_string().contains("unknown group `{shops}`"), "{err}");
+}

@@ -14,6 +14,31 @@ use crate::channel::{self, Via, emoji, shape, sound};
 use crate::lexicon::{Lexicon, Matching, pinyin, template};
 use crate::normalize::{NormText, View};
 
+/// The strings a `{group}` in a pattern matches: each word as normalized text holds it
+/// (拼多多 is 拼多), and, for an entry that reads pinyin, a word of two or more Chinese
+/// characters also spelled in pinyin, wholly or in part (`taobao`, `tao宝`, `淘bao`):
+/// a rule's words are as easy to spell out as a term's.
+fn pattern_words(words: &[String], reads_pinyin: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in words {
+        let spelled = reads_pinyin && w.chars().count() >= 2 && w.chars().all(channel::is_han);
+        let spellings = if spelled {
+            pinyin::spellings(w)
+        } else {
+            Vec::new()
+        };
+        for form in std::iter::once(w).chain(&spellings) {
+            let normalized = NormText::normalized(form);
+            if !normalized.as_str().is_empty() {
+                out.push(normalized.as_str().to_owned());
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Latin abbreviations chat uses for other things, never read as a term's initials
 /// (`qq` is not 气枪, `sf` is the courier, `yyds` praise). A term that has one of them
 /// as an established short form lists it as a variant.
@@ -327,7 +352,13 @@ impl Matcher {
                     min_digits,
                     label,
                 } => {
-                    let regex = Regex::new(pattern).map_err(|source| BuildError::Regex {
+                    let reads_pinyin = e.channels.contains(Via::Pinyin);
+                    let group_strings = |id: &str| {
+                        let group = lexicon.group(id)?;
+                        Some(pattern_words(&group.words, reads_pinyin))
+                    };
+                    let expanded = template::expand_pattern(pattern, group_strings);
+                    let regex = Regex::new(&expanded).map_err(|source| BuildError::Regex {
                         id: e.id.clone(),
                         source,
                     })?;
@@ -336,6 +367,16 @@ impl Matcher {
                     let mut has_anchors = false;
                     for a in anchors.iter().flat_map(|a| template::expand(a, words)) {
                         has_anchors |= main.add(&a, Target::Anchor(ri)) > 0;
+                    }
+                    // An anchored rule runs wherever a group its pattern names stands,
+                    // in every spelling the pattern reads. (An unanchored rule runs on
+                    // every event anyway.)
+                    if !anchors.is_empty() {
+                        for (_, g) in template::pattern_refs(pattern) {
+                            for a in group_strings(g).into_iter().flatten() {
+                                has_anchors |= main.add(&a, Target::Anchor(ri)) > 0;
+                            }
+                        }
                     }
                     rules.push(CompiledRule {
                         entry: ei,

@@ -524,3 +524,48 @@ fn one_term(category: &str, term: &str) -> String {
         "category = \"{category}\"\n[[entry]]\nid = \"t.one\"\nterm = \"{term}\"\nseverity = \"high\"\nnote = \"n\"\n"
     )
 }
+
+#[test]
+fn a_group_named_in_a_pattern_is_read_as_written_and_spelled_in_pinyin() {
+    let m = matcher_of(
+        r#"category = "diversion"
+
+[[group]]
+id = "shop"
+words = ["淘宝", "拼多多", "tb"]
+
+[[entry]]
+id = "t.steer"
+pattern = '去{shop}搜[我]{1}'
+anchors = ["去"]
+severity = "high"
+note = "n"
+
+[[entry]]
+id = "t.steer_plain"
+pattern = '来{shop}找我'
+anchors = ["来"]
+pinyin = false
+severity = "high"
+note = "n"
+"#,
+    );
+    for text in [
+        "去淘宝搜我",
+        "去拼多多搜我",
+        "去tb搜我",
+        "去taobao搜我",
+        "去TAOBAO搜我",
+        "去tao宝搜我",
+        "去淘bao搜我",
+        "去pinduoduo搜我",
+        "去ｔａｏｂａｏ搜我",
+    ] {
+        assert_eq!(ids(&m, text, Role::Viewer), ["t.steer"], "{text}");
+    }
+    // The `{1}` after a class is a repetition, not a group; an entry with its pinyin
+    // channel off reads the words only as written.
+    assert_eq!(ids(&m, "来淘宝找我", Role::Viewer), ["t.steer_plain"]);
+    assert!(ids(&m, "来taobao找我", Role::Viewer).is_empty());
+    assert!(ids(&m, "去淘宝看看", Role::Viewer).is_empty());
+}

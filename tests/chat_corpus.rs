@@ -264,10 +264,10 @@ fn chat_third_test_half_keeps_what_was_reached() {
     assert_floors(
         &s,
         &[
-            ("c1-homophone", 0.79),
+            ("c1-homophone", 0.83),
             ("c2-lookalike", 0.84),
             ("c3-emoji", 0.72),
-            ("c4-initials", 0.58),
+            ("c4-initials", 0.60),
             ("c5-codeword", 0.57),
             ("c6-tricks", 0.90),
             ("c7-split", 0.85),

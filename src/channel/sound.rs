@@ -284,6 +284,61 @@ pub fn spellings(literal: &str) -> Vec<String> {
     out
 }
 
+/// Characters that stand in for another of the same sound in a word: common enough
+/// that an evader's input method offers them (ranks 150 to 3,000: beyond the 150 most
+/// common, 的 是 好, which would make every phrase a spelling), by their main reading's
+/// toneless syllable, most common first.
+fn common_by_syllable() -> &'static HashMap<&'static str, Vec<char>> {
+    static BY_SYLLABLE: OnceLock<HashMap<&'static str, Vec<char>>> = OnceLock::new();
+    BY_SYLLABLE.get_or_init(|| {
+        let mut by: HashMap<&'static str, Vec<char>> = HashMap::new();
+        for c in (0x4E00..=0x9FFF).filter_map(char::from_u32) {
+            let rank = super::words::rank(c);
+            if (150..3000).contains(&rank)
+                && let Some(p) = c.to_pinyin()
+            {
+                by.entry(p.plain()).or_default().push(c);
+            }
+        }
+        for chars in by.values_mut() {
+            chars.sort_by_key(|&c| super::words::rank(c));
+        }
+        by
+    })
+}
+
+/// Spellings of a word of two or more Chinese characters with one character replaced
+/// by a common character of exactly its sound (`快手`: 块手, 快首; `淘宝`: 掏宝, 淘包),
+/// for the rules' group words, which the channel's sound automaton does not read.
+/// A replacement that makes a word with a neighbour is that word (`闲鱼` never gives
+/// 鲜鱼, nor `小红书` 小红树).
+pub fn homophones(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < 2 || !chars.iter().all(|&c| is_han(c)) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let Some(p) = c.to_pinyin() else { continue };
+        let Some(same) = common_by_syllable().get(p.plain()) else {
+            continue;
+        };
+        for &r in same.iter().filter(|&&r| r != c) {
+            let before = i.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i + 1).copied();
+            if before.is_some_and(|b| super::words::is_word(b, r))
+                || after.is_some_and(|a| super::words::is_word(r, a))
+            {
+                continue;
+            }
+            let mut spelled = chars.clone();
+            spelled[i] = r;
+            out.push(spelled.into_iter().collect());
+        }
+    }
+    out
+}
+
 pub(super) fn warm_up() {
     let _ = table();
 }
@@ -291,6 +346,22 @@ pub(super) fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_is_spelled_with_a_common_character_of_the_same_sound() {
+        let kuaishou = homophones("快手");
+        assert!(kuaishou.contains(&"块手".to_owned()), "{kuaishou:?}");
+        assert!(kuaishou.contains(&"快首".to_owned()), "{kuaishou:?}");
+        assert!(
+            !homophones("闲鱼").contains(&"鲜鱼".to_owned()),
+            "鲜鱼 is a word"
+        );
+        assert!(
+            !homophones("小红书").contains(&"小红树".to_owned()),
+            "红树 is a word"
+        );
+        assert!(homophones("快").is_empty() && homophones("tb").is_empty());
+    }
 
     #[test]
     fn same_sound_same_view() {

@@ -10,32 +10,49 @@ use super::{
     Automaton, CompiledAllow, CompiledEntry, CompiledGroup, CompiledRule, Matcher, MatcherStats,
     Partition, RoleSet, Shape, SoundLiteral, Target,
 };
-use crate::channel::{self, Via, emoji, shape, sound};
+use crate::channel::{self, ChannelSet, Via, emoji, shape, sound};
 use crate::lexicon::{Lexicon, Matching, pinyin, template};
 use crate::normalize::{NormText, View};
 
-/// The strings a `{group}` in a pattern matches: each word as normalized text holds it
-/// (拼多多 is 拼多), and, for an entry that reads pinyin, a word of two or more Chinese
-/// characters also spelled in pinyin, wholly or in part (`taobao`, `tao宝`, `淘bao`):
-/// a rule's words are as easy to spell out as a term's.
-fn pattern_words(words: &[String], reads_pinyin: bool) -> Vec<String> {
+/// A group's words as a pattern reads them, each with the channel it reads.
+type GroupForms = Vec<(String, Via)>;
+
+/// The strings a `{group}` in a pattern matches, each with the channel it reads: each
+/// word as normalized text holds it (拼多多 is 拼多), and a word of two or more Chinese
+/// characters also spelled in pinyin, wholly or in part (`taobao`, `tao宝`, `淘bao`),
+/// and with one character replaced by a common one of its sound (`块手` for 快手), as
+/// far as the entry's channels allow: a rule's words are as easy to disguise as a
+/// term's. A string that is also some word as written reads as written.
+fn pattern_words(words: &[String], channels: ChannelSet) -> GroupForms {
     let mut out = Vec::new();
     for w in words {
-        let spelled = reads_pinyin && w.chars().count() >= 2 && w.chars().all(channel::is_han);
-        let spellings = if spelled {
-            pinyin::spellings(w)
-        } else {
-            Vec::new()
-        };
-        for form in std::iter::once(w).chain(&spellings) {
-            let normalized = NormText::normalized(form);
+        let han = w.chars().count() >= 2 && w.chars().all(channel::is_han);
+        let mut forms = vec![(w.clone(), Via::Exact)];
+        if han && channels.contains(Via::Pinyin) {
+            forms.extend(pinyin::spellings(w).into_iter().map(|f| (f, Via::Pinyin)));
+        }
+        if han && channels.contains(Via::Homophone) {
+            forms.extend(
+                sound::homophones(w)
+                    .into_iter()
+                    .map(|f| (f, Via::Homophone)),
+            );
+        }
+        for (form, via) in forms {
+            let normalized = NormText::normalized(&form);
             if !normalized.as_str().is_empty() {
-                out.push(normalized.as_str().to_owned());
+                out.push((normalized.as_str().to_owned(), via));
             }
         }
     }
-    out.sort_unstable();
-    out.dedup();
+    // Written first, then pinyin, then sound: dedup keeps the strongest reading.
+    let strength = |via: Via| match via {
+        Via::Exact => 0,
+        Via::Pinyin => 1,
+        _ => 2,
+    };
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(strength(a.1).cmp(&strength(b.1))));
+    out.dedup_by(|later, first| later.0 == first.0);
     out
 }
 
@@ -277,6 +294,8 @@ impl Matcher {
         let mut allows = Vec::new();
         let mut rules = Vec::new();
         let mut longest_term = 1;
+        // A pattern's group spelled for an entry's (pinyin, homophone) switches.
+        let mut spelled_groups: HashMap<(String, (bool, bool)), GroupForms> = HashMap::new();
 
         for (i, e) in lexicon.entries.iter().enumerate() {
             let ei = i as u32;
@@ -352,12 +371,29 @@ impl Matcher {
                     min_digits,
                     label,
                 } => {
-                    let reads_pinyin = e.channels.contains(Via::Pinyin);
-                    let group_strings = |id: &str| {
-                        let group = lexicon.group(id)?;
-                        Some(pattern_words(&group.words, reads_pinyin))
-                    };
-                    let expanded = template::expand_pattern(pattern, group_strings);
+                    // Each group the pattern names, spelled once per build and channel
+                    // choice (the platform group is named 13 times over four rules).
+                    let mut named: Vec<&str> = template::pattern_refs(pattern)
+                        .into_iter()
+                        .map(|(_, g)| g)
+                        .collect();
+                    named.sort_unstable();
+                    named.dedup();
+                    let reads = (
+                        e.channels.contains(Via::Pinyin),
+                        e.channels.contains(Via::Homophone),
+                    );
+                    for &g in &named {
+                        if let Some(group) = lexicon.group(g) {
+                            spelled_groups
+                                .entry((g.to_owned(), reads))
+                                .or_insert_with(|| pattern_words(&group.words, e.channels));
+                        }
+                    }
+                    let group_forms = |id: &str| spelled_groups.get(&(id.to_owned(), reads));
+                    let expanded = template::expand_pattern(pattern, |id| {
+                        group_forms(id).map(|forms| forms.iter().map(|(f, _)| f.clone()).collect())
+                    });
                     let regex = Regex::new(&expanded).map_err(|source| BuildError::Regex {
                         id: e.id.clone(),
                         source,
@@ -371,18 +407,30 @@ impl Matcher {
                     // An anchored rule runs wherever a group its pattern names stands,
                     // in every spelling the pattern reads. (An unanchored rule runs on
                     // every event anyway.)
-                    if !anchors.is_empty() {
-                        for (_, g) in template::pattern_refs(pattern) {
-                            for a in group_strings(g).into_iter().flatten() {
-                                has_anchors |= main.add(&a, Target::Anchor(ri)) > 0;
+                    let mut spellings = Vec::new();
+                    for &g in &named {
+                        for (form, via) in group_forms(g).into_iter().flatten() {
+                            if !anchors.is_empty() {
+                                has_anchors |= main.add(form, Target::Anchor(ri)) > 0;
+                            }
+                            if *via != Via::Exact {
+                                spellings.push((form.as_str(), *via));
                             }
                         }
                     }
+                    let spellings = if spellings.is_empty() {
+                        None
+                    } else {
+                        let (forms, vias): (Vec<&str>, Vec<Via>) = spellings.into_iter().unzip();
+                        let automaton = aho_corasick::AhoCorasick::new(&forms)?;
+                        Some((automaton, vias.into_boxed_slice()))
+                    };
                     rules.push(CompiledRule {
                         entry: ei,
                         regex,
                         has_anchors,
                         min_digits: *min_digits,
+                        spellings,
                     });
                     label.clone()
                 }

@@ -240,6 +240,29 @@ struct CompiledRule {
     regex: Regex,
     has_anchors: bool,
     min_digits: usize,
+    /// The spellings of the pattern's group words other than as written (pinyin,
+    /// sound), and the channel each reads: a match that holds one reports that
+    /// channel (a guess before pinyin). `None` for a rule that names no group.
+    spellings: Option<(aho_corasick::AhoCorasick, Box<[Via]>)>,
+}
+
+impl CompiledRule {
+    /// The channel a match of this rule, `matched` (normalized), came through. Runs
+    /// only on matches, which are rare; an automaton, since a rule's group words have
+    /// hundreds of spellings.
+    fn via_of(&self, matched: &str) -> Via {
+        let Some((automaton, vias)) = &self.spellings else {
+            return Via::Exact;
+        };
+        let mut via = Via::Exact;
+        for m in automaton.find_overlapping_iter(matched) {
+            via = vias[m.pattern().as_usize()];
+            if via.is_weak() {
+                break;
+            }
+        }
+        via
+    }
 }
 
 /// A compiled lexicon, ready to scan.
@@ -653,14 +676,14 @@ impl Matcher {
                 if v.digits < rule.min_digits {
                     continue;
                 }
-                let mut push = |start: usize, end: usize| {
+                let mut push = |start: usize, end: usize, matched: &str| {
                     let (ci, cj) = (v.char_index(text, start), v.char_index(text, end));
                     if ci < cj && text.chars()[cj - 1].seg as usize == current {
                         s.candidates.push(RawHit {
                             entry: rule.entry,
                             start: ci,
                             end: cj,
-                            via: Via::Exact,
+                            via: rule.via_of(matched),
                         });
                     }
                 };
@@ -668,13 +691,13 @@ impl Matcher {
                 // boundary character around it); otherwise the whole match.
                 if rule.regex.captures_len() > 1 {
                     for c in rule.regex.captures_iter(&v.text) {
-                        if let Some(g) = c.get(1) {
-                            push(g.start(), g.end());
+                        if let (Some(g), Some(whole)) = (c.get(1), c.get(0)) {
+                            push(g.start(), g.end(), whole.as_str());
                         }
                     }
                 } else {
                     for m in rule.regex.find_iter(&v.text) {
-                        push(m.start(), m.end());
+                        push(m.start(), m.end(), m.as_str());
                     }
                 }
             }

@@ -526,7 +526,7 @@ fn one_term(category: &str, term: &str) -> String {
 }
 
 #[test]
-fn a_group_named_in_a_pattern_is_read_as_written_and_spelled_in_pinyin() {
+fn a_group_named_in_a_pattern_is_read_as_written_in_pinyin_and_by_sound() {
     let m = matcher_of(
         r#"category = "diversion"
 
@@ -546,6 +546,7 @@ id = "t.steer_plain"
 pattern = '来{shop}找我'
 anchors = ["来"]
 pinyin = false
+homophone = false
 severity = "high"
 note = "n"
 "#,
@@ -563,9 +564,14 @@ note = "n"
     ] {
         assert_eq!(ids(&m, text, Role::Viewer), ["t.steer"], "{text}");
     }
+    // Each hit says how its group word was written; a sound spelling is a guess.
+    assert_eq!(vias(&m, "去淘宝搜我"), [Via::Exact]);
+    assert_eq!(vias(&m, "去tao宝搜我"), [Via::Pinyin]);
+    assert_eq!(vias(&m, "去掏宝搜我"), [Via::Homophone]);
     // The `{1}` after a class is a repetition, not a group; an entry with its pinyin
-    // channel off reads the words only as written.
+    // and homophone channels off reads the words only as written.
     assert_eq!(ids(&m, "来淘宝找我", Role::Viewer), ["t.steer_plain"]);
     assert!(ids(&m, "来taobao找我", Role::Viewer).is_empty());
+    assert!(ids(&m, "来掏宝找我", Role::Viewer).is_empty());
     assert!(ids(&m, "去淘宝看看", Role::Viewer).is_empty());
 }

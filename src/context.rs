@@ -926,7 +926,13 @@ pub fn mark(
     } else {
         a.after_starts_any(&l.after, 8) || a.after_starts_any(&l.after_far, REACH)
     };
-    if negated_before(l, &a.before) || denied_after || denied_next(&a) {
+    let denied_after =
+        denied_after || (category != Category::Slander && called_exaggeration(a.after));
+    if negated_before(l, &a.before)
+        || denies_noun_phrase(&a.before)
+        || denied_after
+        || denied_next(&a)
+    {
         set.insert(Context::Negated);
     }
     let viewer = role == Role::Viewer;
@@ -1144,6 +1150,57 @@ fn negated_before(l: &Lexicon, before: &str) -> bool {
     false
 }
 
+/// A claim called an exaggeration or a gimmick right after it (`刮油是夸张说法`,
+/// `…只是噱头`): the speaker denies it, unless the call is itself denied (`不是夸张`,
+/// `毫不夸张`, `没有夸大`), which affirms it. Not for slander, whose target calling a
+/// rival's claims exaggerated is the slander.
+fn called_exaggeration(after: &str) -> bool {
+    const CALLS: &[&str] = &["夸张", "夸大", "噱头"];
+    const DENIED: &[&str] = &[
+        "不", "没", "没有", "毫不", "不是", "并不", "并非", "绝非", "无",
+    ];
+    let near: String = after.chars().take(8).collect();
+    CALLS.iter().any(|call| {
+        near.match_indices(call).any(|(at, _)| {
+            let before = &near[..at];
+            !DENIED.iter().any(|d| before.ends_with(d))
+        })
+    })
+}
+
+/// Negators of a noun phrase (`不是什么一比一高仿`, `没有任何第三方授权涨粉`): they deny
+/// the thing named a few words on, through the adjectives before it, which a plain
+/// negator does not reach through.
+const NOUN_PHRASE_NEGATORS: &[&str] = &[
+    "不是什么",
+    "也不是什么",
+    "又不是什么",
+    "并不是什么",
+    "不是啥",
+    "不是那种",
+    "不是所谓的",
+    "没有所谓的",
+    "没有任何",
+    "并没有任何",
+    "从没有任何",
+];
+
+/// Whether a noun-phrase negator in `before` reaches the hit: at most six characters
+/// between, in one stretch of words (no space), and none of them starting a predicate
+/// of its own (`没有任何副作用还能减肥`: 还 does; `不是什么大牌 是顶级高仿`: the space
+/// and 是 do).
+fn denies_noun_phrase(before: &str) -> bool {
+    const STOPS: &[char] = &[
+        SEPARATOR, '是', '还', '也', '又', '就', '能', '可', '都', '但', '而', '却', '才', '会',
+    ];
+    NOUN_PHRASE_NEGATORS.iter().any(|n| {
+        before.rfind(n).is_some_and(|at| {
+            let gap = &before[at + n.len()..];
+            gap.chars().count() <= 6 && !gap.contains(STOPS)
+        })
+    })
+}
+
 /// Whether `gap` is made only of carrier words (or is empty).
 fn carried(gap: &str, carriers: &WordList) -> bool {
     let mut rest = gap;
@@ -1282,6 +1339,19 @@ mod tests {
         // V不了的 is those who cannot, not a negation.
         assert!(!neg("拍不了的复制淘口令", "淘口令"));
         assert!(!neg("再不拍马上涨价了", "马上涨价"));
+        // A noun phrase's negator reaches through its adjectives, not into a new
+        // predicate.
+        assert!(neg("不是什么一比一高仿 是正品", "高仿"));
+        assert!(neg("我们家衣服不是什么大牌高仿", "高仿"));
+        assert!(neg("没有任何第三方授权涨粉", "涨粉"));
+        assert!(!neg("没有任何副作用还能减肥", "减肥"));
+        assert!(!neg("不是什么大牌 是顶级高仿", "高仿"));
+        // A claim called an exaggeration is denied; one said to be no exaggeration is
+        // affirmed.
+        assert!(neg("这个茶不是减肥的 刮油是夸张说法 别当真", "刮油"));
+        assert!(neg("什么全网最低 都是噱头", "全网最低"));
+        assert!(!neg("刮油效果不是夸张 真的好用", "刮油"));
+        assert!(!neg("刮油毫不夸张", "刮油"));
         let slander = |t, term| ctx_of(t, term, Category::Slander, Role::Operator);
         assert!(slander("说别家是三无产品这类评论会被删哦", "三无产品").contains(Context::Negated));
         assert!(!slander("别家都是三无产品 别买", "三无产品").contains(Context::Negated));

@@ -107,6 +107,9 @@ pub fn expand_pattern(pattern: &str, words: impl Fn(&str) -> Option<Vec<String>>
     for (range, group) in pattern_refs(pattern) {
         out.push_str(&pattern[at..range.start]);
         match words(group) {
+            // A group with no words matches nothing (an empty alternation would match
+            // everywhere).
+            Some(ws) if ws.is_empty() => out.push_str(r"(?:\b\B)"),
             Some(mut ws) => {
                 ws.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
                 ws.dedup();
@@ -198,6 +201,8 @@ mod tests {
         );
         assert_eq!(expand_pattern("{add}v", words), r"(?:加|\+)v");
         assert_eq!(expand_pattern("{nope}", words), "{nope}");
+        let none = expand_pattern("a{fiber}", |_| Some(Vec::new()));
+        assert!(!regex::Regex::new(&none).unwrap().is_match("a"), "{none}");
     }
 
     #[test]

@@ -266,7 +266,7 @@ fn chat_third_test_half_keeps_what_was_reached() {
         &[
             ("c1-homophone", 0.83),
             ("c2-lookalike", 0.86),
-            ("c3-emoji", 0.72),
+            ("c3-emoji", 0.81),
             ("c4-initials", 0.60),
             ("c5-codeword", 0.60),
             ("c6-tricks", 0.92),

@@ -485,13 +485,15 @@ SUPPLEMENT = {
     # the V of 微信, the Cancer sign for 癌, a black heart for 黑(心), a brush for 刷,
     # a QR-like square for 码, a writing hand for 签, people for 群, a pink heart for 粉,
     # a speech bubble for 评/聊, a package for 货, a doctor for 医生, dung for 垃圾, a web
-    # for 网, BACK for 回, TOP for 顶, a raised finger for 1, a maple leaf for cannabis, a
-    # barrel for 油, a thumbs-up for 好.
+    # for 网, BACK for 回 and 返, TOP for 顶 and 最, a raised finger for 1, a maple leaf for
+    # cannabis, a barrel for 油, a thumbs-up for 好, a green circle for 绿 (绿泡泡), a lying
+    # face for 骗 and 谎.
     "✌": ("=", "v"), "♋": ("=", "癌"), "🖤": ("=", "黑 黑心"), "🖌": ("+", "刷"),
     "🔳": ("=", "码"), "✍": ("=", "签 写"), "👥": ("=", "群"), "🩷": ("=", "粉"),
     "💬": ("=", "评 聊 评论"), "💯": ("=", "100 百"), "🔟": ("=", "10"),
-    "🕸": ("+", "网"), "🔙": ("=", "回 返回"),
-    "🔝": ("=", "顶 置顶"), "☝": ("=", "1"), "🛢": ("+", "油"),
+    "🕸": ("+", "网"), "🔙": ("=", "回 返 返回"),
+    "🔝": ("=", "顶 最 置顶"), "☝": ("=", "1"), "🛢": ("+", "油"),
+    "🟢": ("=", "绿 绿色"), "🤥": ("=", "骗 谎 说谎"),
     "👍": ("=", "好 赞"), "👨\u200d⚕": ("=", "医生 医"), "👩\u200d⚕": ("=", "医生 医"),
     "☸": ("+", "法轮"), "☯": ("=", "阴阳 太极"), "🦥": ("=", "树懒"), "📯": ("=", "号角 喇叭"), "🏧": ("+", "取款机 ATM"), "🆘": ("=", "救命 求救"),
 }

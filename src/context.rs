@@ -1151,11 +1151,20 @@ fn negated_before(l: &Lexicon, before: &str) -> bool {
 }
 
 /// A claim called an exaggeration or a gimmick right after it (`刮油是夸张说法`,
-/// `…只是噱头`): the speaker denies it, unless the call is itself denied (`不是夸张`,
-/// `毫不夸张`, `没有夸大`), which affirms it. Not for slander, whose target calling a
-/// rival's claims exaggerated is the slander.
+/// `…只是噱头`, `夸大宣传`): the speaker denies it, unless the call is itself denied
+/// (`不是夸张`, `并非夸大其词`), which affirms it. Only a call counts: `效果太夸张了` is
+/// the hype itself. Not for slander, whose target calling a rival's claims
+/// exaggerated is the slander.
 fn called_exaggeration(after: &str) -> bool {
-    const CALLS: &[&str] = &["夸张", "夸大", "噱头"];
+    const CALLS: &[&str] = &[
+        "是夸张",
+        "是夸大",
+        "是噱头",
+        "夸张说法",
+        "夸张的说法",
+        "夸大其词",
+        "夸大宣传",
+    ];
     const DENIED: &[&str] = &[
         "不", "没", "没有", "毫不", "不是", "并不", "并非", "绝非", "无",
     ];
@@ -1352,6 +1361,8 @@ mod tests {
         assert!(neg("什么全网最低 都是噱头", "全网最低"));
         assert!(!neg("刮油效果不是夸张 真的好用", "刮油"));
         assert!(!neg("刮油毫不夸张", "刮油"));
+        assert!(!neg("这个减肥茶效果太夸张了", "减肥"), "the hype itself");
+        assert!(neg("说什么减肥 纯属夸大宣传", "减肥"));
         let slander = |t, term| ctx_of(t, term, Category::Slander, Role::Operator);
         assert!(slander("说别家是三无产品这类评论会被删哦", "三无产品").contains(Context::Negated));
         assert!(!slander("别家都是三无产品 别买", "三无产品").contains(Context::Negated));

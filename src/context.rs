@@ -1197,15 +1197,21 @@ const NOUN_PHRASE_NEGATORS: &[&str] = &[
 /// Whether a noun-phrase negator in `before` reaches the hit: at most six characters
 /// between, in one stretch of words (no space), and none of them starting a predicate
 /// of its own (`没有任何副作用还能减肥`: 还 does; `不是什么大牌 是顶级高仿`: the space
-/// and 是 do).
+/// and 是 do). An adjective of kind denies the kind, not the thing (`不是那种普通的减肥茶`
+/// is a slimming tea, an unusual one): a modifier with 的, or 普通 and its like, stops
+/// the reach.
 fn denies_noun_phrase(before: &str) -> bool {
     const STOPS: &[char] = &[
         SEPARATOR, '是', '还', '也', '又', '就', '能', '可', '都', '但', '而', '却', '才', '会',
+        '的',
     ];
+    const KINDS: &[&str] = &["普通", "一般", "寻常", "平常", "传统", "常见", "简单"];
     NOUN_PHRASE_NEGATORS.iter().any(|n| {
         before.rfind(n).is_some_and(|at| {
             let gap = &before[at + n.len()..];
-            gap.chars().count() <= 6 && !gap.contains(STOPS)
+            gap.chars().count() <= 6
+                && !gap.contains(STOPS)
+                && !KINDS.iter().any(|k| gap.contains(k))
         })
     })
 }
@@ -1355,6 +1361,11 @@ mod tests {
         assert!(neg("没有任何第三方授权涨粉", "涨粉"));
         assert!(!neg("没有任何副作用还能减肥", "减肥"));
         assert!(!neg("不是什么大牌 是顶级高仿", "高仿"));
+        assert!(
+            !neg("这不是那种普通的减肥茶", "减肥"),
+            "a kind of slimming tea"
+        );
+        assert!(!neg("不是什么普通减肥茶", "减肥"));
         // A claim called an exaggeration is denied; one said to be no exaggeration is
         // affirmed.
         assert!(neg("这个茶不是减肥的 刮油是夸张说法 别当真", "刮油"));

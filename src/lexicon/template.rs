@@ -205,6 +205,21 @@ mod tests {
         assert!(!regex::Regex::new(&none).unwrap().is_match("a"), "{none}");
     }
 
+    proptest::proptest! {
+        /// Any text, as a pattern: references are found without a panic, each names
+        /// a lowercase id inside its braces, and expanding them keeps the rest as
+        /// written.
+        #[test]
+        fn any_pattern_expands_without_a_panic(pattern in r"[\\\[\]{}a-z0-9_,\p{Han}]{0,24}") {
+            for (range, group) in pattern_refs(&pattern) {
+                proptest::prop_assert_eq!(&pattern[range.clone()], format!("{{{group}}}"));
+            }
+            let kept = expand_pattern(&pattern, |_| None);
+            proptest::prop_assert_eq!(kept, pattern.clone());
+            let _ = expand_pattern(&pattern, |g| Some(vec![g.to_owned(), "加".to_owned()]));
+        }
+    }
+
     #[test]
     fn checks_syntax_and_names() {
         let groups: HashSet<&str> = ["fiber"].into();

@@ -322,3 +322,18 @@ fn platforms_are_read_however_they_are_spelled_without_flagging_their_everyday_s
         0,
     );
 }
+
+/// Codewords offered covertly (叶子, 冰 and 🍃 with 懂的来 or 有需要的私我), drugs sold
+/// without a prescription, viewers sending buyers to buy on another platform, and
+/// efficacy told as a condition, a use and an outcome (喝上三个月 蹭蹭往上长, 血糖还往下降);
+/// beside the same words in their everyday senses (冰饮, 茶壶, 叶子都黄了, 懂的都懂, a
+/// complaint that a tea did nothing, a viewer's own purchase elsewhere): the data of
+/// round 6 (docs/QUALITY.md). The dev half was tuned on; the test half was written
+/// with it, held out, and scored once.
+#[test]
+fn codewords_offered_covertly_are_found_without_flagging_their_everyday_senses() {
+    let dev = score(include_str!("fixtures/chat-codes-dev.jsonl"));
+    assert_floors(&dev, &[("c5-codeword", 1.0)], 0.0, 0);
+    let test = score(include_str!("fixtures/chat-codes-test.jsonl"));
+    assert_floors(&test, &[("c5-codeword", 0.8)], 0.0, 0);
+}

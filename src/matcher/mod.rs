@@ -1141,13 +1141,40 @@ fn initials_in_context(
     );
     // (加)我kk: a contact after 我 is the speaker's own.
     let mine = category == Category::Diversion && ci > 0 && ch(ci - 1) == '我';
+    let (cues_before, cues_after) = category_cues(category);
+    // A price term is read by the amount it precedes (yj999).
+    let amount = category == Category::PriceFraud && cj < chars.len() && ch(cj).is_ascii_digit();
     (ci > 0
         && touches(ci)
-        && (mine || BEFORE.contains(&ch(ci - 1)) || BEFORE_WORDS.iter().any(|w| ends_with(w))))
+        && (mine
+            || BEFORE.contains(&ch(ci - 1))
+            || BEFORE_WORDS.iter().any(|w| ends_with(w))
+            || cues_before.iter().any(|w| ends_with(w))))
         || (touches(cj)
             && (AFTER.contains(&ch(cj))
+                || amount
                 || AFTER_WORDS.iter().any(|w| starts_with(w))
+                || cues_after.iter().any(|w| starts_with(w))
                 || (product && PRODUCTS.iter().any(|w| starts_with(w)))))
+}
+
+/// The words that, right before or right after two-letter initials, say what a term of
+/// `category` would be doing there: a price restored (恢复yj), a contact's place
+/// (dh在主页), the trade's covert call after a prohibited thing (dm懂的来), the pay of a
+/// brushing job (sd日结, sz一条龙), the claim's tag line (没有之一). Each is a phrase
+/// chat uses for that practice and rarely after an everyday abbreviation.
+fn category_cues(category: Category) -> (&'static [&'static str], &'static [&'static str]) {
+    match category {
+        Category::PriceFraud => (&["恢复", "划线", "专柜"], &[]),
+        Category::Diversion => (
+            &[],
+            &["在主页", "在简介", "放主页", "挂主页", "私发", "发你"],
+        ),
+        Category::ProhibitedProduct => (&[], &["懂的", "懂行", "有需要", "有货", "到货"]),
+        Category::TrafficFraud => (&[], &["日结", "1条龙", "兼职", "宝妈", "佣金", "1单"]),
+        Category::FalsePublicity => (&[], &["没有之1"]),
+        _ => (&[], &[]),
+    }
 }
 
 /// Below this frequency (jieba's counts) a dictionary word is noise (接转 4, 想进 3):

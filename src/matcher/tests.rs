@@ -518,6 +518,27 @@ fn two_letter_initials_read_from_the_product_they_name() {
     assert!(vias(&m, "zz产品").is_empty());
 }
 
+#[test]
+fn two_letter_initials_read_from_the_practice_their_category_names() {
+    // The trade's covert call after a prohibited thing.
+    let m = matcher_of(&one_term("prohibited_product", "大麻"));
+    assert_eq!(vias(&m, "dm 懂的来 不懂的别问"), [Via::Initials]);
+    assert!(vias(&m, "dm 这个颜色好看").is_empty());
+    // A brushing job's pay.
+    let m = matcher_of(&one_term("traffic_fraud", "刷单"));
+    assert_eq!(vias(&m, "sd日结 宝妈可做"), [Via::Initials]);
+    assert!(vias(&m, "sd卡坏了").is_empty());
+    // A price term before an amount, or restored.
+    let m = matcher_of(&one_term("price_fraud", "原价"));
+    assert_eq!(vias(&m, "yj999 今天只要199"), [Via::Initials]);
+    assert_eq!(vias(&m, "明天恢复yj"), [Via::Initials]);
+    assert!(vias(&m, "yj明天到").is_empty());
+    // The cues are the category's own: an amount does not make a contact.
+    let m = matcher_of(&one_term("diversion", "电话"));
+    assert!(vias(&m, "dh999").is_empty());
+    assert_eq!(vias(&m, "dh在主页 直接打"), [Via::Initials]);
+}
+
 /// A category file of one entry: `term`, severity high.
 fn one_term(category: &str, term: &str) -> String {
     format!(

@@ -1299,8 +1299,14 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     if rule_question && ends_question {
         return true;
     }
-    // Asking *for* the thing is a request, not a question about it.
-    let request = l.request_before.contains(&a.before)
+    // Asking *for* the thing is a request, not a question about it. A hit that starts
+    // with 加 completes 可以加, 能加 itself (主播可以加个微信吗 asks to connect).
+    let asks_to_add = a.clause_src[a.hit_src.clone()].starts_with('加')
+        && ["可以", "能", "能不能", "可不可以", "方便", "求"]
+            .iter()
+            .any(|w| a.before.ends_with(w));
+    let request = asks_to_add
+        || l.request_before.contains(&a.before)
         || a.before
             .ends_with(['有', '卖', '要', '买', '收', '求', '找', '办'])
         || a.before.starts_with(['卖', '买', '收', '求'])
@@ -1398,6 +1404,10 @@ mod tests {
         assert!(!q("有人接控评的活吗", "控评"));
         assert!(!q("抹了十来天冒了一层小绒毛 太神了吧", "冒了一层小绒毛"));
         assert!(!q("姐直接转账给我吧", "转账"));
+        // Asking to connect is a request: the hit's 加 completes 可以加.
+        assert!(!q("主播可以加微信吗 想拿点货", "加微信"));
+        assert!(!q("能不能加微信", "加微信"));
+        assert!(q("加微信是不是违规的", "加微信"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
         // V不 asks; a rule question is no request; a doubt at the end covers a claim.
         assert!(q("这个减肥茶孕妇能喝不", "减肥"));

@@ -266,9 +266,9 @@ fn chat_third_test_half_keeps_what_was_reached() {
         &[
             ("c1-homophone", 0.90),
             ("c2-lookalike", 0.90),
-            ("c3-emoji", 0.87),
+            ("c3-emoji", 0.95),
             ("c4-initials", 0.72),
-            ("c5-codeword", 0.66),
+            ("c5-codeword", 0.69),
             ("c6-tricks", 0.96),
             ("c7-split", 0.89),
             ("c8-clause", 0.93),

@@ -267,7 +267,7 @@ fn chat_third_test_half_keeps_what_was_reached() {
             ("c1-homophone", 0.90),
             ("c2-lookalike", 0.90),
             ("c3-emoji", 0.95),
-            ("c4-initials", 0.72),
+            ("c4-initials", 0.85),
             ("c5-codeword", 0.69),
             ("c6-tricks", 0.96),
             ("c7-split", 0.89),

@@ -1160,19 +1160,50 @@ fn initials_in_context(
 
 /// The words that, right before or right after two-letter initials, say what a term of
 /// `category` would be doing there: a price restored (恢复yj), a contact's place
-/// (dh在主页), the trade's covert call after a prohibited thing (dm懂的来), the pay of a
-/// brushing job (sd日结, sz一条龙), the claim's tag line (没有之一). Each is a phrase
-/// chat uses for that practice and rarely after an everyday abbreviation.
+/// (dh在主页) or the group it leads to (jq内部价), the trade's covert call after a
+/// prohibited thing (dm懂的来) or the piece it is sold by (出一把qg), the pay of a
+/// brushing job (sd日结, sz一条龙), the condition a claim names (zl失眠) and its tag
+/// line (没有之一). Each is a phrase chat uses for that practice and rarely after an
+/// everyday abbreviation.
 fn category_cues(category: Category) -> (&'static [&'static str], &'static [&'static str]) {
     match category {
         Category::PriceFraud => (&["恢复", "划线", "专柜"], &[]),
         Category::Diversion => (
             &[],
-            &["在主页", "在简介", "放主页", "挂主页", "私发", "发你"],
+            &[
+                "在主页",
+                "在简介",
+                "放主页",
+                "挂主页",
+                "私发",
+                "发你",
+                "内部",
+            ],
         ),
-        Category::ProhibitedProduct => (&[], &["懂的", "懂行", "有需要", "有货", "到货"]),
+        Category::ProhibitedProduct => (
+            &["1把", "1支", "1根"],
+            &["懂的", "懂行", "有需要", "有货", "到货"],
+        ),
         Category::TrafficFraud => (&[], &["日结", "1条龙", "兼职", "宝妈", "佣金", "1单"]),
-        Category::FalsePublicity => (&[], &["没有之1"]),
+        // A claim before the condition it names (zl失眠).
+        Category::FalsePublicity => (
+            &[],
+            &[
+                "没有之1",
+                "失眠",
+                "便秘",
+                "鼻炎",
+                "3高",
+                "高血压",
+                "糖尿病",
+                "湿疹",
+                "痛风",
+                "关节",
+                "颈椎",
+                "脱发",
+                "胃病",
+            ],
+        ),
         _ => (&[], &[]),
     }
 }

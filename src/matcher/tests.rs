@@ -524,6 +524,14 @@ fn two_letter_initials_read_from_the_practice_their_category_names() {
     let m = matcher_of(&one_term("prohibited_product", "大麻"));
     assert_eq!(vias(&m, "dm 懂的来 不懂的别问"), [Via::Initials]);
     assert!(vias(&m, "dm 这个颜色好看").is_empty());
+    // …or the piece it is sold by.
+    let m = matcher_of(&one_term("prohibited_product", "气狗"));
+    assert_eq!(vias(&m, "出一把qg 九成新"), [Via::Initials]);
+    assert!(vias(&m, "我们qg一下").is_empty());
+    // A claim before the condition it names.
+    let m = matcher_of(&one_term("false_publicity", "治疗"));
+    assert_eq!(vias(&m, "这个精油zl失眠特别好"), [Via::Initials]);
+    assert!(vias(&m, "zl好评").is_empty());
     // A brushing job's pay.
     let m = matcher_of(&one_term("traffic_fraud", "刷单"));
     assert_eq!(vias(&m, "sd日结 宝妈可做"), [Via::Initials]);

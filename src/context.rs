@@ -923,6 +923,9 @@ pub fn mark(
     } else if category == Category::PriceFraud && a.after.contains("再也") {
         // 最后一单…再也不返场 is the pressure itself, not a denial of it.
         false
+    } else if category == Category::FalsePublicity && claims_it_lasts(a.after) {
+        // 斑直接没了 以后再也不长: "never again" after an outcome extends the claim.
+        false
     } else {
         a.after_starts_any(&l.after, 8) || a.after_starts_any(&l.after_far, REACH)
     };
@@ -1243,6 +1246,17 @@ fn quoted(l: &Lexicon, a: &Around<'_>) -> bool {
     pre.contains(opens) && post.contains(closes) && l.meta_after.contains(a.after)
 }
 
+/// Whether `after` (the clause after an efficacy hit) says the outcome lasts: 再也不
+/// followed by the trouble coming back (长, 犯, 复发, 反弹, 疼, 痒, 掉, 胖). 刷单再也不干了
+/// refuses; 斑没了 以后再也不长 promises.
+fn claims_it_lasts(after: &str) -> bool {
+    let head: String = after.chars().take(10).collect();
+    head.find("再也不").is_some_and(|i| {
+        head[i + "再也不".len()..]
+            .starts_with(['长', '犯', '复', '反', '疼', '痛', '痒', '掉', '胖', '冒'])
+    })
+}
+
 /// `谁买谁后悔` (whoever buys it regrets it) warns; it does not ask.
 fn rhetorical_who(s: &str) -> bool {
     let cs: Vec<char> = s.chars().collect();
@@ -1383,6 +1397,16 @@ mod tests {
         let slander = |t, term| ctx_of(t, term, Category::Slander, Role::Operator);
         assert!(slander("说别家是三无产品这类评论会被删哦", "三无产品").contains(Context::Negated));
         assert!(!slander("别家都是三无产品 别买", "三无产品").contains(Context::Negated));
+    }
+
+    #[test]
+    fn never_again_after_an_outcome_extends_the_claim() {
+        let fp = |t, term| {
+            ctx_of(t, term, Category::FalsePublicity, Role::Host).contains(Context::Negated)
+        };
+        assert!(!fp("面霜抹一周 斑直接没了 以后再也不长", "斑直接没了"));
+        assert!(!fp("失眠好了 再也不犯", "失眠好了"));
+        assert!(fp("减肥茶再也不卖了", "减肥茶"));
     }
 
     #[test]

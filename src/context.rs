@@ -1315,7 +1315,10 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
     }
     // Asking *for* the thing is a request, not a question about it. A hit that starts
     // with 加 completes 可以加, 能加 itself (主播可以加个微信吗 asks to connect).
-    let asks_to_add = a.clause_src[a.hit_src.clone()].starts_with('加')
+    let asks_to_add = a
+        .clause_src
+        .get(a.hit_src.clone())
+        .is_some_and(|hit| hit.starts_with('加'))
         && ["可以", "能", "能不能", "可不可以", "方便", "求"]
             .iter()
             .any(|w| a.before.ends_with(w));

@@ -797,6 +797,7 @@ fn lexicon() -> &'static Lexicon {
             "谁接",
             "可以加",
             "能加",
+            "方便加",
             "加个",
             "给个",
             "发个",
@@ -1314,14 +1315,13 @@ fn questioned(l: &Lexicon, a: &Around<'_>) -> bool {
         return true;
     }
     // Asking *for* the thing is a request, not a question about it. A hit that starts
-    // with 加 completes 可以加, 能加 itself (主播可以加个微信吗 asks to connect).
+    // with 加 completes a request word itself (主播可以加个微信吗: 可以 + 加微信 reads
+    // 可以加), so the words are looked for with that 加 put back.
     let asks_to_add = a
         .clause_src
         .get(a.hit_src.clone())
         .is_some_and(|hit| hit.starts_with('加'))
-        && ["可以", "能", "能不能", "可不可以", "方便", "求"]
-            .iter()
-            .any(|w| a.before.ends_with(w));
+        && l.request_before.contains(&format!("{}加", a.before));
     let request = asks_to_add
         || l.request_before.contains(&a.before)
         || a.before

@@ -107,6 +107,7 @@ pub(crate) fn js_error(e: impl std::fmt::Display) -> ClusterError {
 /// A gateway's or worker's connection to the cluster's NATS JetStream.
 #[derive(Clone, Debug)]
 pub struct Bus {
+    url: String,
     client: async_nats::Client,
     js: async_nats::jetstream::Context,
     partitions: u16,
@@ -211,6 +212,16 @@ impl Bus {
         Bus::open(url, Layout::default(), false).await
     }
 
+    /// A second connection to the same NATS server and layout, whose I/O runs on the
+    /// runtime this is awaited on (a worker keeps its leases on one, so that its busy
+    /// partitions cannot delay a renewal: see [`worker::run_worker`]).
+    ///
+    /// # Errors
+    /// As [`Bus::connect_with`].
+    pub async fn second_connection(&self) -> Result<Bus, ClusterError> {
+        Bus::open(&self.url, self.layout, false).await
+    }
+
     async fn open(url: &str, layout: Layout, events: bool) -> Result<Bus, ClusterError> {
         let client = async_nats::connect(url)
             .await
@@ -251,6 +262,7 @@ impl Bus {
             .map_err(js_error)?;
         }
         Ok(Bus {
+            url: url.to_owned(),
             client,
             js,
             partitions: layout.partitions,

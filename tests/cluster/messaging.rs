@@ -131,3 +131,89 @@ async fn a_partition_has_one_holder_and_passes_on_when_its_lease_lapses() {
         );
     }
 }
+
+/// A worker whose runtime its partitions keep busy (here: blocked outright, past
+/// several lease times) keeps its leases: they are renewed on a thread and a
+/// connection of their own, so a worker draining a backlog is not fenced from its
+/// own partitions and made to take them over again and again.
+#[test]
+fn a_worker_with_a_busy_runtime_keeps_its_leases() {
+    use liveguard::cluster::worker::{WorkerConfig, run_worker};
+    use liveguard::engine::Ruleset;
+    use liveguard::lexicon::{Lexicon, LexiconSource};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+
+    let nats = NatsServer::start("busy-worker");
+    let lexicon = Lexicon::parse(&LexiconSource::from_files(
+        "test",
+        &[
+            ("policy.toml", "version = \"t\"\n"),
+            (
+                "d.toml",
+                "category = \"diversion\"\nbasis = \"第12条\"\n[[entry]]\nid = \"dv.x\"\n\
+                 term = \"加微信\"\nseverity = \"high\"\nnote = \"n\"\n",
+            ),
+        ],
+    ))
+    .unwrap();
+    let rules = Arc::new(Ruleset::compile(&lexicon, Default::default()).unwrap());
+    let ttl = Duration::from_millis(1000);
+    let mut config = WorkerConfig::named("busy");
+    config.lease_ttl = ttl;
+
+    // The worker's serving runtime: one thread, as `WORKER_THREADS=1` runs it.
+    let serving = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let bus = serving
+        .block_on(Bus::connect(&nats.url, DEFAULT_PARTITIONS))
+        .unwrap();
+    let stop = shutdown.clone();
+    let worker = std::thread::spawn(move || {
+        serving.block_on(async move {
+            let worker = tokio::spawn(run_worker(bus, rules, config, stop));
+            // Once it serves every partition, its only runtime thread is taken for
+            // five lease times, as a long batch of work would take it.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            std::thread::sleep(5 * ttl);
+            worker.await.unwrap()
+        })
+    });
+
+    let probe = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    probe.block_on(async {
+        let bus = Bus::connect(&nats.url, DEFAULT_PARTITIONS).await.unwrap();
+        let intruder = Leases::open(&bus, "intruder", ttl).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let holdings = intruder.holdings().await.unwrap();
+            if holdings.held.len() == usize::from(DEFAULT_PARTITIONS) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker took {} partitions",
+                holdings.held.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Well inside the blocked stretch (which starts 2 s after the worker), and
+        // past a whole lease time of it: every lease still lives.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        for p in 0..DEFAULT_PARTITIONS {
+            assert_eq!(
+                intruder.acquire(p).await.unwrap(),
+                None,
+                "partition {p} lapsed while the worker's runtime was busy"
+            );
+        }
+    });
+    shutdown.cancel();
+    worker.join().unwrap().unwrap();
+}

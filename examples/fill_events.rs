@@ -4,11 +4,16 @@
 //! `cargo run --release --example fill_events -- NATS_URL EVENTS`
 //!
 //! Publishes EVENTS events of the load generator's mix (3% violations, 10% host
-//! transcripts, over 100 rooms) with no answer subject, as a gateway would,
+//! transcripts, over 100 rooms) with an answer subject, as a gateway would,
 //! pipelined 1,000 at a time; then a `liveguard worker` started on the same NATS
 //! drains them.
 
 use liveguard::cluster::Bus;
+
+/// Where the worker publishes the answers: a gateway's subject that nobody reads, so
+/// the worker pays for every answer as it would in a cluster, and the broker drops
+/// them.
+const ANSWERS: &str = "lg.answers.drain";
 
 #[tokio::main]
 async fn main() {
@@ -38,7 +43,7 @@ async fn main() {
         });
         let line = serde_json::to_vec(&event).expect("serializes");
         pending.push(
-            bus.send_event(&room, &id, line.into(), None)
+            bus.send_event(&room, &id, line.into(), Some(&format!("{ANSWERS}.{n}")))
                 .await
                 .expect("send"),
         );

@@ -162,17 +162,20 @@ fn is_file_allow(lexicon: &Lexicon, e: &crate::lexicon::Entry, a: &crate::lexico
 fn check_rules(lexicon: &Lexicon, problems: &mut Vec<Problem>) {
     for e in &lexicon.entries {
         if let Matching::Pattern {
+            pattern,
             anchors,
             min_digits,
             ..
         } = &e.matching
             && anchors.is_empty()
             && *min_digits == 0
+            && !crate::lexicon::template::every_branch_requires_a_group(pattern)
         {
             problems.push(Problem::warning(
                 &e.file,
                 Some(&e.id),
-                "rule has neither `anchors` nor `min_digits`: its regex runs on every event",
+                "rule has neither `anchors` nor `min_digits`, and some branch of its pattern \
+                 does without a `{group}`: its regex runs on every event",
             ));
         }
     }

@@ -157,9 +157,109 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(pieces)
 }
 
+/// Whether every match of the regex `pattern` must contain one of the words of a
+/// group it names: each top-level branch (`a|b|c`) holds a `{group}` that is not
+/// optional, either bare at the branch's own level or as the only content of a
+/// non-capturing group (`(?:{platform})`), and not followed by `?`, `*` or `{0`.
+/// Such a pattern needs no `anchors`: the matcher runs it wherever one of its
+/// groups' spellings stands. Conservative: a group required in a way this does not
+/// read (inside a longer group, say) counts as not required.
+pub fn every_branch_requires_a_group(pattern: &str) -> bool {
+    let bytes = pattern.as_bytes();
+    let refs = pattern_refs(pattern);
+    let mut branches: Vec<std::ops::Range<usize>> = Vec::new();
+    // (byte, parenthesis depth) of each ref, in order.
+    let mut depth_at: Vec<(usize, usize)> = Vec::new();
+    let (mut i, mut depth, mut class, mut start) = (0, 0usize, 0usize, 0);
+    let mut next_ref = 0;
+    while i < bytes.len() {
+        if let Some((r, _)) = refs.get(next_ref)
+            && r.start == i
+        {
+            depth_at.push((i, depth));
+            next_ref += 1;
+            i = r.end;
+            continue;
+        }
+        match bytes[i] {
+            b'\\' => {
+                i += 2;
+                if bytes.get(i - 1).is_some_and(|b| matches!(b, b'p' | b'P'))
+                    && bytes.get(i) == Some(&b'{')
+                    && let Some(close) = pattern[i..].find('}')
+                {
+                    i += close + 1;
+                }
+                continue;
+            }
+            b'[' => class += 1,
+            b']' if class > 0 => class -= 1,
+            b'(' if class == 0 => depth += 1,
+            b')' if class == 0 => depth = depth.saturating_sub(1),
+            b'|' if class == 0 && depth == 0 => {
+                branches.push(start..i);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    branches.push(start..bytes.len());
+    let optional_after = |at: usize| {
+        let rest = &pattern[at.min(pattern.len())..];
+        rest.starts_with('?') || rest.starts_with('*') || rest.starts_with("{0")
+    };
+    let required = |r: &std::ops::Range<usize>, depth: usize| {
+        if depth == 0 {
+            return !optional_after(r.end);
+        }
+        depth == 1
+            && pattern[..r.start].ends_with("(?:")
+            && pattern[r.end..].starts_with(')')
+            && !optional_after(r.end + 1)
+    };
+    // A top-level bar sits at depth 0, so a ref's depth from the pattern's start is
+    // its depth within its branch.
+    depth_at.len() == refs.len()
+        && !refs.is_empty()
+        && branches.iter().all(|b| {
+            refs.iter()
+                .zip(&depth_at)
+                .any(|((r, _), &(_, depth))| b.contains(&r.start) && required(r, depth))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_in_every_branch_anchors_a_pattern_only_where_it_is_required() {
+        let yes = [
+            "{p}",
+            "(?:{p})上买",
+            "我挂(?:在)?(?:{p})|(?:{p})[^。！？]{0,12}?我挂|(?:{p})+里",
+            "去{p}[^。]{0,4}买|买(?:{a})",
+            r"\p{Han}{p}",
+        ];
+        let no = [
+            "我挂在那边",
+            "(?:{p})?我挂",
+            "{p}*x",
+            "(?:{p}){0,1}x",
+            "去{p}买|去那边买",
+            "(?:{p}|那边)买",
+            "((?:{p}))买",
+            "[{p}]买",
+            r"\{p}买",
+        ];
+        for p in yes {
+            assert!(every_branch_requires_a_group(p), "{p}");
+        }
+        for p in no {
+            assert!(!every_branch_requires_a_group(p), "{p}");
+        }
+    }
 
     fn words(g: &str) -> Option<&'static [String]> {
         use std::sync::OnceLock;

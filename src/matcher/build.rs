@@ -405,12 +405,15 @@ impl Matcher {
                         has_anchors |= main.add(&a, Target::Anchor(ri)) > 0;
                     }
                     // An anchored rule runs wherever a group its pattern names stands,
-                    // in every spelling the pattern reads. (An unanchored rule runs on
+                    // in every spelling the pattern reads; so does a rule none of whose
+                    // matches can do without a group's word. (Any other rule runs on
                     // every event anyway.)
+                    let group_anchored =
+                        !anchors.is_empty() || template::every_branch_requires_a_group(pattern);
                     let mut spellings = Vec::new();
                     for &g in &named {
                         for (form, via) in group_forms(g).into_iter().flatten() {
-                            if !anchors.is_empty() {
+                            if group_anchored {
                                 has_anchors |= main.add(form, Target::Anchor(ri)) > 0;
                             }
                             if *via != Via::Exact {

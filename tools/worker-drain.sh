@@ -39,7 +39,7 @@ last=$first
 while [ "$last" -lt "$events" ]; do sleep 0.2; last=$(judged); done
 end=$(date +%s.%N); t1=$(ticks "$worker")
 kill -9 "$worker"
-echo "takeovers: $(grep -c 'Serving partition' "$tmp/worker.log"), lease losses: $(grep -c 'Lease lost\|failed\|Cannot' "$tmp/worker.log")"
+echo "takeovers: $(grep -c 'Serving partition' "$tmp/worker.log"), lease losses or failures: $(grep -c 'Lease lost\|failed\|Cannot' "$tmp/worker.log")"
 rate=$(python3 -c "print(int(($last - $first) / ($end - $start)))")
 python3 -c "
 n = $last - $first; s = $end - $start; cpu = ($t1 - $t0) / $hz

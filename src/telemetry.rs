@@ -91,6 +91,8 @@ pub const CLUSTER_UNANSWERED: &str = "liveguard_cluster_unanswered_total";
 pub const CLUSTER_EVENTS: &str = "liveguard_cluster_events_total";
 /// Partitions a cluster worker took over (each replays its partition to rebuild).
 pub const CLUSTER_TAKEOVERS: &str = "liveguard_cluster_takeovers_total";
+/// Partitions a cluster worker stopped serving because its lease had lapsed.
+pub const CLUSTER_LEASES_LOST: &str = "liveguard_cluster_leases_lost_total";
 /// Records the cluster archiver stored.
 pub const CLUSTER_ARCHIVED: &str = "liveguard_cluster_archived_total";
 
@@ -283,6 +285,11 @@ fn describe() {
     describe_counter!(
         CLUSTER_TAKEOVERS,
         "Partitions this cluster worker took over (each rebuilt by a replay)."
+    );
+    describe_counter!(
+        CLUSTER_LEASES_LOST,
+        "Partitions this cluster worker stopped serving because its lease had lapsed \
+         (it paused, or could not reach the broker, past the lease time)."
     );
     describe_gauge!(
         LEXICON_INFO,

@@ -213,6 +213,8 @@ async fn keep_leases(
     shutdown: CancellationToken,
     serving: tokio::runtime::Handle,
 ) -> Result<(), ClusterError> {
+    // At 0 from the start, so that an alert on its growth sees the series.
+    metrics::counter!(crate::telemetry::CLUSTER_LEASES_LOST).increment(0);
     let lease_bus = bus.second_connection().await?;
     let leases = Leases::open(&lease_bus, &config.name, config.lease_ttl).await?;
     let mut held: BTreeMap<u16, Held> = BTreeMap::new();
@@ -258,6 +260,7 @@ async fn keep_leases(
         for p in lost {
             if let Some(h) = held.remove(&p) {
                 h.fence.cancel();
+                metrics::counter!(crate::telemetry::CLUSTER_LEASES_LOST).increment(1);
                 tracing::warn!(partition = p, "Lease lost: stopped serving the partition.");
             }
         }

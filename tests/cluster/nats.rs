@@ -225,6 +225,16 @@ impl Liveguard {
         let _ = self.child.wait();
     }
 
+    /// Send it `signal` (`STOP`, `CONT`: a pause such as a frozen VM's, and the
+    /// wake-up).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}: {status}");
+    }
+
     /// SIGTERM it and wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")

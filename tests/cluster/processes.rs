@@ -441,6 +441,47 @@ async fn a_killed_worker_loses_no_event_and_doubles_no_action() {
     );
 }
 
+/// A worker paused past its lease (a GC pause, a frozen VM: SIGSTOP here) is fenced:
+/// the other worker takes its partitions over and answers their events; when it
+/// wakes, its renewals are refused, it stops serving them and counts each lease
+/// lost. Every event still gets the oracle's verdict, and the evidence holds every
+/// action of the oracle exactly once, whatever the woken worker sent before it
+/// noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_worker_is_fenced_and_doubles_no_action() {
+    let _one_at_a_time = serial().await;
+    let lines = corpus();
+    let oracle = oracle(&lines, &scratch("pause-oracle"));
+    let cluster = Cluster::start("pause", 2, "").await;
+    let mut ws = platform(&cluster.addr).await;
+    let mut received = Received::default();
+    let frames: Vec<&[String]> = lines.chunks(10).collect();
+    let pause_at = frames.len() / 3;
+    // Three lease times (1 s leases): long past the lease and the other's takeover.
+    let pause = Duration::from_secs(3);
+    let mut paused: Option<Instant> = None;
+    for (i, frame) in frames.iter().enumerate() {
+        if i == pause_at {
+            cluster.workers[1].signal("STOP");
+            paused = Some(Instant::now());
+        }
+        if paused.is_some_and(|at| at.elapsed() >= pause) {
+            cluster.workers[1].signal("CONT");
+            paused = None;
+        }
+        received.take(&exchange(&mut ws, frame).await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if let Some(at) = paused {
+        tokio::time::sleep(pause.saturating_sub(at.elapsed())).await;
+        cluster.workers[1].signal("CONT");
+    }
+    cluster.workers[1].wait_for("Lease lost", Duration::from_secs(20));
+    assert!(received.errors.is_empty(), "{:?}", received.errors);
+    received.assert_matches(&oracle);
+    assert_evidence(&cluster.dir.join("evidence"), &oracle);
+}
+
 /// Gateway failure: a platform whose gateway dies (SIGKILL) before answering
 /// reconnects to another and resends everything unanswered, same ids. It gets every
 /// verdict (the oracle's, also for events the dead gateway had already sent on), and
@@ -917,6 +958,7 @@ async fn workers_and_the_archiver_export_their_metrics() {
     };
     assert_eq!(value(&text, "liveguard_cluster_partitions"), 64.0);
     assert_eq!(value(&text, "liveguard_cluster_takeovers_total"), 64.0);
+    assert_eq!(value(&text, "liveguard_cluster_leases_lost_total"), 0.0);
     assert_eq!(value(&text, "liveguard_cluster_events_total"), 100.0);
     let (_, text) = http(&metrics_addr(&archiver), "GET", "/metrics", "").await;
     assert!(value(&text, "liveguard_cluster_archived_total") > 0.0);

@@ -482,6 +482,10 @@ async fn serve_metrics_on(
         .await
         .with_context(|| format!("binding --metrics {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "Serving /metrics.");
+    // Installed here, before the worker or archiver starts, not in the spawned task:
+    // a series registered at 0 before the recorder exists would be lost (a worker's
+    // lease thread registers its counter as soon as it starts).
+    liveguard::telemetry::prometheus();
     tokio::spawn(liveguard::server::serve_metrics(listener, shutdown.clone()));
     Ok(())
 }

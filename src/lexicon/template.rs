@@ -57,9 +57,34 @@ pub fn expand<'g>(s: &str, words: impl Fn(&str) -> Option<&'g [String]>) -> Vec<
 /// escaped and not part of `\p{..}`. Regex repetitions (`{2}`, `{0,6}`) open with a
 /// digit, so the two never meet.
 pub fn pattern_refs(pattern: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    walk(pattern)
+        .refs
+        .into_iter()
+        .map(|r| (r.range, r.name))
+        .collect()
+}
+
+/// A `{group}` reference found by [`walk`], with its parenthesis depth.
+struct GroupRef<'a> {
+    range: std::ops::Range<usize>,
+    name: &'a str,
+    depth: usize,
+}
+
+/// What one pass over a regex pattern finds: its `{group}` references (see
+/// [`pattern_refs`]) and the byte offsets of its top-level `|`.
+struct Walk<'a> {
+    refs: Vec<GroupRef<'a>>,
+    bars: Vec<usize>,
+}
+
+fn walk(pattern: &str) -> Walk<'_> {
     let bytes = pattern.as_bytes();
-    let mut refs = Vec::new();
-    let (mut i, mut class) = (0, 0usize);
+    let mut found = Walk {
+        refs: Vec::new(),
+        bars: Vec::new(),
+    };
+    let (mut i, mut class, mut depth) = (0, 0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
             // An escape takes the next character with it (`\{`, `\]`, and `\p` whose
@@ -76,6 +101,9 @@ pub fn pattern_refs(pattern: &str) -> Vec<(std::ops::Range<usize>, &str)> {
             }
             b'[' => class += 1,
             b']' if class > 0 => class -= 1,
+            b'(' if class == 0 => depth += 1,
+            b')' if class == 0 => depth = depth.saturating_sub(1),
+            b'|' if class == 0 && depth == 0 => found.bars.push(i),
             b'{' if class == 0 => {
                 let name_len = pattern[i + 1..]
                     .bytes()
@@ -85,7 +113,11 @@ pub fn pattern_refs(pattern: &str) -> Vec<(std::ops::Range<usize>, &str)> {
                 if name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
                     && bytes.get(i + 1 + name_len) == Some(&b'}')
                 {
-                    refs.push((i..i + name_len + 2, name));
+                    found.refs.push(GroupRef {
+                        range: i..i + name_len + 2,
+                        name,
+                        depth,
+                    });
                     i += name_len + 2;
                     continue;
                 }
@@ -94,7 +126,7 @@ pub fn pattern_refs(pattern: &str) -> Vec<(std::ops::Range<usize>, &str)> {
         }
         i += 1;
     }
-    refs
+    found
 }
 
 /// `pattern` with each `{group}` reference (see [`pattern_refs`]) replaced by a
@@ -165,67 +197,28 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
 /// groups' spellings stands. Conservative: a group required in a way this does not
 /// read (inside a longer group, say) counts as not required.
 pub fn every_branch_requires_a_group(pattern: &str) -> bool {
-    let bytes = pattern.as_bytes();
-    let refs = pattern_refs(pattern);
-    let mut branches: Vec<std::ops::Range<usize>> = Vec::new();
-    // (byte, parenthesis depth) of each ref, in order.
-    let mut depth_at: Vec<(usize, usize)> = Vec::new();
-    let (mut i, mut depth, mut class, mut start) = (0, 0usize, 0usize, 0);
-    let mut next_ref = 0;
-    while i < bytes.len() {
-        if let Some((r, _)) = refs.get(next_ref)
-            && r.start == i
-        {
-            depth_at.push((i, depth));
-            next_ref += 1;
-            i = r.end;
-            continue;
-        }
-        match bytes[i] {
-            b'\\' => {
-                i += 2;
-                if bytes.get(i - 1).is_some_and(|b| matches!(b, b'p' | b'P'))
-                    && bytes.get(i) == Some(&b'{')
-                    && let Some(close) = pattern[i..].find('}')
-                {
-                    i += close + 1;
-                }
-                continue;
-            }
-            b'[' => class += 1,
-            b']' if class > 0 => class -= 1,
-            b'(' if class == 0 => depth += 1,
-            b')' if class == 0 => depth = depth.saturating_sub(1),
-            b'|' if class == 0 && depth == 0 => {
-                branches.push(start..i);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    branches.push(start..bytes.len());
+    let Walk { refs, bars } = walk(pattern);
     let optional_after = |at: usize| {
         let rest = &pattern[at.min(pattern.len())..];
         rest.starts_with('?') || rest.starts_with('*') || rest.starts_with("{0")
     };
-    let required = |r: &std::ops::Range<usize>, depth: usize| {
-        if depth == 0 {
-            return !optional_after(r.end);
-        }
-        depth == 1
-            && pattern[..r.start].ends_with("(?:")
-            && pattern[r.end..].starts_with(')')
-            && !optional_after(r.end + 1)
-    };
     // A top-level bar sits at depth 0, so a ref's depth from the pattern's start is
     // its depth within its branch.
-    depth_at.len() == refs.len()
-        && !refs.is_empty()
-        && branches.iter().all(|b| {
+    let required = |r: &GroupRef<'_>| match r.depth {
+        0 => !optional_after(r.range.end),
+        1 => {
+            pattern[..r.range.start].ends_with("(?:")
+                && pattern[r.range.end..].starts_with(')')
+                && !optional_after(r.range.end + 1)
+        }
+        _ => false,
+    };
+    let starts = std::iter::once(0).chain(bars.iter().map(|b| b + 1));
+    let ends = bars.iter().copied().chain(std::iter::once(pattern.len()));
+    !refs.is_empty()
+        && starts.zip(ends).all(|(start, end)| {
             refs.iter()
-                .zip(&depth_at)
-                .any(|((r, _), &(_, depth))| b.contains(&r.start) && required(r, depth))
+                .any(|r| (start..end).contains(&r.range.start) && required(r))
         })
 }
 

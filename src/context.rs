@@ -779,6 +779,14 @@ fn lexicon() -> &'static Lexicon {
             "像是",
             "感觉像",
             "看着像",
+            // What an abbreviation means (jwx是啥意思) is a question about the word.
+            "啥意思",
+            "什么意思",
+            "缩写",
+            "什么梗",
+            "啥梗",
+            "代表什么",
+            "代表啥",
         ]),
         request_before: words(&[
             "有没有",
@@ -1435,6 +1443,9 @@ mod tests {
         assert!(!q("主播可以加微信吗 想拿点货", "加微信"));
         assert!(!q("能不能加微信", "加微信"));
         assert!(q("加微信是不是违规的", "加微信"));
+        // What an abbreviation means is asked about the word.
+        assert!(q("弹幕里一直有人刷加微信是啥意思啊", "加微信"));
+        assert!(q("私聊什么意思 新来的", "私聊"));
         assert!(!ctx("这个是处方药吗", "处方药", Role::Host).contains(Context::Questioned));
         // V不 asks; a rule question is no request; a doubt at the end covers a claim.
         assert!(q("这个减肥茶孕妇能喝不", "减肥"));

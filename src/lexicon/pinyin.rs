@@ -118,6 +118,64 @@ pub fn initials(term: &str) -> Vec<String> {
 /// Most initials spellings of one term.
 const MAX_INITIALS: usize = 4;
 
+/// The spellings of `term` with some of its characters, but not all, written as their
+/// initials (`刷rq` for 刷人气, `纯tr` for 纯天然, `私l` for 私聊): evaders abbreviate the
+/// part of a word that gives it away and keep the rest. Each contiguous run of one or
+/// more characters short of the whole term is abbreviated, with each character's
+/// initials as in [`initials`]; nothing unless the term is two or more Chinese
+/// characters and nothing else.
+pub fn mixed_initials(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    let n = chars.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let mut firsts: Vec<Vec<char>> = Vec::with_capacity(n);
+    for &c in &chars {
+        let Some(rs) = readings(c) else {
+            return Vec::new();
+        };
+        let mut fs: Vec<char> = Vec::new();
+        for f in rs.iter().take(2).filter_map(|r| r.chars().next()) {
+            if !fs.contains(&f) {
+                fs.push(f);
+            }
+        }
+        firsts.push(fs);
+    }
+    let mut out = Vec::new();
+    for start in 0..n {
+        for end in start + 1..=n {
+            if (start, end) == (0, n) {
+                continue;
+            }
+            let mut run = vec![String::new()];
+            for fs in &firsts[start..end] {
+                run = run
+                    .iter()
+                    .flat_map(|prefix| {
+                        fs.iter().map(move |&f| {
+                            let mut p = prefix.clone();
+                            p.push(f);
+                            p
+                        })
+                    })
+                    .take(MAX_INITIALS)
+                    .collect();
+            }
+            let before: String = chars[..start].iter().collect();
+            let after: String = chars[end..].iter().collect();
+            for r in run {
+                if out.len() == MAX_SPELLINGS {
+                    return out;
+                }
+                out.push(format!("{before}{r}{after}"));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +213,20 @@ mod tests {
         assert_eq!(initials("刷单")[0], "sd");
         assert!(initials("银行卡").contains(&"yhk".to_owned()));
         assert!(initials("v信").is_empty() && initials("烟").is_empty());
+    }
+
+    #[test]
+    fn mixed_initials_abbreviate_part_of_a_term() {
+        let m = mixed_initials("刷人气");
+        for want in ["刷rq", "s人气", "sr气", "刷r气", "刷人q"] {
+            assert!(m.contains(&want.to_owned()), "{want} in {m:?}");
+        }
+        assert!(
+            !m.contains(&"srq".to_owned()),
+            "the whole term is `initials`"
+        );
+        assert_eq!(mixed_initials("私聊"), ["s聊", "私l"]);
+        assert!(mixed_initials("v信").is_empty() && mixed_initials("烟").is_empty());
     }
 
     #[test]

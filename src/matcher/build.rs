@@ -68,6 +68,11 @@ const COMMON_ABBREVIATIONS: &[&str] = &[
     "pdf", "app", "gif", "ktv", "ceo", "diy", "cpu", "gps", "usb", "led",
 ];
 
+/// A templated term with at most this many products has each product of three or
+/// more characters abbreviated to its initials; larger templates (a group of hundreds
+/// of words) would flood the pinyin automaton with letter strings.
+const MAX_ABBREVIATED_PRODUCTS: usize = 64;
+
 /// Which Aho-Corasick automaton to build (see `docs/PERFORMANCE.md` for the
 /// measurements behind the default).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -309,6 +314,11 @@ impl Matcher {
                         // of patterns, so only template-free strings are spelled.
                         let plain = expanded.len() == 1 && !literal.contains('{');
                         let spell = on(Via::Pinyin) && plain;
+                        // A template's products are few enough to abbreviate whole
+                        // (sjdy for {rank_scope}第一), and initials are short.
+                        let abbreviate_products = on(Via::Initials)
+                            && !plain
+                            && expanded.len() <= MAX_ABBREVIATED_PRODUCTS;
                         for s in expanded {
                             let exact = Target::Term(ei, Via::Exact);
                             longest_term = longest_term.max(main.add(&s, exact));
@@ -321,11 +331,30 @@ impl Matcher {
                                 }
                             }
                             if on(Via::Initials) && plain {
+                                for p in pinyin::mixed_initials(&s) {
+                                    // A letter before a character is how chat names
+                                    // sizes and things (S码, T恤, A货, B站): a
+                                    // two-character term is read half in initials
+                                    // only as 私l, with the letter last.
+                                    let letter_first = p.chars().count() == 2
+                                        && p.starts_with(|c: char| c.is_ascii_alphabetic());
+                                    if !letter_first && !COMMON_ABBREVIATIONS.contains(&p.as_str())
+                                    {
+                                        spelled.add(&p, Target::Term(ei, Via::Initials));
+                                    }
+                                }
                                 for p in pinyin::initials(&s) {
                                     // One letter repeated (zzz, hhh) is chat noise; kk is 扣扣.
                                     let repeated =
                                         p.len() > 2 && p.chars().all(|c| p.starts_with(c));
                                     if !repeated && !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
+                                        spelled.add(&p, Target::Term(ei, Via::Initials));
+                                    }
+                                }
+                            }
+                            if abbreviate_products && s.chars().count() >= 3 {
+                                for p in pinyin::initials(&s) {
+                                    if !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
                                         spelled.add(&p, Target::Term(ei, Via::Initials));
                                     }
                                 }

@@ -1017,7 +1017,7 @@ fn plausible_homophone(
 /// glued across either edge that is far more frequent than the term itself (刷单词 is
 /// 刷 + 单词, 前面交了 is 前面 + 交了, 高仿真 is 高 + 仿真; but 这把手枪 keeps 手枪,
 /// which is as common as 把手), or an A-not-A question that makes the last character a
-/// verb (丸子弹不弹牙). The segmentation check practitioners put after the automaton,
+/// verb (丸子弹不弹牙). A term half in initials (`m粉`) counts as two characters. The segmentation check practitioners put after the automaton,
 /// reduced to what a two-character term needs. A degree adverb (最好看, 最强大)
 /// modifies the word after it: the claim stands.
 fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
@@ -1029,7 +1029,12 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     let ch = |i: usize| text.han_at(i);
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let (a, b) = (ch(ci), ch(ci + 1));
-    if !(is_han(a) && is_han(b)) || matches!(a, '最' | '顶' | '超' | '极' | '更') {
+    // A term half in initials (`m粉` for 买粉) is read the same way on its Chinese side:
+    // `要m粉色的` is M码 + 粉色.
+    let half_initials =
+        (is_han(a) && b.is_ascii_alphabetic()) || (a.is_ascii_alphabetic() && is_han(b));
+    if !(is_han(a) && is_han(b) || half_initials) || matches!(a, '最' | '顶' | '超' | '极' | '更')
+    {
         return false;
     }
     // An A-not-A question after the term makes its last character a verb of its own
@@ -1144,12 +1149,26 @@ fn initials_in_context(
     let (cues_before, cues_after) = category_cues(category);
     // A price term is read by the amount it precedes (yj999).
     let amount = category == Category::PriceFraud && cj < chars.len() && ch(cj).is_ascii_digit();
+    // An efficacy claim by the condition it names, or the measure it promises.
+    let claim = category == Category::FalsePublicity
+        && (CONDITIONS.iter().any(|w| ends_with(w) || starts_with(w)) || {
+            let digits = (cj..chars.len())
+                .take_while(|&k| ch(k).is_ascii_digit())
+                .count();
+            digits > 0
+                && BODY_UNITS.iter().any(|u| {
+                    let at = cj + digits;
+                    at + u.chars().count() <= chars.len()
+                        && u.chars().enumerate().all(|(k, c)| ch(at + k) == c)
+                })
+        });
     (ci > 0
         && touches(ci)
         && (mine
             || BEFORE.contains(&ch(ci - 1))
             || BEFORE_WORDS.iter().any(|w| ends_with(w))
             || cues_before.iter().any(|w| ends_with(w))))
+        || claim
         || (touches(cj)
             && (AFTER.contains(&ch(cj))
                 || amount
@@ -1162,8 +1181,9 @@ fn initials_in_context(
 /// `category` would be doing there: a price restored (恢复yj), a contact's place
 /// (dh在主页) or the group it leads to (jq内部价), the trade's covert call after a
 /// prohibited thing (dm懂的来) or the piece it is sold by (出一把qg), the pay of a
-/// brushing job (sd日结, sz一条龙), the condition a claim names (zl失眠) and its tag
-/// line (没有之一). Each is a phrase chat uses for that practice and rarely after an
+/// brushing job (sd日结, sz一条龙), the condition a claim names (zl失眠), its effect
+/// (mb效果) and its tag line (没有之一), the piece a wildlife part is carved into
+/// (xy手镯), a rival judged a kind of person (是个pz). Each is a phrase chat uses for that practice and rarely after an
 /// everyday abbreviation.
 fn category_cues(category: Category) -> (&'static [&'static str], &'static [&'static str]) {
     match category {
@@ -1180,33 +1200,54 @@ fn category_cues(category: Category) -> (&'static [&'static str], &'static [&'st
                 "内部",
             ],
         ),
+        // Wildlife parts are sold as the piece they are carved into (xy手镯).
         Category::ProhibitedProduct => (
             &["1把", "1支", "1根"],
-            &["懂的", "懂行", "有需要", "有货", "到货"],
-        ),
-        Category::TrafficFraud => (&[], &["日结", "1条龙", "兼职", "宝妈", "佣金", "1单"]),
-        // A claim before the condition it names (zl失眠).
-        Category::FalsePublicity => (
-            &[],
             &[
-                "没有之1",
-                "失眠",
-                "便秘",
-                "鼻炎",
-                "3高",
-                "高血压",
-                "糖尿病",
-                "湿疹",
-                "痛风",
-                "关节",
-                "颈椎",
-                "脱发",
-                "胃病",
+                "懂的",
+                "懂行",
+                "有需要",
+                "有货",
+                "到货",
+                "手镯",
+                "手串",
+                "摆件",
+                "雕件",
+                "挂件",
+                "制品",
             ],
         ),
-        _ => (&[], &[]),
+        // A judgement of a rival's kind (他就是个pz).
+        Category::Slander => (&["是个"], &[]),
+        Category::TrafficFraud => (&[], &["日结", "1条龙", "兼职", "宝妈", "佣金", "1单"]),
+        // A claim beside the condition it names ([`CONDITIONS`]) is read in
+        // `initials_in_context`.
+        Category::FalsePublicity => (&[], &["没有之1", "效果", "功效"]),
     }
 }
+
+/// Conditions an efficacy claim names, on either side of its initials (zl失眠,
+/// 血糖zy).
+const CONDITIONS: &[&str] = &[
+    "失眠",
+    "便秘",
+    "鼻炎",
+    "3高",
+    "高血压",
+    "血压",
+    "血糖",
+    "血脂",
+    "糖尿病",
+    "湿疹",
+    "痛风",
+    "关节",
+    "颈椎",
+    "脱发",
+    "胃病",
+];
+
+/// Units a body claim promises a number of (zg三厘米, jf十斤).
+const BODY_UNITS: &[&str] = &["厘米", "公分", "cm", "斤", "公斤", "kg"];
 
 /// Below this frequency (jieba's counts) a dictionary word is noise (接转 4, 想进 3):
 /// it does not claim a character from a match.

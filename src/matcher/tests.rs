@@ -545,6 +545,42 @@ fn two_letter_initials_read_from_the_practice_their_category_names() {
     let m = matcher_of(&one_term("diversion", "电话"));
     assert!(vias(&m, "dh999").is_empty());
     assert_eq!(vias(&m, "dh在主页 直接打"), [Via::Initials]);
+    // A wildlife part before the piece it is carved into; a rival judged a kind.
+    let m = matcher_of(&one_term("prohibited_product", "象牙"));
+    assert_eq!(vias(&m, "xy手镯 老料"), [Via::Initials]);
+    assert!(vias(&m, "xy到了").is_empty());
+    let m = matcher_of(&one_term("slander", "骗子"));
+    assert_eq!(vias(&m, "那个主播就是个pz"), [Via::Initials]);
+    assert!(vias(&m, "pz好看").is_empty());
+    // A claim before its effect.
+    let m = matcher_of(&one_term("false_publicity", "减肥"));
+    assert_eq!(vias(&m, "jf效果绝了"), [Via::Initials]);
+}
+
+#[test]
+fn a_term_half_in_initials_is_read_like_its_initials() {
+    // Three characters or more: the letters need only their strict Latin edges.
+    let m = matcher_of(&one_term("traffic_fraud", "刷人气"));
+    assert_eq!(vias(&m, "专业刷rq 千人在线"), [Via::Initials]);
+    assert!(vias(&m, "刷rqx").is_empty());
+    let m = matcher_of(&one_term("false_publicity", "纯天然"));
+    assert_eq!(vias(&m, "纯tr成分"), [Via::Initials]);
+    // Two characters: only with the letter last, and only in the context two letters
+    // need.
+    let m = matcher_of(&one_term("diversion", "私聊"));
+    assert_eq!(vias(&m, "有事私l我"), [Via::Initials]);
+    assert!(vias(&m, "私l").is_empty());
+    assert!(
+        vias(&m, "有事s聊我").is_empty(),
+        "the letter first is how chat names things"
+    );
+    let m = matcher_of(&one_term("diversion", "扫码"));
+    assert!(vias(&m, "我穿的是S码").is_empty(), "a size, not 扫码");
+    // The Chinese half glued into a common word is that word's: 自私 claims the 私.
+    let m = matcher_of(&one_term("diversion", "私聊"));
+    assert!(vias(&m, "太自私l我").is_empty());
+    let m = matcher_of(&one_term("traffic_fraud", "买粉"));
+    assert_eq!(vias(&m, "有人买f吗"), [Via::Initials]);
 }
 
 /// A category file of one entry: `term`, severity high.

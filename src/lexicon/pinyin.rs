@@ -83,27 +83,67 @@ pub fn spellings(term: &str) -> Vec<String> {
 /// abbreviations into terms: 角 can be read lu), or nothing unless the term is two or
 /// more Chinese characters and nothing else.
 pub fn initials(term: &str) -> Vec<String> {
-    let chars: Vec<char> = term.chars().collect();
-    if chars.len() < 2 {
-        return Vec::new();
+    match initial_letters(term) {
+        Some(firsts) if firsts.len() >= 2 => abbreviate(&firsts),
+        _ => Vec::new(),
     }
-    // A polyphone's two commonest readings (银行卡 is yhk as well as yxk); rarer ones
-    // only add noise.
-    let mut out = vec![String::new()];
-    for &c in &chars {
-        let Some(rs) = readings(c) else {
-            return Vec::new();
-        };
-        let mut firsts: Vec<char> = Vec::new();
-        for f in rs.iter().take(2).filter_map(|r| r.chars().next()) {
-            if !firsts.contains(&f) {
-                firsts.push(f);
+}
+
+/// The spellings of `term` with some of its characters, but not all, written as their
+/// initials (`刷rq` for 刷人气, `纯tr` for 纯天然, `私l` for 私聊): evaders abbreviate the
+/// part of a word that gives it away and keep the rest. Each contiguous run of one or
+/// more characters short of the whole term is abbreviated, with each character's
+/// initials as in [`initials`]; nothing unless the term is two or more Chinese
+/// characters and nothing else.
+pub fn mixed_initials(term: &str) -> Vec<String> {
+    let Some(firsts) = initial_letters(term) else {
+        return Vec::new();
+    };
+    let chars: Vec<char> = term.chars().collect();
+    let n = chars.len();
+    let mut out = Vec::new();
+    for start in 0..n {
+        for end in start + 1..=n {
+            if (start, end) == (0, n) {
+                continue;
+            }
+            let before: String = chars[..start].iter().collect();
+            let after: String = chars[end..].iter().collect();
+            for r in abbreviate(&firsts[start..end]) {
+                if out.len() == MAX_SPELLINGS {
+                    return out;
+                }
+                out.push(format!("{before}{r}{after}"));
             }
         }
+    }
+    out
+}
+
+/// Each character's initials from its two commonest readings (银行卡 is yhk as well as
+/// yxk; rarer readings only add noise), or `None` if a character has no pinyin.
+fn initial_letters(term: &str) -> Option<Vec<Vec<char>>> {
+    term.chars()
+        .map(|c| {
+            let mut firsts: Vec<char> = Vec::new();
+            for f in readings(c)?.iter().take(2).filter_map(|r| r.chars().next()) {
+                if !firsts.contains(&f) {
+                    firsts.push(f);
+                }
+            }
+            Some(firsts)
+        })
+        .collect()
+}
+
+/// The strings that take one initial per character, at most [`MAX_INITIALS`].
+fn abbreviate(firsts: &[Vec<char>]) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for fs in firsts {
         out = out
             .iter()
             .flat_map(|prefix| {
-                firsts.iter().map(move |&f| {
+                fs.iter().map(move |&f| {
                     let mut p = prefix.clone();
                     p.push(f);
                     p
@@ -117,64 +157,6 @@ pub fn initials(term: &str) -> Vec<String> {
 
 /// Most initials spellings of one term.
 const MAX_INITIALS: usize = 4;
-
-/// The spellings of `term` with some of its characters, but not all, written as their
-/// initials (`刷rq` for 刷人气, `纯tr` for 纯天然, `私l` for 私聊): evaders abbreviate the
-/// part of a word that gives it away and keep the rest. Each contiguous run of one or
-/// more characters short of the whole term is abbreviated, with each character's
-/// initials as in [`initials`]; nothing unless the term is two or more Chinese
-/// characters and nothing else.
-pub fn mixed_initials(term: &str) -> Vec<String> {
-    let chars: Vec<char> = term.chars().collect();
-    let n = chars.len();
-    if n < 2 {
-        return Vec::new();
-    }
-    let mut firsts: Vec<Vec<char>> = Vec::with_capacity(n);
-    for &c in &chars {
-        let Some(rs) = readings(c) else {
-            return Vec::new();
-        };
-        let mut fs: Vec<char> = Vec::new();
-        for f in rs.iter().take(2).filter_map(|r| r.chars().next()) {
-            if !fs.contains(&f) {
-                fs.push(f);
-            }
-        }
-        firsts.push(fs);
-    }
-    let mut out = Vec::new();
-    for start in 0..n {
-        for end in start + 1..=n {
-            if (start, end) == (0, n) {
-                continue;
-            }
-            let mut run = vec![String::new()];
-            for fs in &firsts[start..end] {
-                run = run
-                    .iter()
-                    .flat_map(|prefix| {
-                        fs.iter().map(move |&f| {
-                            let mut p = prefix.clone();
-                            p.push(f);
-                            p
-                        })
-                    })
-                    .take(MAX_INITIALS)
-                    .collect();
-            }
-            let before: String = chars[..start].iter().collect();
-            let after: String = chars[end..].iter().collect();
-            for r in run {
-                if out.len() == MAX_SPELLINGS {
-                    return out;
-                }
-                out.push(format!("{before}{r}{after}"));
-            }
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

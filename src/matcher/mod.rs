@@ -1017,9 +1017,10 @@ fn plausible_homophone(
 /// glued across either edge that is far more frequent than the term itself (刷单词 is
 /// 刷 + 单词, 前面交了 is 前面 + 交了, 高仿真 is 高 + 仿真; but 这把手枪 keeps 手枪,
 /// which is as common as 把手), or an A-not-A question that makes the last character a
-/// verb (丸子弹不弹牙). A term half in initials (`m粉`) counts as two characters. The segmentation check practitioners put after the automaton,
-/// reduced to what a two-character term needs. A degree adverb (最好看, 最强大)
-/// modifies the word after it: the claim stands.
+/// verb (丸子弹不弹牙). A term half in initials (`私l`) counts as two characters. The
+/// segmentation check practitioners put after the automaton, reduced to what a
+/// two-character term needs. A degree adverb (最好看, 最强大) modifies the word after
+/// it: the claim stands.
 fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     if cj - ci != 2 {
         return false;
@@ -1029,8 +1030,8 @@ fn straddled(text: &NormText, ci: usize, cj: usize) -> bool {
     let ch = |i: usize| text.han_at(i);
     let glued = |i: usize| chars[i].gap == Gap::None && chars[i].seg == chars[i - 1].seg;
     let (a, b) = (ch(ci), ch(ci + 1));
-    // A term half in initials (`m粉` for 买粉) is read the same way on its Chinese side:
-    // `要m粉色的` is M码 + 粉色.
+    // A term half in initials (`私l` for 私聊) is read the same way on its Chinese
+    // side: `自私l` is 自私.
     let half_initials =
         (is_han(a) && b.is_ascii_alphabetic()) || (a.is_ascii_alphabetic() && is_han(b));
     if !(is_han(a) && is_han(b) || half_initials) || matches!(a, '最' | '顶' | '超' | '极' | '更')
@@ -1181,10 +1182,10 @@ fn initials_in_context(
 /// `category` would be doing there: a price restored (恢复yj), a contact's place
 /// (dh在主页) or the group it leads to (jq内部价), the trade's covert call after a
 /// prohibited thing (dm懂的来) or the piece it is sold by (出一把qg), the pay of a
-/// brushing job (sd日结, sz一条龙), the condition a claim names (zl失眠), its effect
-/// (mb效果) and its tag line (没有之一), the piece a wildlife part is carved into
-/// (xy手镯), a rival judged a kind of person (是个pz). Each is a phrase chat uses for that practice and rarely after an
-/// everyday abbreviation.
+/// brushing job (sd日结, sz一条龙), a claim's effect (jf效果) and its tag line
+/// (没有之一), the piece a wildlife part is carved into (xy手镯), a rival judged a kind
+/// of person (是个pz). Each is a phrase chat uses for that practice and rarely after
+/// an everyday abbreviation.
 fn category_cues(category: Category) -> (&'static [&'static str], &'static [&'static str]) {
     match category {
         Category::PriceFraud => (&["恢复", "划线", "专柜"], &[]),

@@ -2,7 +2,8 @@
 //! pipeline, `N` times (default 200); `LIVEGUARD_AUTOMATON=dfa|nfa` selects another
 //! automaton than the default double array, `LIVEGUARD_NO_WINDOWS=1` turns windows off,
 //! `LIVEGUARD_NO_BURSTS=1` the coordinated danmaku detector, `LIVEGUARD_ROOMS=N` spreads
-//! the messages over N rooms. Run under perf or callgrind:
+//! the messages over N rooms, `LIVEGUARD_VARIED=1` draws them from the varied pool.
+//! Run under perf or callgrind:
 //!
 //! ```sh
 //! cargo build --release --example profile
@@ -13,16 +14,23 @@
 use liveguard::engine::{Engine, EngineConfig, Ruleset, Scratch};
 use liveguard::event::parse_event;
 use liveguard::matcher::{AutomatonKind, BuildOptions};
-use liveguard::sample::{Mix, Rng};
+use liveguard::sample::{ChatPool, Mix, Rng};
 
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
+    // LIVEGUARD_VARIED=1: the 1,000 hand-written lines instead of the classic 24.
+    let pool = if std::env::var_os("LIVEGUARD_VARIED").is_some() {
+        ChatPool::Varied
+    } else {
+        ChatPool::Classic
+    };
     let mix = Mix {
         violation_pct: 3,
         transcript_pct: 0,
+        pool,
     };
     let mut rng = Rng::new(7);
     // LIVEGUARD_ROOMS=N: the messages spread over N rooms, N ms apart: each room hears

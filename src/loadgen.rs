@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::event::{Event, EventKind, Role};
-use crate::sample::{Mix, Rng};
+use crate::sample::{ChatPool, Mix, Rng};
 
 /// Load generator settings (the command's flags).
 #[derive(Clone, Debug)]
@@ -47,6 +47,8 @@ pub struct LoadConfig {
     pub token: Option<String>,
     /// Percent of events that are listings and sales ([`Commerce`]) rather than chat.
     pub commerce_pct: u64,
+    /// Which benign lines the chat is drawn from.
+    pub pool: ChatPool,
 }
 
 /// What a run measured.
@@ -438,7 +440,10 @@ async fn connection(
             }
         })
     };
-    let mix = Mix::default();
+    let mix = Mix {
+        pool: cfg.pool,
+        ..Mix::default()
+    };
     let mut commerce = Commerce::new(conn);
     let mut rng = Rng::new(0x5eed ^ conn.wrapping_mul(0x9E37_79B9));
     let mut frame_no = 0u64;

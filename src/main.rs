@@ -11,6 +11,7 @@ use liveguard::config::Config;
 use liveguard::engine::{Engine, EngineConfig, Ruleset};
 use liveguard::lexicon::{Lexicon, LexiconSource};
 use liveguard::matcher::BuildOptions;
+use liveguard::sample::ChatPool;
 
 /// mimalloc rather than glibc's malloc: the server and a worker spend 5–20% less CPU
 /// per event, and the server's p99.9 at 50,000 events/s fell from 108–128 ms to
@@ -165,6 +166,12 @@ enum Command {
         /// runs); raise it to drive more than one core's worth of load.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         threads: u16,
+        /// Which benign lines the chat is drawn from: `classic`, 24 lines every sender
+        /// repeats (the figures of docs/PERFORMANCE.md), or `varied`, 1,000 lines
+        /// written by hand, closer to a real room (viewers rarely retype each other's
+        /// lines, so the burst detector finds few campaigns).
+        #[arg(long, value_enum, default_value_t = ChatPoolArg::Classic)]
+        chat: ChatPoolArg,
     },
     /// Write the stored actions, with their evidence and lexicon, as NDJSON (for
     /// regulators).
@@ -190,6 +197,13 @@ enum Command {
         #[command(subcommand)]
         command: LexiconCommand,
     },
+}
+
+/// `loadgen --chat`: the benign lines of the generated chat ([`ChatPool`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ChatPoolArg {
+    Classic,
+    Varied,
 }
 
 /// How the server writes its log lines.
@@ -295,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             token,
             commerce,
             threads,
+            chat,
         } => loadgen(
             liveguard::loadgen::LoadConfig {
                 url,
@@ -307,6 +322,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: !json,
                 token,
                 commerce_pct: commerce,
+                pool: match chat {
+                    ChatPoolArg::Classic => ChatPool::Classic,
+                    ChatPoolArg::Varied => ChatPool::Varied,
+                },
             },
             json,
             threads,

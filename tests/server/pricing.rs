@@ -358,6 +358,7 @@ async fn loadgen_mixes_listings_and_sales_without_errors() {
         progress: false,
         token: None,
         commerce_pct: 50,
+        pool: liveguard::sample::ChatPool::Varied,
     })
     .await
     .unwrap();

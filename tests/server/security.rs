@@ -423,6 +423,7 @@ async fn loadgen_presents_its_token() {
         progress: false,
         token: token.map(str::to_owned),
         commerce_pct: 0,
+        pool: liveguard::sample::ChatPool::Classic,
     };
     let refused = liveguard::loadgen::run(load(None)).await;
     assert!(
@@ -532,6 +533,7 @@ async fn loadgen_says_why_connections_failed_and_survives_a_closed_stdout() {
         progress: false,
         token: None,
         commerce_pct: 0,
+        pool: liveguard::sample::ChatPool::Classic,
     };
     let report = liveguard::loadgen::run(load).await.unwrap();
     assert_eq!(report.failed_connections, 2, "{report:?}");

@@ -1,6 +1,10 @@
 //! A deterministic generator of realistic live-room traffic, for benchmarks and
 //! `liveguard loadgen`: mostly benign chat of about 30 bytes, a few percent violations
-//! with evasions, and some host transcripts.
+//! with evasions, and some host transcripts. The benign lines come from one of two
+//! pools ([`ChatPool`]): the classic 30 lines the benches use, or 1,000 lines written
+//! by hand, which a load test should use to look like a real room.
+
+use std::sync::OnceLock;
 
 /// A small, fast, deterministic PRNG (xorshift64*), so that runs are reproducible.
 #[derive(Clone, Debug)]
@@ -93,13 +97,46 @@ pub const VIOLATIONS: &[&str] = &[
     "xiao量第一的面霜",
 ];
 
-/// A traffic mix: which share of events is a violation and which a transcript.
+/// Which benign lines a [`Mix`] draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChatPool {
+    /// [`BENIGN_CHAT`] and [`BENIGN_TRANSCRIPT`]: 24 chat and 6 transcript lines, what
+    /// the benches and the load figures of docs/PERFORMANCE.md use. Under load every
+    /// line is typed by many senders in every room within seconds, so the burst
+    /// detector rightly finds campaigns everywhere and holds their members.
+    #[default]
+    Classic,
+    /// 900 chat and 100 transcript lines written by hand for the real-chat issue
+    /// (`tests/fixtures/chat-benign.jsonl`: everyday chat, honest product talk,
+    /// near-misses such as 虎皮凤爪 and 象牙白): a room where viewers rarely retype
+    /// each other's lines, as in a real one.
+    Varied,
+}
+
+/// The varied pool's chat lines, one per line.
+const VARIED_CHAT: &str = include_str!("chat.txt");
+/// The varied pool's host speech, one segment per line.
+const VARIED_TRANSCRIPT: &str = include_str!("transcript.txt");
+
+/// The varied pool, split once.
+fn varied() -> &'static (Vec<&'static str>, Vec<&'static str>) {
+    static POOL: OnceLock<(Vec<&'static str>, Vec<&'static str>)> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let lines = |s: &'static str| s.lines().filter(|l| !l.is_empty()).collect();
+        (lines(VARIED_CHAT), lines(VARIED_TRANSCRIPT))
+    })
+}
+
+/// A traffic mix: which share of events is a violation and which a transcript, and
+/// which pool the benign lines come from.
 #[derive(Clone, Copy, Debug)]
 pub struct Mix {
     /// Percent of events that carry a violation.
     pub violation_pct: usize,
     /// Percent of events that are host transcripts.
     pub transcript_pct: usize,
+    /// Where the benign lines come from.
+    pub pool: ChatPool,
 }
 
 impl Default for Mix {
@@ -107,6 +144,7 @@ impl Default for Mix {
         Mix {
             violation_pct: 3,
             transcript_pct: 10,
+            pool: ChatPool::Classic,
         }
     }
 }
@@ -132,13 +170,51 @@ impl Mix {
         } else if r < self.violation_pct + self.transcript_pct {
             Sample {
                 transcript: true,
-                text: rng.pick(BENIGN_TRANSCRIPT),
+                text: rng.pick(self.transcripts()),
             }
         } else {
             Sample {
                 transcript: false,
-                text: rng.pick(BENIGN_CHAT),
+                text: rng.pick(self.chat()),
             }
         }
+    }
+
+    fn chat(&self) -> &'static [&'static str] {
+        match self.pool {
+            ChatPool::Classic => BENIGN_CHAT,
+            ChatPool::Varied => &varied().0,
+        }
+    }
+
+    fn transcripts(&self) -> &'static [&'static str] {
+        match self.pool {
+            ChatPool::Classic => BENIGN_TRANSCRIPT,
+            ChatPool::Varied => &varied().1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_varied_pool_is_varied_and_draws_each_kind() {
+        let (chat, transcripts) = varied();
+        assert_eq!((chat.len(), transcripts.len()), (900, 100));
+        let mix = Mix {
+            pool: ChatPool::Varied,
+            ..Mix::default()
+        };
+        let mut rng = Rng::new(1);
+        let drawn: std::collections::HashSet<&str> =
+            (0..10_000).map(|_| mix.draw(&mut rng).text).collect();
+        // 10,000 draws of 1,000 lines plus the violations: nearly every line shows.
+        assert!(drawn.len() > 900, "{} distinct lines", drawn.len());
+        let classic: std::collections::HashSet<&str> = (0..10_000)
+            .map(|_| Mix::default().draw(&mut rng).text)
+            .collect();
+        assert!(classic.len() <= BENIGN_CHAT.len() + BENIGN_TRANSCRIPT.len() + VIOLATIONS.len());
     }
 }

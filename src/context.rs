@@ -733,6 +733,13 @@ fn lexicon() -> &'static Lexicon {
             "有人问",
             "有人私信",
             "有粉丝问",
+            // A host passing on what viewers asked (有宝宝问能不能加vx).
+            "有宝宝问",
+            "有家人问",
+            "有姐妹问",
+            "有观众问",
+            "好多人问",
+            "很多人问",
             "举报",
             "有人在",
             "有人发",
@@ -1505,6 +1512,10 @@ mod tests {
         assert!(
             ctx("我爸天天刷那种说能根治糖尿病的视频", "根治", Role::Viewer)
                 .contains(Context::Reported)
+        );
+        // A host passing on a viewer's question.
+        assert!(
+            ctx("有宝宝问能不能加微信，我们不加", "加微信", Role::Host).contains(Context::Reported)
         );
         assert!(ctx("这是“全网最低价”", "全网最低价", Role::Host).is_empty());
         assert!(

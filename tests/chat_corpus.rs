@@ -352,3 +352,17 @@ fn initials_and_half_abbreviated_words_are_read_without_flagging_chat_full_of_le
     let test = score(include_str!("fixtures/chat-initials-test.jsonl"));
     assert_floors(&test, &[("c4-initials", 0.93)], 0.0, 0);
 }
+
+/// Round 8: the same kinds as round 7, by another writer who read neither the engine,
+/// the lexicon nor round 7's lines. The test half was scored once with the engine as
+/// round 7 left it (26 of 36; the engine before round 7 read 25), before any change
+/// of round 8, with one ordinary line flagged; the dev half was then tuned on (30 → 32
+/// of 36, its one blocked ordinary line, a host passing on a viewer's question,
+/// allowed), which left the test half at 26 and cleared its flagged line.
+#[test]
+fn initials_by_a_second_writer_keep_what_was_reached() {
+    let dev = score(include_str!("fixtures/chat-initials2-dev.jsonl"));
+    assert_floors(&dev, &[("c4-initials", 0.88)], 0.0, 0);
+    let test = score(include_str!("fixtures/chat-initials2-test.jsonl"));
+    assert_floors(&test, &[("c4-initials", 0.72)], 0.0, 0);
+}

@@ -1129,7 +1129,7 @@ fn initials_in_context(
     // What a claimed effect or a prohibited thing is sold as.
     const PRODUCTS: &[&str] = &[
         "茶", "药", "丸", "片", "胶囊", "精油", "奶昔", "霜", "膏", "贴", "液", "叶", "产品",
-        "模型", "配件", "套装", "整条",
+        "模型", "配件", "套装", "整条", "面霜", "面膜", "精华", "奶粉", "口红",
     ];
     let chars = text.chars();
     let ch = |i: usize| text.char_at(i);

@@ -343,18 +343,16 @@ impl Matcher {
                                         spelled.add(&p, Target::Term(ei, Via::Initials));
                                     }
                                 }
+                            }
+                            // The whole term (or a small template's product) as initials.
+                            if on(Via::Initials) && plain
+                                || abbreviate_products && s.chars().count() >= 3
+                            {
                                 for p in pinyin::initials(&s) {
                                     // One letter repeated (zzz, hhh) is chat noise; kk is 扣扣.
                                     let repeated =
                                         p.len() > 2 && p.chars().all(|c| p.starts_with(c));
                                     if !repeated && !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
-                                        spelled.add(&p, Target::Term(ei, Via::Initials));
-                                    }
-                                }
-                            }
-                            if abbreviate_products && s.chars().count() >= 3 {
-                                for p in pinyin::initials(&s) {
-                                    if !COMMON_ABBREVIATIONS.contains(&p.as_str()) {
                                         spelled.add(&p, Target::Term(ei, Via::Initials));
                                     }
                                 }

@@ -1138,9 +1138,10 @@ fn initials_in_context(
         let n = w.chars().count();
         ci >= n && w.chars().enumerate().all(|(k, c)| ch(ci - n + k) == c)
     };
-    let starts_with = |w: &str| {
-        cj + w.chars().count() <= chars.len() && w.chars().enumerate().all(|(k, c)| ch(cj + k) == c)
+    let starts_at = |at: usize, w: &str| {
+        at + w.chars().count() <= chars.len() && w.chars().enumerate().all(|(k, c)| ch(at + k) == c)
     };
+    let starts_with = |w: &str| starts_at(cj, w);
     let product = matches!(
         category,
         Category::FalsePublicity | Category::ProhibitedProduct | Category::Slander
@@ -1156,12 +1157,7 @@ fn initials_in_context(
             let digits = (cj..chars.len())
                 .take_while(|&k| ch(k).is_ascii_digit())
                 .count();
-            digits > 0
-                && BODY_UNITS.iter().any(|u| {
-                    let at = cj + digits;
-                    at + u.chars().count() <= chars.len()
-                        && u.chars().enumerate().all(|(k, c)| ch(at + k) == c)
-                })
+            digits > 0 && BODY_UNITS.iter().any(|u| starts_at(cj + digits, u))
         });
     (ci > 0
         && touches(ci)
